@@ -1,0 +1,542 @@
+/**
+ * History benchmark (`npm run bench:history`): latency of the `messages` history query over HTTP,
+ * including the tombstone case from DESIGN.md (1 live message behind 100K deleted ones).
+ *
+ * PostgreSQL only. With DATABASE_URL set, that (empty) database is used; otherwise the scratch
+ * database `chat_bench_history` on postgresql://postgres@127.0.0.1:5432 is dropped, recreated,
+ * and dropped again at the end (BENCH_KEEP_DB=1 keeps it).
+ *
+ * Processes: the app (buildApp, the real HTTP server) runs in this process; the HTTP load
+ * generator runs in a forked child (bench/lib/http-load.ts), so client and server do not share
+ * an event loop. The direct-SQL baselines run here through their own pg pool while the server
+ * is idle.
+ *
+ * Scenarios (each: warm-up, then a fixed number of requests from `concurrency` closed-loop
+ * clients, each client a different seeded user with its own bearer token):
+ *   baseline   `{ __typename }` over the same HTTP path (HTTP + auth + GraphQL overhead)
+ *   latest     newest 50 of a channel with 100K messages
+ *   deep       a page of 50 from deep history (before = the ~10,000th-oldest message)
+ *   tombstone  newest 50 of a channel with 100K deleted messages then 1 live one (returns 1)
+ *   sql:partial   the app's history SQL for the tombstone channel, straight to PostgreSQL
+ *   sql:naive     the same without the partial index (`deleted_at IS NULL`, no `listed`)
+ *
+ * Knobs (env): BENCH_REQUESTS (5000), BENCH_WARMUP (500), BENCH_CONCURRENCY (32),
+ * BENCH_NAIVE_REQUESTS (1000), BENCH_KEEP_DB, BENCH_TIMEOUT_S (900, then the run aborts).
+ */
+import { cpus, totalmem } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import pg from 'pg';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { createDatabase, type Database } from '../src/infra/db/database.js';
+import { migrate } from '../src/infra/db/migrator.js';
+import { createSnowflake, decodeSnowflake } from '../src/infra/ids/snowflake.js';
+import { runBounded, startLoadWorker, type LoadJob, type LoadResult, type LoadWorker } from './lib/http-load.js';
+import { fmt, fmtRatio, formatTable, ratio, summarize, type Summary } from './lib/stats.js';
+import { insertRows, seed } from './seed.js';
+
+const ADMIN_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
+const SCRATCH_DB = 'chat_bench_history';
+const MAIN_MESSAGES = 100_000;
+const TOMBSTONES = 100_000;
+const PAGE = 50;
+const DEEP_RANK = 10_000; // "before" = the id of about the 10,000th-oldest message
+const GOAL_LATEST_P99_MS = 15;
+const GOAL_TOMBSTONE_RATIO = 2;
+
+const envInt = (name: string, def: number) => {
+  const v = process.env[name];
+  if (v === undefined || v === '') return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
+  return n;
+};
+const REQUESTS = envInt('BENCH_REQUESTS', 5_000);
+const WARMUP = envInt('BENCH_WARMUP', 500);
+const CONCURRENCY = envInt('BENCH_CONCURRENCY', 32);
+const NAIVE_REQUESTS = envInt('BENCH_NAIVE_REQUESTS', 1_000);
+const TIMEOUT_S = envInt('BENCH_TIMEOUT_S', 900);
+
+const HISTORY_QUERY = `query History($channelId: ID!, $before: ID, $first: Int) {
+  messages(channelId: $channelId, before: $before, first: $first) {
+    edges { cursor node { id text createdAt author { id name } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+
+// The app's history statement (src/domain/messages/messages.service.ts), and the naive one.
+const SQL_COLUMNS = 'id, channel_id, author_id, text, seq, thread_root_id, listed, reply_count, created_at, edited_at, deleted_at';
+const SQL_PARTIAL = `SELECT ${SQL_COLUMNS} FROM messages
+  WHERE channel_id = $1 AND listed AND id < 9223372036854775807 AND id > 0
+  ORDER BY id DESC LIMIT ${PAGE + 1}`;
+const SQL_NAIVE = `SELECT ${SQL_COLUMNS} FROM messages
+  WHERE channel_id = $1 AND deleted_at IS NULL
+  ORDER BY id DESC LIMIT ${PAGE + 1}`;
+
+const log = (msg: string) => process.stderr.write(`[bench:history] ${msg}\n`);
+
+interface Row {
+  scenario: string;
+  what: string;
+  result: Pick<LoadResult, 'requests' | 'errors' | 'errorSamples' | 'durationMs' | 'throughput' | 'truncated'>;
+  summary: Summary;
+}
+
+class BenchAbort extends Error {
+  override name = 'BenchAbort';
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function prepareDatabase(): Promise<{ url: string; scratch: boolean }> {
+  const given = process.env.DATABASE_URL;
+  if (given) {
+    if (!/^postgres(ql)?:\/\//.test(given)) throw new Error('DATABASE_URL must be a postgres:// URL (this benchmark is PostgreSQL only)');
+    return { url: given, scratch: false };
+  }
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${SCRATCH_DB} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${SCRATCH_DB}`);
+  } finally {
+    await admin.end();
+  }
+  const u = new URL(ADMIN_URL);
+  u.pathname = `/${SCRATCH_DB}`;
+  return { url: u.toString(), scratch: true };
+}
+
+async function dropScratch(): Promise<void> {
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${SCRATCH_DB} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
+
+interface Fixture {
+  mainChannelId: string;
+  tombstoneChannelId: string;
+  liveTombstoneMessageId: string;
+  mainLastMessageId: string;
+  deepBeforeId: string;
+  tokens: string[];
+  seedMs: number;
+}
+
+/** One workspace, 64 users with tokens, #general with 100K messages, #tombstones (100K deleted + 1). */
+async function buildFixture(db: Database): Promise<Fixture> {
+  const t0 = performance.now();
+  const users = Math.max(CONCURRENCY, 64);
+  const s = await seed(db, {
+    users,
+    channels: 1,
+    messages: MAIN_MESSAGES,
+    tokenUsers: users,
+    spreadDays: 30,
+    onProgress: (m) => log(`seed: ${m}`),
+  });
+  const mainChannelId = s.channelIds[0] as string;
+  const owner = s.userIds[0] as string;
+
+  // The tombstone channel: written directly (the seed only makes live messages). Ids from a
+  // snowflake generator on its own worker, walking the clock from 50 s ago, so they are newer
+  // than #general's and still in the past.
+  let clock = Date.now() - 50_000;
+  const ids = createSnowflake(1022, () => Math.floor(clock));
+  const tombstoneChannelId = ids.next();
+  const deletedAt = new Date();
+  const msgIds: bigint[] = [];
+  for (let i = 0; i <= TOMBSTONES; i++) {
+    clock += 0.4;
+    msgIds.push(ids.next());
+  }
+  const liveId = msgIds[TOMBSTONES] as bigint;
+  const createdAt = msgIds.map((id) => new Date(decodeSnowflake(id).timestampMs));
+  await db.withSession(async (q) => {
+    await q.exec('BEGIN');
+    try {
+      await q.query(
+        `INSERT INTO channels (id, workspace_id, kind, name, created_by_id, member_count, last_seq, last_message_id)
+         VALUES ($1, $2, 'PUBLIC', 'tombstones', $3, $4, $5, $6)`,
+        [tombstoneChannelId.toString(), s.workspaceId, owner, s.userIds.length, TOMBSTONES + 1, liveId.toString()],
+      );
+      await insertRows(q, 'channel_members', [
+        { name: 'channel_id', type: 'bigint', values: s.userIds.map(() => tombstoneChannelId) },
+        { name: 'user_id', type: 'bigint', values: s.userIds },
+        { name: 'last_read_seq', type: 'bigint', values: s.userIds.map(() => TOMBSTONES + 1) },
+        { name: 'last_read_message_id', type: 'bigint', values: s.userIds.map(() => liveId) },
+      ]);
+      await insertRows(q, 'messages', [
+        { name: 'id', type: 'bigint', values: msgIds },
+        { name: 'channel_id', type: 'bigint', values: msgIds.map(() => tombstoneChannelId) },
+        { name: 'author_id', type: 'bigint', values: msgIds.map((_, i) => s.userIds[i % s.userIds.length]) },
+        { name: 'text', type: 'text', values: msgIds.map((_, i) => (i === TOMBSTONES ? 'the only live message' : '')) },
+        { name: 'seq', type: 'bigint', values: msgIds.map((_, i) => i + 1) },
+        { name: 'listed', type: 'boolean', values: msgIds.map((_, i) => i === TOMBSTONES) },
+        { name: 'created_at', type: 'timestamptz', values: createdAt },
+        { name: 'deleted_at', type: 'timestamptz', values: msgIds.map((_, i) => (i === TOMBSTONES ? null : deletedAt)) },
+      ]);
+      await q.exec('COMMIT');
+    } catch (err) {
+      await q.exec('ROLLBACK').catch(() => {});
+      throw err;
+    }
+  });
+  log(`tombstone channel ${tombstoneChannelId}: ${TOMBSTONES} deleted messages + 1 live (${liveId})`);
+
+  const fx = await db.withSession(async (q) => {
+    log('VACUUM ANALYZE');
+    await q.exec('VACUUM ANALYZE');
+    const deep = await q.query<{ id: string }>(
+      'SELECT id::text AS id FROM messages WHERE channel_id = $1 AND listed ORDER BY id ASC OFFSET $2 LIMIT 1',
+      [mainChannelId, DEEP_RANK - 1],
+    );
+    const last = await q.query<{ id: string }>('SELECT last_message_id::text AS id FROM channels WHERE id = $1', [mainChannelId]);
+    return { deepBeforeId: deep[0]?.id, mainLastMessageId: last[0]?.id };
+  });
+  if (!fx.deepBeforeId || !fx.mainLastMessageId) throw new Error('fixture: could not find the deep cursor / last message');
+  return {
+    mainChannelId,
+    tombstoneChannelId: tombstoneChannelId.toString(),
+    liveTombstoneMessageId: liveId.toString(),
+    mainLastMessageId: fx.mainLastMessageId,
+    deepBeforeId: fx.deepBeforeId,
+    tokens: s.tokens.map((t) => t.token),
+    seedMs: performance.now() - t0,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface GraphQLBody {
+  data?: { messages?: { edges: { cursor: string; node: { id: string; text: string } }[]; pageInfo: { hasNextPage: boolean } } };
+  errors?: unknown[];
+}
+
+async function postOnce(url: string, token: string, body: string): Promise<GraphQLBody> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body,
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new BenchAbort(`sanity check: HTTP ${res.status}: ${text.slice(0, 500)}`);
+  return JSON.parse(text) as GraphQLBody;
+}
+
+/** One request per scenario, checked in detail before any load is generated. */
+async function sanityCheck(url: string, fx: Fixture, bodies: Record<string, string>): Promise<void> {
+  const token = fx.tokens[0] as string;
+  const expectOk = (name: string, r: GraphQLBody) => {
+    if (r.errors?.length) throw new BenchAbort(`sanity check ${name}: ${JSON.stringify(r.errors).slice(0, 800)}`);
+  };
+  const b = await postOnce(url, token, bodies.baseline as string);
+  expectOk('baseline', b);
+
+  const latest = await postOnce(url, token, bodies.latest as string);
+  expectOk('latest', latest);
+  const le = latest.data?.messages?.edges ?? [];
+  if (le.length !== PAGE || le[0]?.node.id !== fx.mainLastMessageId || !latest.data?.messages?.pageInfo.hasNextPage) {
+    throw new BenchAbort(`sanity check latest: expected ${PAGE} edges starting at ${fx.mainLastMessageId} with a next page, got ${le.length} starting at ${le[0]?.node.id}`);
+  }
+  for (let i = 1; i < le.length; i++) {
+    if (BigInt((le[i] as { node: { id: string } }).node.id) >= BigInt((le[i - 1] as { node: { id: string } }).node.id)) {
+      throw new BenchAbort('sanity check latest: edges are not newest first');
+    }
+  }
+
+  const deep = await postOnce(url, token, bodies.deep as string);
+  expectOk('deep', deep);
+  const de = deep.data?.messages?.edges ?? [];
+  if (de.length !== PAGE || !(BigInt(de[0]?.node.id ?? '0') < BigInt(fx.deepBeforeId))) {
+    throw new BenchAbort(`sanity check deep: expected ${PAGE} edges older than ${fx.deepBeforeId}, got ${de.length} starting at ${de[0]?.node.id}`);
+  }
+
+  const tomb = await postOnce(url, token, bodies.tombstone as string);
+  expectOk('tombstone', tomb);
+  const te = tomb.data?.messages?.edges ?? [];
+  if (te.length !== 1 || te[0]?.node.id !== fx.liveTombstoneMessageId || tomb.data?.messages?.pageInfo.hasNextPage) {
+    throw new BenchAbort(`sanity check tombstone: expected exactly the live message ${fx.liveTombstoneMessageId} and no next page, got ${JSON.stringify(te).slice(0, 300)}`);
+  }
+}
+
+/** EXPLAIN ANALYZE of one statement: plan shape, rows removed by filter, buffers, time. */
+async function explain(pool: pg.Pool, sql: string, params: unknown[]): Promise<string> {
+  const r = await pool.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${sql}`, params);
+  const doc = (r.rows[0]?.['QUERY PLAN'] as { Plan: PlanNode; 'Execution Time': number }[])[0];
+  if (!doc) return '?';
+  const nodes: string[] = [];
+  let removed = 0;
+  const walk = (n: PlanNode) => {
+    nodes.push(n['Index Name'] ? `${n['Node Type']} using ${n['Index Name']}` : n['Node Type']);
+    removed += n['Rows Removed by Filter'] ?? 0;
+    for (const c of n.Plans ?? []) walk(c);
+  };
+  walk(doc.Plan);
+  const buffers = (doc.Plan['Shared Hit Blocks'] ?? 0) + (doc.Plan['Shared Read Blocks'] ?? 0);
+  return `${nodes.join(' > ')}; rows removed by filter ${removed}; ${buffers} buffers; ${doc['Execution Time'].toFixed(3)} ms`;
+}
+interface PlanNode {
+  'Node Type': string;
+  'Index Name'?: string;
+  'Rows Removed by Filter'?: number;
+  'Shared Hit Blocks'?: number;
+  'Shared Read Blocks'?: number;
+  Plans?: PlanNode[];
+}
+
+/** Direct SQL under the same closed-loop load shape as the HTTP scenarios. */
+async function runSql(pool: pg.Pool, name: string, sql: string, params: unknown[], requests: number, warmup: number, expectRows: number): Promise<LoadResult> {
+  const samples = new Set<string>();
+  let errors = 0;
+  const one = async () => {
+    try {
+      const r = await pool.query(sql, params);
+      if (r.rowCount !== expectRows) throw new Error(`${r.rowCount} rows, expected ${expectRows}`);
+    } catch (err) {
+      errors++;
+      if (samples.size < 5) samples.add((err as Error).message);
+    }
+  };
+  await runBounded(warmup, CONCURRENCY, one);
+  const latencies = new Float64Array(requests);
+  let n = 0;
+  const t0 = performance.now();
+  await runBounded(requests, CONCURRENCY, async () => {
+    const start = performance.now();
+    await one();
+    latencies[n++] = performance.now() - start;
+  });
+  const durationMs = performance.now() - t0;
+  return {
+    name,
+    requests: n,
+    errors,
+    errorSamples: [...samples],
+    latenciesMs: Array.from(latencies.subarray(0, n)),
+    durationMs,
+    throughput: (n / durationMs) * 1000,
+    truncated: false,
+    bytesReceived: 0,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function pass(ok: boolean): string {
+  return ok ? 'PASS' : 'MISS';
+}
+
+function report(rows: Row[]): string {
+  const by = (name: string) => rows.find((r) => r.scenario === name)?.summary;
+  const baseline = by('baseline');
+  const table = formatTable(
+    [
+      { title: 'scenario' },
+      { title: 'what' },
+      { title: 'requests', align: 'right' },
+      { title: 'errors', align: 'right' },
+      { title: 'req/s', align: 'right' },
+      { title: 'p50 ms', align: 'right' },
+      { title: 'p90 ms', align: 'right' },
+      { title: 'p99 ms', align: 'right' },
+      { title: 'max ms', align: 'right' },
+      { title: 'p50 / baseline', align: 'right' },
+      { title: 'p99 / baseline', align: 'right' },
+    ],
+    rows.map((r) => {
+      const http = !r.scenario.startsWith('sql:');
+      return [
+        r.scenario,
+        r.what,
+        String(r.result.requests),
+        String(r.result.errors),
+        fmt(r.result.throughput, 0),
+        fmt(r.summary.p50),
+        fmt(r.summary.p90),
+        fmt(r.summary.p99),
+        fmt(r.summary.max),
+        http && baseline && r.scenario !== 'baseline' ? fmtRatio(ratio(r.summary.p50, baseline.p50)) : '',
+        http && baseline && r.scenario !== 'baseline' ? fmtRatio(ratio(r.summary.p99, baseline.p99)) : '',
+      ];
+    }),
+  );
+  const lines = [table, ''];
+  const latest = by('latest');
+  const tomb = by('tombstone');
+  const partial = rows.find((r) => r.scenario === 'sql:partial');
+  const naive = rows.find((r) => r.scenario === 'sql:naive');
+  if (latest) {
+    lines.push(`latest p99 = ${fmt(latest.p99)} ms (goal < ${GOAL_LATEST_P99_MS} ms): ${pass(latest.p99 < GOAL_LATEST_P99_MS)}`);
+  }
+  if (latest && tomb) {
+    const t = ratio(tomb.p99, latest.p99);
+    lines.push(`tombstone p99 / latest p99 = ${fmtRatio(t)} (goal <= ${GOAL_TOMBSTONE_RATIO}x): ${pass(t <= GOAL_TOMBSTONE_RATIO)}`);
+    lines.push(`tombstone p50 / latest p50 = ${fmtRatio(ratio(tomb.p50, latest.p50))}`);
+  }
+  if (partial && naive) {
+    lines.push(
+      `tombstone SQL, naive (no partial index) / partial index: p50 ${fmtRatio(ratio(naive.summary.p50, partial.summary.p50), 1)}, ` +
+        `p99 ${fmtRatio(ratio(naive.summary.p99, partial.summary.p99), 1)}, throughput ${fmtRatio(ratio(partial.result.throughput, naive.result.throughput), 1)} in favour of the partial index`,
+    );
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const watchdog = setTimeout(() => {
+    log(`ABORT: still running after ${TIMEOUT_S} s (BENCH_TIMEOUT_S)`);
+    process.exit(2);
+  }, TIMEOUT_S * 1000);
+  watchdog.unref();
+
+  const { url, scratch } = await prepareDatabase();
+  log(`database: ${scratch ? `${SCRATCH_DB} (scratch, recreated)` : 'DATABASE_URL'}`);
+  let app: Awaited<ReturnType<typeof buildApp>> | null = null;
+  let worker: LoadWorker | null = null;
+  let pool: pg.Pool | null = null;
+  const rows: Row[] = [];
+  let failed = false;
+  try {
+    // 1. Fixture, through the project's own database port and migrator.
+    const seedDb = await createDatabase({ kind: 'postgres', url, poolSize: 2 });
+    let fx: Fixture;
+    try {
+      await migrate(seedDb);
+      fx = await buildFixture(seedDb);
+    } finally {
+      await seedDb.close();
+    }
+    log(`fixture ready in ${(fx.seedMs / 1000).toFixed(1)} s`);
+
+    // 2. The app, in this process, on a free loopback port.
+    const config = loadConfig({
+      ...process.env,
+      DATABASE_URL: url,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'production',
+    });
+    app = await buildApp({ ...config });
+    const { url: gqlUrl } = await app.start();
+    log(`app listening at ${gqlUrl} (database pool ${config.database.kind === 'postgres' ? config.database.poolSize : '-'})`);
+
+    const body = (variables: Record<string, unknown>) => JSON.stringify({ query: HISTORY_QUERY, operationName: 'History', variables });
+    const bodies: Record<string, string> = {
+      baseline: JSON.stringify({ query: '{ __typename }' }),
+      latest: body({ channelId: fx.mainChannelId, first: PAGE }),
+      deep: body({ channelId: fx.mainChannelId, before: fx.deepBeforeId, first: PAGE }),
+      tombstone: body({ channelId: fx.tombstoneChannelId, first: PAGE }),
+    };
+    await sanityCheck(gqlUrl, fx, bodies);
+    log('sanity checks passed');
+
+    // 3. HTTP load from a separate process.
+    worker = await startLoadWorker();
+    log(`load generator: pid ${worker.pid}, ${CONCURRENCY} clients, ${WARMUP} warm-up + ${REQUESTS} requests per scenario`);
+    const edges = ['messages', 'edges'];
+    const scenarios: { scenario: string; what: string; job: Partial<LoadJob> }[] = [
+      { scenario: 'baseline', what: '{ __typename } (HTTP + auth + GraphQL)', job: { body: bodies.baseline, check: { graphql: true, path: ['__typename'] } } },
+      { scenario: 'latest', what: `newest ${PAGE} of ${MAIN_MESSAGES / 1000}K`, job: { body: bodies.latest, check: { graphql: true, path: edges, length: PAGE } } },
+      { scenario: 'deep', what: `${PAGE} before the ${DEEP_RANK}th-oldest`, job: { body: bodies.deep, check: { graphql: true, path: edges, length: PAGE } } },
+      { scenario: 'tombstone', what: `newest ${PAGE}: ${TOMBSTONES / 1000}K deleted + 1 live`, job: { body: bodies.tombstone, check: { graphql: true, path: edges, length: 1 } } },
+    ];
+    const clientHeaders = fx.tokens.map((t) => ({ authorization: `Bearer ${t}` }));
+    const record = (scenario: string, what: string, r: LoadResult) => {
+      rows.push({ scenario, what, result: r, summary: summarize(r.latenciesMs) });
+      const s = summarize(r.latenciesMs);
+      log(`${scenario}: ${r.requests} requests, ${r.errors} errors, ${r.throughput.toFixed(0)} req/s, p50 ${fmt(s.p50)} ms, p99 ${fmt(s.p99)} ms`);
+      if (r.errors > 0 || r.truncated) {
+        throw new BenchAbort(
+          `scenario ${scenario}: ${r.errors} errors${r.truncated ? ' (run truncated by its deadline)' : ''}:\n  ${r.errorSamples.join('\n  ')}`,
+        );
+      }
+    };
+    for (const s of scenarios) {
+      const r = await worker.run({
+        name: s.scenario,
+        url: gqlUrl,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        clientHeaders,
+        concurrency: CONCURRENCY,
+        requests: REQUESTS,
+        warmup: WARMUP,
+        timeoutMs: 10_000,
+        maxDurationMs: 300_000,
+        ...s.job,
+      });
+      record(s.scenario, s.what, r);
+    }
+    await worker.close();
+    worker = null;
+
+    // 4. Direct SQL: the app's partial-index statement vs the naive one, same channel, same load shape.
+    pool = new pg.Pool({ connectionString: url, max: CONCURRENCY });
+    const plans = {
+      partial: await explain(pool, SQL_PARTIAL, [fx.tombstoneChannelId]),
+      naive: await explain(pool, SQL_NAIVE, [fx.tombstoneChannelId]),
+    };
+    log(`plan, partial: ${plans.partial}`);
+    log(`plan, naive:   ${plans.naive}`);
+    record('sql:partial', 'tombstone SQL, partial index (listed)', await runSql(pool, 'sql:partial', SQL_PARTIAL, [fx.tombstoneChannelId], REQUESTS, WARMUP, 1));
+    record(
+      'sql:naive',
+      'tombstone SQL, deleted_at IS NULL, no index',
+      await runSql(pool, 'sql:naive', SQL_NAIVE, [fx.tombstoneChannelId], NAIVE_REQUESTS, Math.min(WARMUP, CONCURRENCY * 2), 1),
+    );
+
+    // 5. Report.
+    const pgVersion = (await pool.query<{ v: string }>('SHOW server_version')).rows[0]?.v ?? '?';
+    const cpu = cpus();
+    const header = [
+      `bench:history  ${started.toISOString()}`,
+      `node ${process.version}, ${cpu.length} cores (${cpu[0]?.model.trim() ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, PostgreSQL ${pgVersion}`,
+      `server: buildApp in the bench process (NODE_ENV=production, pool ${config.database.kind === 'postgres' ? config.database.poolSize : '-'}); ` +
+        `load: ${CONCURRENCY} keep-alive clients in a forked process, ${WARMUP} warm-up + ${REQUESTS} requests per HTTP scenario ` +
+        `(naive SQL: ${NAIVE_REQUESTS}); latency = request written -> response body read`,
+      `fixture: #general ${MAIN_MESSAGES} messages; #tombstones ${TOMBSTONES} deleted + 1 live; ${fx.tokens.length} users with session tokens`,
+      `plans (EXPLAIN ANALYZE, one run): partial: ${plans.partial}`,
+      `                                   naive:   ${plans.naive}`,
+    ].join('\n');
+    const text = `${header}\n\n${report(rows)}\n`;
+    process.stdout.write(`\n${text}`);
+    try {
+      mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+      const file = new URL(`./results/history-${started.toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url);
+      writeFileSync(
+        file,
+        JSON.stringify(
+          { started: started.toISOString(), header, rows: rows.map((r) => ({ scenario: r.scenario, what: r.what, ...r.result, summary: r.summary })) },
+          null,
+          2,
+        ),
+      );
+      log(`results written to ${file.pathname}`);
+    } catch (err) {
+      log(`could not write results JSON: ${(err as Error).message}`);
+    }
+  } catch (err) {
+    failed = true;
+    if (rows.length > 0) process.stdout.write(`\n(partial results)\n${report(rows)}\n`);
+    if (err instanceof BenchAbort) log(`ABORT: ${err.message}`);
+    else log(`FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  } finally {
+    await worker?.close().catch(() => {});
+    await pool?.end().catch(() => {});
+    await app?.stop().catch((e: unknown) => log(`app.stop failed: ${(e as Error).message}`));
+    if (scratch && !process.env.BENCH_KEEP_DB) {
+      await dropScratch().catch((e: unknown) => log(`could not drop ${SCRATCH_DB}: ${(e as Error).message}`));
+    }
+    clearTimeout(watchdog);
+  }
+  if (failed) process.exitCode = 1;
+}
+
+await main();

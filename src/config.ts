@@ -1,0 +1,98 @@
+import { z } from 'zod';
+
+/**
+ * Environment → one typed, validated config. The composition root (app.ts) is the only reader.
+ * Adapter choices are discriminated unions, so adding a backend is one new `kind`.
+ */
+export type DatabaseConfig =
+  | { kind: 'pglite'; dataDir: string | null } // null: in memory (tests)
+  | { kind: 'postgres'; url: string; poolSize: number };
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  host: string;
+  port: number;
+  dataDir: string;
+  database: DatabaseConfig;
+  workerId: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  graphql: {
+    graphiql: boolean;
+    introspection: boolean;
+    fieldSuggestions: boolean;
+    maxTokens: number;
+    maxDepth: number;
+    maxAliases: number;
+    maxDirectives: number;
+    maxCost: number;
+  };
+  auth: { sessionTtlDays: number };
+  limits: { maxMessageLength: number; maxPageSize: number };
+}
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: int(0, 65535).default(4000),
+  DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  DATABASE_POOL_SIZE: int(1, 1000).default(10),
+  WORKER_ID: int(0, 1023).default(0),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  GRAPHIQL: bool.optional(),
+  GRAPHQL_INTROSPECTION: bool.optional(),
+  GRAPHQL_FIELD_SUGGESTIONS: bool.optional(),
+  GRAPHQL_MAX_TOKENS: int(100, 100_000).default(2_000),
+  GRAPHQL_MAX_DEPTH: int(2, 100).default(12),
+  GRAPHQL_MAX_ALIASES: int(1, 1000).default(30),
+  GRAPHQL_MAX_DIRECTIVES: int(1, 1000).default(30),
+  GRAPHQL_MAX_COST: int(100, 1_000_000).default(20_000),
+  SESSION_TTL_DAYS: int(1, 3650).default(30),
+});
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment; throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  return {
+    env: e.NODE_ENV,
+    host: e.HOST,
+    port: e.PORT,
+    dataDir: e.DATA_DIR,
+    database: e.DATABASE_URL
+      ? { kind: 'postgres', url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE }
+      : { kind: 'pglite', dataDir: `${e.DATA_DIR.replace(/\/$/, '')}/pglite` },
+    workerId: e.WORKER_ID,
+    logLevel: e.LOG_LEVEL,
+    graphql: {
+      graphiql: e.GRAPHIQL ?? !production,
+      introspection: e.GRAPHQL_INTROSPECTION ?? !production,
+      fieldSuggestions: e.GRAPHQL_FIELD_SUGGESTIONS ?? !production,
+      maxTokens: e.GRAPHQL_MAX_TOKENS,
+      maxDepth: e.GRAPHQL_MAX_DEPTH,
+      maxAliases: e.GRAPHQL_MAX_ALIASES,
+      maxDirectives: e.GRAPHQL_MAX_DIRECTIVES,
+      maxCost: e.GRAPHQL_MAX_COST,
+    },
+    auth: { sessionTtlDays: e.SESSION_TTL_DAYS },
+    limits: { maxMessageLength: 40_000, maxPageSize: 100 },
+  };
+}

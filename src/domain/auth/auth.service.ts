@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import type { ServiceDeps } from '../deps.js';
+import { DomainError, badInput } from '../errors.js';
+import { isUniqueViolation } from '../../infra/db/tx.js';
+import type { Viewer, BotScope } from '../viewer.js';
+import { hashPassword, verifyPassword } from './password.js';
+import { hashToken, newToken } from './tokens.js';
+import { nameArg } from '../validate.js';
+
+const Email = z.string().trim().toLowerCase().max(254).email();
+
+export interface AuthResult {
+  token: string;
+  userId: bigint;
+}
+
+export function createAuthService(deps: ServiceDeps) {
+  const { prisma, ids } = deps;
+
+  async function issueSessionToken(userId: bigint): Promise<string> {
+    const token = newToken('chs');
+    const expiresAt = new Date(Date.now() + deps.auth.sessionTtlDays * 86_400_000);
+    await prisma.token.create({
+      data: { id: ids.next(), userId, kind: 'SESSION', tokenHash: hashToken(token), expiresAt },
+    });
+    return token;
+  }
+
+  return {
+    async signUp(input: { email: string; password: string; name: string }): Promise<AuthResult> {
+      const email = Email.safeParse(input.email);
+      if (!email.success) throw badInput('auth/bad_email', 'email is not a valid address', { field: 'email' });
+      if (input.password.length < 8 || input.password.length > 256) {
+        throw badInput('auth/weak_password', 'password must be 8 to 256 characters', { field: 'password' });
+      }
+      const name = nameArg(input.name, 'name', 80);
+      const passwordHash = await hashPassword(input.password);
+      const userId = ids.next();
+      try {
+        await prisma.user.create({ data: { id: userId, email: email.data, name, passwordHash } });
+      } catch (err) {
+        if (isUniqueViolation(err)) {
+          throw badInput('auth/email_taken', 'an account with this email already exists', { field: 'email' });
+        }
+        throw err;
+      }
+      return { token: await issueSessionToken(userId), userId };
+    },
+
+    async logIn(input: { email: string; password: string }): Promise<AuthResult> {
+      const email = input.email.trim().toLowerCase();
+      const user = await prisma.user.findUnique({ where: { email } });
+      // Same answer (and similar cost) for an unknown email and a wrong password.
+      const ok = user?.passwordHash
+        ? await verifyPassword(input.password, user.passwordHash)
+        : (await hashPassword(input.password), false);
+      if (!user || !ok) {
+        throw new DomainError('UNAUTHENTICATED', 'auth/bad_credentials', 'email or password is incorrect');
+      }
+      return { token: await issueSessionToken(user.id), userId: user.id };
+    },
+
+    /** Resolves a bearer token to a viewer; null when missing, unknown, expired or revoked. */
+    async authenticate(token: string): Promise<Viewer | null> {
+      if (!token || token.length > 200) return null;
+      const row = await prisma.token.findUnique({ where: { tokenHash: hashToken(token) } });
+      if (!row || row.revokedAt || (row.expiresAt && row.expiresAt.getTime() <= Date.now())) return null;
+      if (row.kind === 'SESSION') return { kind: 'user', userId: row.userId };
+      const bot = await prisma.bot.findUnique({ where: { userId: row.userId } });
+      if (!bot) return null;
+      return { kind: 'bot', userId: bot.userId, workspaceId: bot.workspaceId, scopes: new Set(bot.scopes as BotScope[]) };
+    },
+
+    async logOut(token: string): Promise<boolean> {
+      const r = await prisma.token.updateMany({
+        where: { tokenHash: hashToken(token), revokedAt: null },
+        data: { revokedAt: new Date() },
+      });
+      return r.count > 0;
+    },
+  };
+}
+
+export type AuthService = ReturnType<typeof createAuthService>;

@@ -1,0 +1,20 @@
+import type { ServiceDeps } from './deps.js';
+import { createAuthService } from './auth/auth.service.js';
+import { createWorkspacesService } from './workspaces/workspaces.service.js';
+import { createChannelsService } from './channels/channels.service.js';
+import { createMessagesService } from './messages/messages.service.js';
+import { createUsersService } from './users/users.service.js';
+import { createFilesService } from './files/files.service.js';
+
+/** Wires the domain services together; called once by the composition root. */
+export function createServices(deps: ServiceDeps) {
+  const auth = createAuthService(deps);
+  const workspaces = createWorkspacesService(deps);
+  const channels = createChannelsService(deps, workspaces);
+  const messages = createMessagesService(deps, channels, workspaces);
+  const users = createUsersService(deps);
+  const files = createFilesService(deps, channels);
+  return { auth, workspaces, channels, messages, users, files };
+}
+
+export type Services = ReturnType<typeof createServices>;

@@ -1,0 +1,110 @@
+import { createYoga, type Plugin } from 'graphql-yoga';
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
+import type { Logger } from 'pino';
+import type { GraphQLSchema } from 'graphql';
+import type { Config } from '../config.js';
+import type { Services } from '../domain/services.js';
+import { createLoaders } from '../domain/loaders.js';
+import type { PrismaClient } from '../infra/db/database.js';
+import type { GraphQLContext } from '../graphql/context.js';
+import { createMaskError } from './errors.js';
+import { nestingLimit } from './nesting-limit.js';
+
+export const CSRF_HEADER = 'x-graphql-yoga-csrf';
+const MAX_BODY_BYTES = 1024 * 1024;
+
+export function bearerToken(header: string | null | undefined): string | null {
+  if (!header) return null;
+  const m = /^Bearer\s+(\S+)$/i.exec(header.trim());
+  return m ? m[1]! : null;
+}
+
+/** Rejects oversized bodies before they are read. */
+const bodyLimit: Plugin = {
+  onRequest({ request, fetchAPI, endResponse }) {
+    const length = Number(request.headers.get('content-length') ?? 0);
+    if (length > MAX_BODY_BYTES) {
+      endResponse(
+        new fetchAPI.Response(
+          JSON.stringify({ errors: [{ message: `request body exceeds ${MAX_BODY_BYTES} bytes`, extensions: { code: 'PAYLOAD_TOO_LARGE' } }] }),
+          { status: 413, headers: { 'content-type': 'application/json' } },
+        ),
+      );
+    }
+  },
+};
+
+/**
+ * Documents that fail to parse or validate are the client's fault: answer 400 whatever the
+ * Accept header (yoga otherwise keeps 200 for legacy `application/json` clients).
+ */
+const badRequestForInvalidDocuments: Plugin = {
+  onResultProcess({ result }) {
+    const results = Array.isArray(result) ? result : [result];
+    for (const r of results) {
+      if (!r || typeof r !== 'object' || !('errors' in r) || !Array.isArray(r.errors)) continue;
+      // No `data` at all: the request never reached execution (parse, validation, limits).
+      const rejected = !('data' in r);
+      for (const error of r.errors as { extensions?: Record<string, unknown> }[]) {
+        if (!error.extensions) continue;
+        const http = error.extensions['http'] as { status?: number; spec?: boolean } | undefined;
+        if (http?.spec && http.status === 400) http.spec = false;
+        else if (rejected && !http) {
+          error.extensions['http'] = { status: 400 };
+          error.extensions['code'] ??= 'GRAPHQL_VALIDATION_FAILED';
+        }
+      }
+    }
+  },
+};
+
+export interface YogaDeps {
+  config: Config;
+  schema: GraphQLSchema;
+  services: Services;
+  prisma: PrismaClient;
+  log: Logger;
+}
+
+/** The GraphQL HTTP handler: auth → context → schema, with parser/validation limits and CSRF prevention. */
+export function createGraphQLHandler({ config, schema, services, prisma, log }: YogaDeps) {
+  const g = config.graphql;
+  return createYoga<Record<string, unknown>, GraphQLContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    healthCheckEndpoint: '/health',
+    landingPage: false,
+    graphiql: g.graphiql ? { title: 'Chat API', subscriptionsProtocol: 'WS' } : false,
+    logging: {
+      debug: (...a: unknown[]) => log.debug(a.map(String).join(' ')),
+      info: (...a: unknown[]) => log.info(a.map(String).join(' ')),
+      warn: (...a: unknown[]) => log.warn(a.map(String).join(' ')),
+      error: (...a: unknown[]) => log.error(a.map(String).join(' ')),
+    },
+    maskedErrors: { maskError: createMaskError(log) },
+    plugins: [
+      bodyLimit,
+      badRequestForInvalidDocuments,
+      nestingLimit(Math.max(g.maxDepth * 2 + 8, 32), g.maxTokens),
+      // Browsers cannot send this header cross-site without a preflight, so form posts and
+      // multipart requests from other sites are refused (yoga's CSRF prevention).
+      useCSRFPrevention({ requestHeaders: [CSRF_HEADER, 'apollo-require-preflight'] }),
+      EnvelopArmorPlugin({
+        maxTokens: { n: g.maxTokens },
+        maxDepth: { n: g.maxDepth, flattenFragments: true },
+        maxAliases: { n: g.maxAliases },
+        maxDirectives: { n: g.maxDirectives },
+        costLimit: { maxCost: g.maxCost },
+        blockFieldSuggestion: { enabled: !g.fieldSuggestions },
+      }),
+      ...(g.introspection ? [] : [useDisableIntrospection()]),
+    ],
+    context: async ({ request }): Promise<GraphQLContext> => {
+      const token = bearerToken(request.headers.get('authorization'));
+      const viewer = token ? await services.auth.authenticate(token) : null;
+      return { viewer, token, services, loaders: createLoaders(prisma, viewer) };
+    },
+  });
+}

@@ -1,0 +1,47 @@
+import { builder } from '../builder.js';
+import { ChannelRef, UserRef, WorkspaceRef } from '../refs.js';
+import { viewerOf } from './common.js';
+import type { Channel, User, Workspace } from '../../generated/prisma/client.js';
+
+interface BootstrapShape {
+  me: User;
+  workspaces: Workspace[];
+  channels: Channel[];
+}
+
+const Bootstrap = builder.objectRef<BootstrapShape>('Bootstrap').implement({
+  description: 'The working set for a first screen: no rosters, no directory (those are paged queries)',
+  fields: (t) => ({
+    me: t.field({ type: UserRef, resolve: (b) => b.me }),
+    workspaces: t.field({ type: [WorkspaceRef], resolve: (b) => b.workspaces }),
+    channels: t.field({
+      type: [ChannelRef],
+      description: 'Channels you are a member of, with unread and mention counts',
+      resolve: (b) => b.channels.filter((c) => c.kind !== 'DIRECT'),
+    }),
+    directMessages: t.field({
+      type: [ChannelRef],
+      description: 'Direct messages, most recent activity first',
+      resolve: (b) =>
+        b.channels
+          .filter((c) => c.kind === 'DIRECT')
+          .sort((a, z) => Number((z.lastMessageId ?? z.id) - (a.lastMessageId ?? a.id))),
+    }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  bootstrap: t.field({
+    type: Bootstrap,
+    resolve: async (_r, _a, ctx) => {
+      const viewer = viewerOf(ctx);
+      const [me, workspaces, channels] = await Promise.all([
+        ctx.services.users.me(viewer),
+        ctx.services.workspaces.workspacesOf(viewer),
+        ctx.services.channels.myChannels(viewer),
+      ]);
+      for (const c of channels) ctx.loaders.channel.prime(c.id, c);
+      return { me, workspaces, channels };
+    },
+  }),
+}));

@@ -1,0 +1,81 @@
+import { GraphQLError, Kind } from 'graphql';
+import type { ObjectRef } from '@pothos/core';
+import { builder } from '../builder.js';
+import { requireViewer, type Viewer } from '../../domain/viewer.js';
+import type { GraphQLContext } from '../context.js';
+
+/** ISO-8601 date-times; input must carry a time zone. */
+builder.scalarType('DateTime', {
+  description: 'An ISO-8601 date-time in UTC, e.g. 2026-11-30T12:00:00.000Z',
+  serialize: (value) => (value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString()),
+  parseValue: (value) => parseDate(value),
+  parseLiteral: (ast) => {
+    if (ast.kind !== Kind.STRING) throw new GraphQLError('DateTime must be a string', { extensions: { code: 'BAD_USER_INPUT' } });
+    return parseDate(ast.value);
+  },
+});
+
+function parseDate(value: unknown): Date {
+  const d = typeof value === 'string' && /^\d{4}-\d{2}-\d{2}T.+(Z|[+-]\d{2}:\d{2})$/.test(value) ? new Date(value) : null;
+  if (!d || Number.isNaN(d.getTime())) {
+    throw new GraphQLError('DateTime must be an ISO-8601 string with a time zone', { extensions: { code: 'BAD_USER_INPUT' } });
+  }
+  return d;
+}
+
+export const PageInfo = builder
+  .objectRef<{ hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null }>('PageInfo')
+  .implement({
+    fields: (t) => ({
+      hasNextPage: t.exposeBoolean('hasNextPage'),
+      hasPreviousPage: t.exposeBoolean('hasPreviousPage'),
+      startCursor: t.exposeString('startCursor', { nullable: true }),
+      endCursor: t.exposeString('endCursor', { nullable: true }),
+    }),
+  });
+
+export interface Connection<T> {
+  edges: { cursor: string; node: T }[];
+  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
+}
+
+/** Builds a Relay connection value from a page of nodes. */
+export function toConnection<T>(
+  page: { nodes: T[]; hasNextPage: boolean; hasPreviousPage?: boolean },
+  cursorOf: (node: T) => string,
+): Connection<T> {
+  const edges = page.nodes.map((node) => ({ cursor: cursorOf(node), node }));
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: page.hasNextPage,
+      hasPreviousPage: page.hasPreviousPage ?? false,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+  };
+}
+
+/** Declares `<Name>Connection` and `<Name>Edge` types for a node type. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function connectionType<T>(name: string, node: ObjectRef<any, T>) {
+  const Edge = builder.objectRef<{ cursor: string; node: T }>(`${name}Edge`).implement({
+    fields: (t) => ({
+      cursor: t.exposeString('cursor'),
+      node: t.field({ type: node, resolve: (e) => e.node as never }),
+    }),
+  });
+  return builder.objectRef<Connection<T>>(`${name}Connection`).implement({
+    fields: (t) => ({
+      edges: t.field({ type: [Edge], resolve: (c) => c.edges }),
+      pageInfo: t.field({ type: PageInfo, resolve: (c) => c.pageInfo }),
+    }),
+  });
+}
+
+export const viewerOf = (ctx: GraphQLContext): Viewer => requireViewer(ctx.viewer);
+
+export const idString = (id: bigint | null | undefined): string | null => (id === null || id === undefined ? null : id.toString());
+
+builder.queryType({});
+builder.mutationType({});

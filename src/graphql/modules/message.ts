@@ -1,0 +1,128 @@
+import { builder } from '../builder.js';
+import { ChannelRef, FileRef, MentionRef, MessageRef, ReactionRef, UserRef } from '../refs.js';
+import { connectionType, idString, toConnection, viewerOf } from './common.js';
+import { idArg, idArgs } from '../../domain/validate.js';
+
+export const MentionKindEnum = builder.enumType('MentionKind', { values: ['USER', 'HERE', 'CHANNEL'] as const });
+
+MentionRef.implement({
+  fields: (t) => ({
+    kind: t.field({ type: MentionKindEnum, resolve: (m) => m.kind }),
+    userId: t.id({ nullable: true, resolve: (m) => idString(m.userId) }),
+    user: t.field({ type: UserRef, nullable: true, resolve: (m, _a, ctx) => (m.userId ? ctx.loaders.user.load(m.userId) : null) }),
+  }),
+});
+
+ReactionRef.implement({
+  fields: (t) => ({
+    emoji: t.exposeString('emoji'),
+    count: t.exposeInt('count'),
+    reactedByMe: t.exposeBoolean('reactedByMe'),
+    userIds: t.idList({ description: 'Who reacted, oldest first', resolve: (r) => r.userIds.map(String) }),
+  }),
+});
+
+MessageRef.implement({
+  fields: (t) => ({
+    id: t.id({ resolve: (m) => m.id.toString() }),
+    channelId: t.id({ resolve: (m) => m.channelId.toString() }),
+    channel: t.field({ type: ChannelRef, resolve: async (m, _a, ctx) => (await ctx.loaders.channel.load(m.channelId))! }),
+    author: t.field({ type: UserRef, resolve: async (m, _a, ctx) => (await ctx.loaders.user.load(m.authorId))! }),
+    text: t.exposeString('text', { description: 'Markdown source, as written; empty once deleted' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    editedAt: t.expose('editedAt', { type: 'DateTime', nullable: true }),
+    deleted: t.boolean({ resolve: (m) => m.deletedAt !== null }),
+    deletedAt: t.expose('deletedAt', { type: 'DateTime', nullable: true }),
+    mentions: t.field({ type: [MentionRef], resolve: (m, _a, ctx) => (m.deletedAt ? [] : ctx.loaders.mentions.load(m.id)) }),
+    reactions: t.field({ type: [ReactionRef], resolve: (m, _a, ctx) => (m.deletedAt ? [] : ctx.loaders.reactions.load(m.id)) }),
+    files: t.field({ type: [FileRef], resolve: (m, _a, ctx) => (m.deletedAt ? [] : ctx.loaders.files.load(m.id)) }),
+    threadRootId: t.id({ nullable: true, resolve: (m) => idString(m.threadRootId) }),
+    alsoSentToChannel: t.exposeBoolean('alsoSentToChannel'),
+    replyCount: t.exposeInt('replyCount'),
+    lastReplyAt: t.expose('lastReplyAt', { type: 'DateTime', nullable: true }),
+  }),
+});
+
+const MessageConnection = connectionType('Message', MessageRef);
+const cursorOf = (m: { id: bigint }) => m.id.toString();
+const optionalId = (v: string | null | undefined, field: string) => (v ? idArg(v, field) : null);
+
+const SendMessageInput = builder.inputType('SendMessageInput', {
+  fields: (t) => ({
+    channelId: t.id({ required: true }),
+    text: t.string({ required: true, description: 'Markdown; mentions as <@userId>, <!here>, <!channel>. At most 40,000 characters' }),
+    threadRootId: t.id({ description: 'Reply in the thread of this message' }),
+    alsoSendToChannel: t.boolean({ description: 'A thread reply that also shows in the channel' }),
+    fileIds: t.idList(),
+    clientNonce: t.string({ description: 'Makes the send idempotent: a retry with the same nonce returns the first message' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  messages: t.field({
+    type: MessageConnection,
+    description: 'Channel history, newest first. Cursors are message ids: page back with before: pageInfo.endCursor',
+    args: { channelId: t.arg.id({ required: true }), before: t.arg.id(), after: t.arg.id(), first: t.arg.int() },
+    resolve: async (_r, args, ctx) => {
+      const page = await ctx.services.messages.history(viewerOf(ctx), idArg(args.channelId, 'channelId'), {
+        before: optionalId(args.before, 'before'),
+        after: optionalId(args.after, 'after'),
+        first: args.first,
+      });
+      return toConnection(page, cursorOf);
+    },
+  }),
+  thread: t.field({
+    type: MessageConnection,
+    description: 'Replies of a thread, oldest first',
+    args: { rootId: t.arg.id({ required: true }), after: t.arg.id(), first: t.arg.int() },
+    resolve: async (_r, args, ctx) => {
+      const page = await ctx.services.messages.thread(viewerOf(ctx), idArg(args.rootId, 'rootId'), {
+        after: optionalId(args.after, 'after'),
+        first: args.first,
+      });
+      return toConnection(page, cursorOf);
+    },
+  }),
+  message: t.field({
+    type: MessageRef,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_r, args, ctx) => (await ctx.services.messages.accessMessage(viewerOf(ctx), idArg(args.id, 'id'))).message,
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  sendMessage: t.field({
+    type: MessageRef,
+    args: { input: t.arg({ type: SendMessageInput, required: true }) },
+    resolve: (_r, { input }, ctx) =>
+      ctx.services.messages.send(viewerOf(ctx), {
+        channelId: idArg(input.channelId, 'channelId'),
+        text: input.text,
+        threadRootId: optionalId(input.threadRootId, 'threadRootId'),
+        alsoSendToChannel: input.alsoSendToChannel,
+        fileIds: input.fileIds ? idArgs(input.fileIds, 'fileIds') : null,
+        clientNonce: input.clientNonce,
+      }),
+  }),
+  editMessage: t.field({
+    type: MessageRef,
+    args: { id: t.arg.id({ required: true }), text: t.arg.string({ required: true }) },
+    resolve: (_r, args, ctx) => ctx.services.messages.edit(viewerOf(ctx), idArg(args.id, 'id'), args.text),
+  }),
+  deleteMessage: t.boolean({
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_r, args, ctx) => ctx.services.messages.remove(viewerOf(ctx), idArg(args.id, 'id')),
+  }),
+  addReaction: t.field({
+    type: MessageRef,
+    args: { messageId: t.arg.id({ required: true }), emoji: t.arg.string({ required: true }) },
+    resolve: (_r, args, ctx) => ctx.services.messages.addReaction(viewerOf(ctx), idArg(args.messageId, 'messageId'), args.emoji),
+  }),
+  removeReaction: t.field({
+    type: MessageRef,
+    args: { messageId: t.arg.id({ required: true }), emoji: t.arg.string({ required: true }) },
+    resolve: (_r, args, ctx) => ctx.services.messages.removeReaction(viewerOf(ctx), idArg(args.messageId, 'messageId'), args.emoji),
+  }),
+}));

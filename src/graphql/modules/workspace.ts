@@ -1,0 +1,76 @@
+import { builder } from '../builder.js';
+import { BotRef, ChannelRef, UserRef, WorkspaceRef } from '../refs.js';
+import { viewerOf } from './common.js';
+import { idArg } from '../../domain/validate.js';
+import { BOT_SCOPES } from '../../domain/viewer.js';
+
+export const WorkspaceRoleEnum = builder.enumType('WorkspaceRole', { values: ['OWNER', 'ADMIN', 'MEMBER'] as const });
+export const BotScopeEnum = builder.enumType('BotScope', { values: BOT_SCOPES });
+
+WorkspaceRef.implement({
+  fields: (t) => ({
+    id: t.id({ resolve: (w) => w.id.toString() }),
+    name: t.exposeString('name'),
+    inviteCode: t.exposeString('inviteCode', { description: 'Share it to let people join with joinWorkspace' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    myRole: t.field({
+      type: WorkspaceRoleEnum,
+      resolve: async (w, _a, ctx) => ((await ctx.loaders.myRole.load(w.id)) ?? 'MEMBER') as 'OWNER' | 'ADMIN' | 'MEMBER',
+    }),
+    memberCount: t.int({ resolve: (w, _a, ctx) => ctx.services.workspaces.memberCount(w.id) }),
+    channels: t.field({
+      type: [ChannelRef],
+      description: 'Channels and direct messages of this workspace that you are a member of',
+      resolve: (w, _a, ctx) => ctx.services.channels.myChannels(viewerOf(ctx), w.id),
+    }),
+  }),
+});
+
+BotRef.implement({
+  fields: (t) => ({
+    id: t.id({ resolve: (b) => b.id.toString() }),
+    name: t.exposeString('name'),
+    scopes: t.field({ type: [BotScopeEnum], resolve: (b) => b.scopes as (typeof BOT_SCOPES)[number][] }),
+    user: t.field({ type: UserRef, resolve: async (b, _a, ctx) => (await ctx.loaders.user.load(b.userId))! }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+});
+
+const BotCredentials = builder.objectRef<{ bot: import('../../generated/prisma/client.js').Bot; token: string }>('BotCredentials').implement({
+  fields: (t) => ({
+    bot: t.field({ type: BotRef, resolve: (c) => c.bot }),
+    token: t.exposeString('token', { description: 'Shown once; send it as Authorization: Bearer <token>' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  workspace: t.field({
+    type: WorkspaceRef,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_r, args, ctx) => (await ctx.services.workspaces.accessWorkspace(viewerOf(ctx), idArg(args.id, 'id'))).workspace,
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createWorkspace: t.field({
+    type: WorkspaceRef,
+    args: { name: t.arg.string({ required: true }) },
+    resolve: (_r, args, ctx) => ctx.services.workspaces.createWorkspace(viewerOf(ctx), args.name),
+  }),
+  joinWorkspace: t.field({
+    type: WorkspaceRef,
+    args: { inviteCode: t.arg.string({ required: true }) },
+    resolve: (_r, args, ctx) => ctx.services.workspaces.joinWorkspace(viewerOf(ctx), args.inviteCode),
+  }),
+  createBot: t.field({
+    type: BotCredentials,
+    args: {
+      workspaceId: t.arg.id({ required: true }),
+      name: t.arg.string({ required: true }),
+      scopes: t.arg({ type: [BotScopeEnum], required: true }),
+    },
+    resolve: (_r, args, ctx) =>
+      ctx.services.workspaces.createBot(viewerOf(ctx), idArg(args.workspaceId, 'workspaceId'), args.name, args.scopes),
+  }),
+}));

@@ -1,0 +1,15 @@
+import { lexicographicSortSchema, printSchema } from 'graphql';
+import { builder } from './builder.js';
+import './modules/common.js';
+import './modules/auth.js';
+import './modules/user.js';
+import './modules/workspace.js';
+import './modules/channel.js';
+import './modules/message.js';
+import './modules/file.js';
+import './modules/bootstrap.js';
+
+export const schema = builder.toSchema();
+
+/** The committed form of the schema (schema/schema.graphql); a test fails when it drifts. */
+export const printedSchema = () => `${printSchema(lexicographicSortSchema(schema))}\n`;

@@ -1,0 +1,93 @@
+import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { mkdirSync } from 'node:fs';
+import pg from 'pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import type { DatabaseConfig } from '../../config.js';
+import { PrismaClient } from '../../generated/prisma/client.js';
+
+export type { PrismaClient };
+export type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
+
+/** One connection's worth of raw SQL, for the migrator and tools that need scripts or locks. */
+export interface SqlSession {
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Runs a script of several statements (simple query protocol). */
+  exec(script: string): Promise<void>;
+}
+
+/** The database port: Prisma for the domain, a raw session for migrations, and lifecycle. */
+export interface Database {
+  readonly kind: DatabaseConfig['kind'];
+  readonly prisma: PrismaClient;
+  withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export async function createDatabase(config: DatabaseConfig): Promise<Database> {
+  switch (config.kind) {
+    case 'pglite':
+      return createPgliteDatabase(config.dataDir);
+    case 'postgres':
+      return createPostgresDatabase(config.url, config.poolSize);
+    default: {
+      const never: never = config;
+      throw new Error(`unknown database kind ${(never as { kind: string }).kind}`);
+    }
+  }
+}
+
+async function createPgliteDatabase(dataDir: string | null): Promise<Database> {
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const client = await PGlite.create(dataDir ?? undefined, { extensions: { pg_trgm } });
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(client) });
+  const session: SqlSession = {
+    async query<T>(sql: string, params: unknown[] = []) {
+      return (await client.query<T>(sql, params)).rows;
+    },
+    async exec(script) {
+      await client.exec(script);
+    },
+  };
+  return {
+    kind: 'pglite',
+    prisma,
+    withSession: (fn) => fn(session),
+    async close() {
+      await prisma.$disconnect();
+      await client.close();
+    },
+  };
+}
+
+async function createPostgresDatabase(url: string, poolSize: number): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // Fail at start with the server's own message rather than on the first request.
+  const probe = await pool.connect();
+  probe.release();
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  return {
+    kind: 'postgres',
+    prisma,
+    async withSession(fn) {
+      const conn = await pool.connect();
+      try {
+        return await fn({
+          async query<T>(sql: string, params: unknown[] = []) {
+            return (await conn.query(sql, params)).rows as T[];
+          },
+          async exec(script) {
+            await conn.query(script);
+          },
+        });
+      } finally {
+        conn.release();
+      }
+    },
+    async close() {
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}
