@@ -24,6 +24,11 @@ export class DomainError extends Error {
   }
 }
 
+/** Brand check that also works across duplicated module instances. */
+export function isDomainError(e: unknown): e is DomainError {
+  return e instanceof DomainError || (e instanceof Error && e.name === 'DomainError' && 'code' in e && 'reason' in e);
+}
+
 export const unauthenticated = (message = 'Authentication required') =>
   new DomainError('UNAUTHENTICATED', 'auth/unauthenticated', message);
 

@@ -1,6 +1,20 @@
 import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
-import { DomainError } from '../domain/errors.js';
+import { isDomainError } from '../domain/errors.js';
+
+interface GraphQLErrorLike extends Error {
+  originalError?: unknown;
+  path?: readonly (string | number)[];
+  nodes?: GraphQLError['nodes'];
+  source?: GraphQLError['source'];
+  positions?: readonly number[];
+  extensions?: Record<string, unknown>;
+}
+
+// Duck-typed on purpose: graphql-js can be loaded twice (its CJS and ESM builds), and then
+// `instanceof GraphQLError` is false for errors made by the other copy.
+const isGraphQLError = (e: unknown): e is GraphQLErrorLike =>
+  e instanceof Error && e.name === 'GraphQLError' && 'extensions' in e;
 
 /**
  * The one place domain errors become GraphQL errors: `extensions.code` for clients, the stable
@@ -9,9 +23,9 @@ import { DomainError } from '../domain/errors.js';
  */
 export function createMaskError(log: Logger) {
   return (error: unknown, message: string): Error => {
-    const original = error instanceof GraphQLError ? error.originalError : error;
-    if (original instanceof DomainError) {
-      const gql = error instanceof GraphQLError ? error : null;
+    const gql = isGraphQLError(error) ? error : null;
+    const original = gql ? gql.originalError : error;
+    if (isDomainError(original)) {
       return new GraphQLError(original.message, {
         nodes: gql?.nodes,
         source: gql?.source,
@@ -21,12 +35,8 @@ export function createMaskError(log: Logger) {
       });
     }
     // Errors GraphQL itself made for the client (validation, coercion) pass through as they are.
-    if (error instanceof GraphQLError && !error.originalError) return error;
-    if (error instanceof GraphQLError && error.originalError instanceof GraphQLError) return error.originalError;
+    if (gql && (!original || isGraphQLError(original))) return (original as Error) ?? gql;
     log.error({ err: original ?? error }, 'unexpected error in resolver');
-    return new GraphQLError(message, {
-      path: error instanceof GraphQLError ? error.path : undefined,
-      extensions: { code: 'INTERNAL_SERVER_ERROR' },
-    });
+    return new GraphQLError(message, { path: gql?.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
   };
 }

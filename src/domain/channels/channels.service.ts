@@ -79,7 +79,7 @@ export function createChannelsService(deps: ServiceDeps, workspaces: WorkspacesS
     async createChannel(viewer: Viewer, input: { workspaceId: bigint; name: string; private?: boolean | null; topic?: string | null }) {
       requireScope(viewer, 'CHANNELS_WRITE');
       await workspaces.accessWorkspace(viewer, input.workspaceId);
-      const name = nameArg(input.name, 'name', 80).replace(/^#/, '');
+      const name = nameArg(input.name, 'name', 80).replace(/^#/, '').toLowerCase();
       if (!CHANNEL_NAME.test(name)) {
         throw badInput('channel/bad_name', 'channel names use lower-case letters, digits, - and _ (at most 80)', { field: 'name' });
       }

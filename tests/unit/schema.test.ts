@@ -1,0 +1,18 @@
+import { readFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
+import { printedSchema } from '../../src/graphql/schema.js';
+
+it('schema/schema.graphql matches the Pothos schema (run `npm run schema:print` after changing it)', () => {
+  const committed = readFileSync(new URL('../../schema/schema.graphql', import.meta.url), 'utf8');
+  expect(printedSchema()).toBe(committed);
+});
+
+it('keeps the names of the API contract (shared/API.md)', () => {
+  const sdl = printedSchema();
+  for (const field of ['me: User!', 'bootstrap: Bootstrap!', 'channel(id: ID!): Channel', 'messages(', 'thread(', 'users(ids: [ID!]!): [User]!', 'channelMembers(', 'file(id: ID!): FileObject']) {
+    expect(sdl).toContain(field);
+  }
+  for (const m of ['signUp(', 'logIn(', 'createWorkspace(', 'joinWorkspace(', 'createChannel(', 'joinChannel(', 'leaveChannel(', 'inviteToChannel(', 'openDirectMessage(', 'sendMessage(input: SendMessageInput!): Message!', 'editMessage(', 'deleteMessage(', 'addReaction(', 'removeReaction(', 'markRead(', 'setNotificationLevel(', 'createBot(']) {
+    expect(sdl).toContain(m);
+  }
+});
