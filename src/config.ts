@@ -27,6 +27,20 @@ export interface Config {
     maxCost: number;
   };
   auth: { sessionTtlDays: number };
+  pubsub: { kind: 'memory' };
+  realtime: {
+    badgeFlushMs: number;
+    presenceIdleMs: number;
+    presenceOfflineGraceMs: number;
+    /** Events a subscription may fall behind before its client is disconnected. */
+    subscriptionQueueLimit: number;
+  };
+  websocket: {
+    allowedOrigins: string[];
+    maxSubscriptions: number;
+    maxBufferedBytes: number;
+    keepAliveMs: number;
+  };
   limits: { maxMessageLength: number; maxPageSize: number };
 }
 
@@ -57,6 +71,14 @@ const EnvSchema = z.object({
   GRAPHQL_MAX_DIRECTIVES: int(1, 1000).default(30),
   GRAPHQL_MAX_COST: int(100, 1_000_000).default(20_000),
   SESSION_TTL_DAYS: int(1, 3650).default(30),
+  BADGE_FLUSH_MS: int(10, 60_000).default(250),
+  PRESENCE_IDLE_MS: int(1_000, 86_400_000).default(600_000),
+  PRESENCE_OFFLINE_GRACE_MS: int(0, 600_000).default(10_000),
+  SUBSCRIPTION_QUEUE_LIMIT: int(10, 1_000_000).default(1_000),
+  WS_ALLOWED_ORIGINS: z.string().default(''),
+  WS_MAX_SUBSCRIPTIONS: int(1, 10_000).default(100),
+  WS_MAX_BUFFERED_BYTES: int(1024, 1024 ** 3).default(4 * 1024 * 1024),
+  WS_KEEPALIVE_MS: int(1_000, 600_000).default(12_000),
 });
 
 export class ConfigError extends Error {
@@ -93,6 +115,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxCost: e.GRAPHQL_MAX_COST,
     },
     auth: { sessionTtlDays: e.SESSION_TTL_DAYS },
+    pubsub: { kind: 'memory' },
+    realtime: {
+      badgeFlushMs: e.BADGE_FLUSH_MS,
+      presenceIdleMs: e.PRESENCE_IDLE_MS,
+      presenceOfflineGraceMs: e.PRESENCE_OFFLINE_GRACE_MS,
+      subscriptionQueueLimit: e.SUBSCRIPTION_QUEUE_LIMIT,
+    },
+    websocket: {
+      allowedOrigins: e.WS_ALLOWED_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
+      maxSubscriptions: e.WS_MAX_SUBSCRIPTIONS,
+      maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
+      keepAliveMs: e.WS_KEEPALIVE_MS,
+    },
     limits: { maxMessageLength: 40_000, maxPageSize: 100 },
   };
 }

@@ -10,6 +10,6 @@ export interface ServiceDeps {
   events: EventPublisher;
   limits: Config['limits'];
   auth: Config['auth'];
-  /** Members of the channel online now (for @here). The real-time layer provides it; default: nobody. */
-  onlineChannelMembers(channelId: bigint): Promise<bigint[]>;
+  /** Which of these users are online now (for @here); the presence service answers. */
+  onlineAmong(userIds: bigint[]): Promise<bigint[]>;
 }

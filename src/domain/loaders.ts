@@ -1,12 +1,11 @@
 import DataLoader from 'dataloader';
 import type { PrismaClient } from '../infra/db/database.js';
 import type { Viewer } from './viewer.js';
-import type { Channel, ChannelMember, File, MessageMention, User, Workspace } from '../generated/prisma/client.js';
+import type { Channel, ChannelMember, File, Message, MessageMention, User, Workspace } from '../generated/prisma/client.js';
 
 export interface ReactionSummary {
   emoji: string;
   count: number;
-  reactedByMe: boolean;
   userIds: bigint[];
 }
 
@@ -40,6 +39,10 @@ export function createLoaders(prisma: PrismaClient, viewer: Viewer | null) {
       async (ids) => byKey(ids, await prisma.user.findMany({ where: { id: { in: [...ids] } } }), (u) => u.id),
       opts,
     ),
+    message: new DataLoader<bigint, Message | null, string>(
+      async (ids) => byKey(ids, await prisma.message.findMany({ where: { id: { in: [...ids] } } }), (m) => m.id),
+      opts,
+    ),
     channel: new DataLoader<bigint, Channel | null, string>(
       async (ids) => byKey(ids, await prisma.channel.findMany({ where: { id: { in: [...ids] } } }), (c) => c.id),
       opts,
@@ -68,10 +71,9 @@ export function createLoaders(prisma: PrismaClient, viewer: Viewer | null) {
         const byEmoji = new Map<string, ReactionSummary>();
         for (const r of list) {
           let s = byEmoji.get(r.emoji);
-          if (!s) byEmoji.set(r.emoji, (s = { emoji: r.emoji, count: 0, reactedByMe: false, userIds: [] }));
+          if (!s) byEmoji.set(r.emoji, (s = { emoji: r.emoji, count: 0, userIds: [] }));
           s.count += 1;
           s.userIds.push(r.userId);
-          if (viewer && r.userId === viewer.userId) s.reactedByMe = true;
         }
         return [...byEmoji.values()];
       });

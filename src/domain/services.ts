@@ -5,6 +5,9 @@ import { createChannelsService } from './channels/channels.service.js';
 import { createMessagesService } from './messages/messages.service.js';
 import { createUsersService } from './users/users.service.js';
 import { createFilesService } from './files/files.service.js';
+import { createThreadsService } from './threads/threads.service.js';
+import { createTypingService } from './typing/typing.service.js';
+import { createBadgesService } from './badges/badges.service.js';
 
 /** Wires the domain services together; called once by the composition root. */
 export function createServices(deps: ServiceDeps) {
@@ -14,7 +17,10 @@ export function createServices(deps: ServiceDeps) {
   const messages = createMessagesService(deps, channels, workspaces);
   const users = createUsersService(deps);
   const files = createFilesService(deps, channels);
-  return { auth, workspaces, channels, messages, users, files };
+  const threads = createThreadsService(deps, messages);
+  const typing = createTypingService(deps, channels, messages);
+  const badges = createBadgesService(deps);
+  return { auth, workspaces, channels, messages, users, files, threads, typing, badges };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -4,9 +4,13 @@ export const BOT_SCOPES = ['CHANNELS_READ', 'CHANNELS_WRITE', 'CHAT_WRITE', 'REA
 export type BotScope = (typeof BOT_SCOPES)[number];
 
 /** Who is calling. Bots act as their bot user, limited to their scopes and their workspace. */
-export type Viewer =
+export type Viewer = (
   | { kind: 'user'; userId: bigint }
-  | { kind: 'bot'; userId: bigint; workspaceId: bigint; scopes: ReadonlySet<BotScope> };
+  | { kind: 'bot'; userId: bigint; workspaceId: bigint; scopes: ReadonlySet<BotScope> }
+) & {
+  /** When the credential stops being valid (long-lived connections are closed then). */
+  expiresAt?: Date | null;
+};
 
 export function requireViewer(viewer: Viewer | null): Viewer {
   if (!viewer) throw unauthenticated();

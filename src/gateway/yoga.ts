@@ -10,6 +10,9 @@ import { createLoaders } from '../domain/loaders.js';
 import type { PrismaClient } from '../infra/db/database.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { createMaskError } from './errors.js';
+import { randomUUID } from 'node:crypto';
+import type { Realtime } from '../realtime/realtime.js';
+import { ConnectionState } from '../realtime/connection.js';
 import { nestingLimit } from './nesting-limit.js';
 
 export const CSRF_HEADER = 'x-graphql-yoga-csrf';
@@ -65,11 +68,12 @@ export interface YogaDeps {
   schema: GraphQLSchema;
   services: Services;
   prisma: PrismaClient;
+  realtime: Realtime;
   log: Logger;
 }
 
 /** The GraphQL HTTP handler: auth → context → schema, with parser/validation limits and CSRF prevention. */
-export function createGraphQLHandler({ config, schema, services, prisma, log }: YogaDeps) {
+export function createGraphQLHandler({ config, schema, services, prisma, realtime, log }: YogaDeps) {
   const g = config.graphql;
   return createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
@@ -104,7 +108,16 @@ export function createGraphQLHandler({ config, schema, services, prisma, log }: 
     context: async ({ request }): Promise<GraphQLContext> => {
       const token = bearerToken(request.headers.get('authorization'));
       const viewer = token ? await services.auth.authenticate(token) : null;
-      return { viewer, token, services, loaders: createLoaders(prisma, viewer) };
+      if (viewer) realtime.presence.activity(viewer.userId.toString());
+      return {
+        viewer,
+        token,
+        services,
+        loaders: createLoaders(prisma, viewer),
+        realtime,
+        connection: new ConnectionState(randomUUID()),
+        viewerDependency: { used: false },
+      };
     },
   });
 }

@@ -1,6 +1,8 @@
 import type { Services } from '../domain/services.js';
 import type { Loaders } from '../domain/loaders.js';
 import type { Viewer } from '../domain/viewer.js';
+import type { ConnectionState } from '../realtime/connection.js';
+import type { Realtime } from '../realtime/realtime.js';
 
 /** What every resolver gets: who is asking, the domain services, and this request's loaders. */
 export interface GraphQLContext {
@@ -9,4 +11,12 @@ export interface GraphQLContext {
   loaders: Loaders;
   /** The raw bearer token, for logOut. */
   token: string | null;
+  realtime: Realtime;
+  /** The client connection (a WebSocket, or one HTTP request). */
+  connection: ConnectionState;
+  /**
+   * Set when a resolver's answer depends on who is asking (reactedByMe, unread counts...). The
+   * subscription renderer shares one execution of an event among subscribers only when unset.
+   */
+  viewerDependency: { used: boolean };
 }

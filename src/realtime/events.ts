@@ -1,8 +1,14 @@
+import { topics } from './topics.js';
+
 /**
  * Every client-visible event, as a closed union that survives JSON (ids are strings, times ISO
  * strings). Domain services emit these after their transaction commits; the real-time layer
- * (subscriptions, badges) consumes them. This is the single source for subscription payloads.
+ * (subscriptions, badges, presence) consumes them. This is the single source for subscription
+ * payloads. `topicsFor` says where each one is published.
  */
+export type NotificationLevelName = 'ALL' | 'MENTIONS' | 'NONE';
+export type PresenceStatusName = 'ONLINE' | 'AWAY' | 'DND' | 'OFFLINE';
+
 export type ChatEvent =
   | {
       type: 'MessagePosted';
@@ -12,37 +18,58 @@ export type ChatEvent =
       threadRootId: string | null;
       /** Listed in the channel (top-level, or a reply also sent to the channel). */
       listed: boolean;
+      /** The channel's sequence number of this message when listed. */
       seq: string | null;
       mentionedUserIds: string[];
       mentionsChannel: boolean;
       mentionsHere: boolean;
+      /** For replies: users who started following the thread with this reply. */
+      newFollowerIds: string[];
     }
   | { type: 'MessageEdited'; channelId: string; messageId: string; threadRootId: string | null }
   | { type: 'MessageDeleted'; channelId: string; messageId: string; threadRootId: string | null }
   | { type: 'ReactionChanged'; channelId: string; messageId: string; threadRootId: string | null; emoji: string; userId: string; added: boolean }
   | { type: 'ThreadUpdated'; channelId: string; rootId: string; replyCount: number; lastReplyAt: string | null }
-  | { type: 'ChannelRead'; channelId: string; userId: string; lastReadMessageId: string }
-  | { type: 'MembershipChanged'; channelId: string; userId: string; joined: boolean };
+  | { type: 'Typing'; channelId: string; threadRootId: string | null; userId: string; expiresAt: string }
+  | { type: 'MembershipChanged'; channelId: string; userId: string; joined: boolean }
+  | { type: 'ChannelRead'; channelId: string; userId: string; lastReadMessageId: string; lastReadSeq: string; mentionCount: number }
+  | { type: 'MemberSettingsChanged'; channelId: string; userId: string; notificationLevel: NotificationLevelName; muted: boolean }
+  | { type: 'ThreadFollowChanged'; channelId: string; rootId: string; userId: string; following: boolean; unreadCount: number }
+  | { type: 'ThreadRead'; channelId: string; rootId: string; userId: string }
+  | { type: 'PresenceChanged'; userId: string; status: PresenceStatusName; lastActiveAt: string | null };
 
 export type ChatEventType = ChatEvent['type'];
+export type EventOf<T extends ChatEventType> = Extract<ChatEvent, { type: T }>;
+/** Events published on a channel's topic. */
+export type ChannelTopicEvent = EventOf<'MessagePosted' | 'MessageEdited' | 'MessageDeleted' | 'ReactionChanged' | 'ThreadUpdated' | 'Typing' | 'MembershipChanged'>;
 
-/** Where domain services hand events after commit. The real-time layer provides the implementation. */
-export interface EventPublisher {
-  publish(event: ChatEvent): void;
+/** Where an event is published. */
+export function topicsFor(event: ChatEvent): string[] {
+  switch (event.type) {
+    case 'MessagePosted':
+    case 'MessageEdited':
+    case 'MessageDeleted':
+    case 'ReactionChanged':
+    case 'ThreadUpdated':
+    case 'Typing':
+      return [topics.channel(event.channelId)];
+    case 'MembershipChanged':
+      return [topics.channel(event.channelId), topics.user(event.userId)];
+    case 'ChannelRead':
+    case 'MemberSettingsChanged':
+    case 'ThreadFollowChanged':
+    case 'ThreadRead':
+      return [topics.user(event.userId)];
+    case 'PresenceChanged':
+      return [topics.presence(event.userId)];
+    default: {
+      const never: never = event;
+      throw new Error(`no topic for ${(never as ChatEvent).type}`);
+    }
+  }
 }
 
-/** An in-process publisher that forwards to listeners; the real-time issue replaces it with the pub/sub engine. */
-export function createLocalPublisher() {
-  const listeners = new Set<(e: ChatEvent) => void>();
-  return {
-    publish(event: ChatEvent) {
-      // Round-trip through JSON so a BigInt or Date in an event fails where it is published.
-      const wire = JSON.parse(JSON.stringify(event)) as ChatEvent;
-      for (const l of listeners) l(wire);
-    },
-    listen(fn: (e: ChatEvent) => void) {
-      listeners.add(fn);
-      return () => listeners.delete(fn);
-    },
-  } satisfies EventPublisher & { listen: unknown };
+/** Where domain services hand events after commit. Never throws, never blocks the caller. */
+export interface EventPublisher {
+  publish(event: ChatEvent): void;
 }

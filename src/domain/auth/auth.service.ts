@@ -65,10 +65,10 @@ export function createAuthService(deps: ServiceDeps) {
       if (!token || token.length > 200) return null;
       const row = await prisma.token.findUnique({ where: { tokenHash: hashToken(token) } });
       if (!row || row.revokedAt || (row.expiresAt && row.expiresAt.getTime() <= Date.now())) return null;
-      if (row.kind === 'SESSION') return { kind: 'user', userId: row.userId };
+      if (row.kind === 'SESSION') return { kind: 'user', userId: row.userId, expiresAt: row.expiresAt };
       const bot = await prisma.bot.findUnique({ where: { userId: row.userId } });
       if (!bot) return null;
-      return { kind: 'bot', userId: bot.userId, workspaceId: bot.workspaceId, scopes: new Set(bot.scopes as BotScope[]) };
+      return { kind: 'bot', userId: bot.userId, workspaceId: bot.workspaceId, scopes: new Set(bot.scopes as BotScope[]), expiresAt: row.expiresAt };
     },
 
     async logOut(token: string): Promise<boolean> {

@@ -254,9 +254,16 @@ export function createChannelsService(deps: ServiceDeps, workspaces: WorkspacesS
 
     async setNotificationLevel(viewer: Viewer, channelId: bigint, level: NotificationLevel, muted?: boolean | null) {
       await accessMembership(viewer, channelId);
-      await prisma.channelMember.update({
+      const m = await prisma.channelMember.update({
         where: { channelId_userId: { channelId, userId: viewer.userId } },
         data: { notificationLevel: level, ...(muted === null || muted === undefined ? {} : { muted }) },
+      });
+      events.publish({
+        type: 'MemberSettingsChanged',
+        channelId: channelId.toString(),
+        userId: viewer.userId.toString(),
+        notificationLevel: m.notificationLevel,
+        muted: m.muted,
       });
       return prisma.channel.findUniqueOrThrow({ where: { id: channelId } });
     },

@@ -92,6 +92,27 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
     if (data.length) await tx.messageMention.createMany({ data });
   }
 
+  /**
+   * Thread bookkeeping for a reply, inside the send transaction: the replier, the root's author and
+   * mentioned channel members follow the thread; every other follower gets one more unread reply
+   * and the replier has read it all. Returns who started following (the badge sessions need it).
+   */
+  async function followOnReply(tx: Tx, root: Message, channelId: bigint, authorId: bigint, mentioned: bigint[]): Promise<bigint[]> {
+    const mentionedMembers = mentioned.length
+      ? (await tx.channelMember.findMany({ where: { channelId, userId: { in: mentioned } }, select: { userId: true } })).map((m) => m.userId)
+      : [];
+    const candidates = [...new Set([authorId, root.authorId, ...mentionedMembers])];
+    const added = await tx.$queryRaw<{ user_id: bigint }[]>`
+      INSERT INTO thread_followers (root_id, user_id, channel_id, unread_count)
+      SELECT ${root.id}, u, ${channelId}, CASE WHEN u = ${authorId} THEN 0 ELSE 1 END FROM unnest(${candidates}::bigint[]) AS u
+      ON CONFLICT DO NOTHING RETURNING user_id`;
+    const addedIds = added.map((r) => r.user_id);
+    await tx.$executeRaw`
+      UPDATE thread_followers SET unread_count = CASE WHEN user_id = ${authorId} THEN 0 ELSE unread_count + 1 END
+      WHERE root_id = ${root.id} AND NOT (user_id = ANY(${addedIds}::bigint[]))`;
+    return addedIds;
+  }
+
   async function send(viewer: Viewer, input: SendMessageInput): Promise<Message> {
     requireScope(viewer, 'CHAT_WRITE');
     const fileIds = [...new Set(input.fileIds ?? [])];
@@ -124,12 +145,15 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
 
     const parsed = parseMentions(text);
     const mentioned = await resolveMentionedUsers(channel.workspaceId, parsed.userIds);
-    const online = parsed.here ? await deps.onlineChannelMembers(channel.id) : [];
+    const online = parsed.here
+      ? await deps.onlineAmong((await prisma.channelMember.findMany({ where: { channelId: channel.id }, select: { userId: true } })).map((m) => m.userId))
+      : [];
     const listed = !root || Boolean(input.alsoSendToChannel);
     const id = ids.next();
     const now = new Date();
 
     let message: Message;
+    let newFollowers: bigint[] = [];
     try {
       message = await withTx(prisma, async (tx) => {
         let seq: bigint | null = null;
@@ -163,14 +187,18 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
             UPDATE channel_members SET last_read_seq = GREATEST(last_read_seq, ${seq}), last_read_message_id = ${id}, mention_count = 0
             WHERE channel_id = ${channel.id} AND user_id = ${viewer.userId}`;
           if (mentioned.length || parsed.channel || (parsed.here && online.length)) {
+            // The rule the badge sessions mirror in memory (src/realtime/badges.ts): direct mentions
+            // count unless the level is NONE; @channel and @here also need the channel unmuted.
             await tx.$executeRaw`
               UPDATE channel_members SET mention_count = mention_count + 1
               WHERE channel_id = ${channel.id} AND user_id <> ${viewer.userId} AND notification_level <> 'NONE'
-                AND (user_id = ANY(${mentioned}::bigint[]) OR ${parsed.channel} OR user_id = ANY(${online}::bigint[]))`;
+                AND (user_id = ANY(${mentioned}::bigint[])
+                  OR (NOT muted AND (${parsed.channel} OR user_id = ANY(${online}::bigint[]))))`;
           }
         }
         if (root) {
           await tx.message.update({ where: { id: root.id }, data: { replyCount: { increment: 1 }, lastReplyAt: now } });
+          newFollowers = await followOnReply(tx, root, channel.id, viewer.userId, mentioned);
         }
         await tx.outboxEvent.create({
           data: { kind: 'message.posted', aggregateId: id, payload: { messageId: id.toString(), channelId: channel.id.toString() } },
@@ -198,6 +226,7 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
         mentionedUserIds: mentioned.map(String),
         mentionsChannel: parsed.channel,
         mentionsHere: parsed.here,
+        newFollowerIds: newFollowers.map(String),
       },
     ];
     if (root) {
@@ -360,7 +389,7 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
     const message = await prisma.message.findUnique({ where: { id: messageId } });
     if (!message || message.channelId !== channelId || message.seq === null) throw notFound('message', messageId);
     const seq = message.seq;
-    await withTx(prisma, async (tx) => {
+    const mentionCount = await withTx(prisma, async (tx) => {
       const fresh = await tx.channel.findUniqueOrThrow({ where: { id: channelId } });
       const [row] = seq >= fresh.lastSeq
         ? [{ n: 0n }]
@@ -372,8 +401,18 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
         where: { channelId_userId: { channelId, userId: viewer.userId } },
         data: { lastReadSeq: seq, lastReadMessageId: messageId, mentionCount: Number(row!.n) },
       });
+      return Number(row!.n);
     });
-    publishAll([{ type: 'ChannelRead', channelId: channelId.toString(), userId: viewer.userId.toString(), lastReadMessageId: messageId.toString() }]);
+    publishAll([
+      {
+        type: 'ChannelRead',
+        channelId: channelId.toString(),
+        userId: viewer.userId.toString(),
+        lastReadMessageId: messageId.toString(),
+        lastReadSeq: seq.toString(),
+        mentionCount,
+      },
+    ]);
     return channel;
   }
 

@@ -1,6 +1,6 @@
 import { builder } from '../builder.js';
 import { ChannelRef, UserRef, WorkspaceRef } from '../refs.js';
-import { connectionType, idString, toConnection, viewerOf } from './common.js';
+import { connectionType, idString, personalViewer, toConnection, viewerOf } from './common.js';
 import { UserConnection } from './user.js';
 import { idArg, idArgs } from '../../domain/validate.js';
 import { badInput } from '../../domain/errors.js';
@@ -12,7 +12,10 @@ export const NotificationLevelEnum = builder.enumType('NotificationLevel', {
 });
 export const ChannelKindEnum = builder.enumType('ChannelKind', { values: ['PUBLIC', 'PRIVATE', 'DIRECT'] as const });
 
-const membership = (c: Channel, ctx: GraphQLContext) => ctx.loaders.myMembership.load(c.id);
+const membership = (c: Channel, ctx: GraphQLContext) => {
+  personalViewer(ctx);
+  return ctx.loaders.myMembership.load(c.id);
+};
 
 ChannelRef.implement({
   description: 'A public or private channel, or a direct message (a DM is a channel)',

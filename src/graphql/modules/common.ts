@@ -75,6 +75,12 @@ export function connectionType<T>(name: string, node: ObjectRef<any, T>) {
 
 export const viewerOf = (ctx: GraphQLContext): Viewer => requireViewer(ctx.viewer);
 
+/** For resolvers whose answer depends on who asks: marks the execution as per-viewer. */
+export function personalViewer(ctx: GraphQLContext): Viewer | null {
+  ctx.viewerDependency.used = true;
+  return ctx.viewer;
+}
+
 export const idString = (id: bigint | null | undefined): string | null => (id === null || id === undefined ? null : id.toString());
 
 builder.queryType({});

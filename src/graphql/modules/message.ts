@@ -1,6 +1,6 @@
 import { builder } from '../builder.js';
 import { ChannelRef, FileRef, MentionRef, MessageRef, ReactionRef, UserRef } from '../refs.js';
-import { connectionType, idString, toConnection, viewerOf } from './common.js';
+import { connectionType, idString, personalViewer, toConnection, viewerOf } from './common.js';
 import { idArg, idArgs } from '../../domain/validate.js';
 
 export const MentionKindEnum = builder.enumType('MentionKind', { values: ['USER', 'HERE', 'CHANNEL'] as const });
@@ -17,7 +17,12 @@ ReactionRef.implement({
   fields: (t) => ({
     emoji: t.exposeString('emoji'),
     count: t.exposeInt('count'),
-    reactedByMe: t.exposeBoolean('reactedByMe'),
+    reactedByMe: t.boolean({
+      resolve: (r, _a, ctx) => {
+        const viewer = personalViewer(ctx);
+        return viewer ? r.userIds.includes(viewer.userId) : false;
+      },
+    }),
     userIds: t.idList({ description: 'Who reacted, oldest first', resolve: (r) => r.userIds.map(String) }),
   }),
 });

@@ -1,6 +1,6 @@
 import { builder } from '../builder.js';
 import { UserRef } from '../refs.js';
-import { connectionType, viewerOf } from './common.js';
+import { connectionType, personalViewer, viewerOf } from './common.js';
 import { idArgs } from '../../domain/validate.js';
 
 UserRef.implement({
@@ -11,7 +11,7 @@ UserRef.implement({
     email: t.string({
       nullable: true,
       description: 'Visible to the user themself only',
-      resolve: (u, _a, ctx) => (ctx.viewer?.userId === u.id ? u.email : null),
+      resolve: (u, _a, ctx) => (personalViewer(ctx)?.userId === u.id ? u.email : null),
     }),
     isBot: t.exposeBoolean('isBot'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),

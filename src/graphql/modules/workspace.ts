@@ -1,6 +1,6 @@
 import { builder } from '../builder.js';
 import { BotRef, ChannelRef, UserRef, WorkspaceRef } from '../refs.js';
-import { viewerOf } from './common.js';
+import { personalViewer, viewerOf } from './common.js';
 import { idArg } from '../../domain/validate.js';
 import { BOT_SCOPES } from '../../domain/viewer.js';
 
@@ -15,13 +15,13 @@ WorkspaceRef.implement({
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     myRole: t.field({
       type: WorkspaceRoleEnum,
-      resolve: async (w, _a, ctx) => ((await ctx.loaders.myRole.load(w.id)) ?? 'MEMBER') as 'OWNER' | 'ADMIN' | 'MEMBER',
+      resolve: async (w, _a, ctx) => (personalViewer(ctx), ((await ctx.loaders.myRole.load(w.id)) ?? 'MEMBER') as 'OWNER' | 'ADMIN' | 'MEMBER'),
     }),
     memberCount: t.int({ resolve: (w, _a, ctx) => ctx.services.workspaces.memberCount(w.id) }),
     channels: t.field({
       type: [ChannelRef],
       description: 'Channels and direct messages of this workspace that you are a member of',
-      resolve: (w, _a, ctx) => ctx.services.channels.myChannels(viewerOf(ctx), w.id),
+      resolve: (w, _a, ctx) => (personalViewer(ctx), ctx.services.channels.myChannels(viewerOf(ctx), w.id)),
     }),
   }),
 });

@@ -1,0 +1,245 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import { GraphQLError, execute, getOperationAST, type ExecutionResult } from 'graphql';
+import { CloseCode, makeServer, type ConnectionInitMessage } from 'graphql-ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Config } from '../config.js';
+import type { Services } from '../domain/services.js';
+import type { Viewer } from '../domain/viewer.js';
+import { createLoaders } from '../domain/loaders.js';
+import type { PrismaClient } from '../infra/db/database.js';
+import type { GraphQLContext } from '../graphql/context.js';
+import type { Logger } from '../logger.js';
+import { ConnectionState } from '../realtime/connection.js';
+import type { Realtime } from '../realtime/realtime.js';
+import { createMaskError } from './errors.js';
+import { createRenderer, type SubscriptionArgs } from './renderer.js';
+import { bearerToken, type createGraphQLHandler } from './yoga.js';
+
+interface Extra {
+  socket: WebSocket;
+  request: IncomingMessage;
+  viewer?: Viewer;
+  token?: string;
+  state?: ConnectionState;
+}
+
+const SHARED_TOKEN = '@@shared-payload@@';
+
+/** Browser Origin check against the allow-list (cross-site WebSocket hijacking). */
+export function originAllowed(origin: string | undefined, host: string | undefined, allowed: string[], dev: boolean): boolean {
+  if (!origin) return true; // not a browser: the bearer token is the credential
+  if (allowed.includes('*') || allowed.includes(origin)) return true;
+  try {
+    const u = new URL(origin);
+    if (host && u.host === host) return true; // same origin
+    if (dev && (u.hostname === 'localhost' || u.hostname === '127.0.0.1' || u.hostname === '[::1]')) return true;
+  } catch {
+    return false;
+  }
+  return false;
+}
+
+/**
+ * GraphQL over WebSocket (graphql-transport-ws, graphql-ws's server) on the HTTP server's
+ * /graphql path, sharing yoga's schema, parser and validation plugins (limits, introspection).
+ * Authentication happens in connection_init; subscriptions render through the shared renderer;
+ * slow consumers are disconnected instead of buffering without bound.
+ */
+export function attachWebSocket(deps: {
+  server: Server;
+  yoga: ReturnType<typeof createGraphQLHandler>;
+  config: Config;
+  services: Services;
+  prisma: PrismaClient;
+  realtime: Realtime;
+  log: Logger;
+}) {
+  const { config, services, realtime, log } = deps;
+  const ws = config.websocket;
+  const maskError = createMaskError(log);
+  const shareable = new WeakSet<object>();
+  const stats = { sharedRenders: 0, ownRenders: 0 };
+
+  const freshContext = (base: GraphQLContext): GraphQLContext => ({
+    ...base,
+    loaders: createLoaders(deps.prisma, base.viewer),
+    viewerDependency: { used: false },
+  });
+  const renderer = createRenderer({
+    freshContext,
+    shareable,
+    onRender: (shared) => (shared ? stats.sharedRenders++ : stats.ownRenders++),
+  });
+
+  // Set by the replacer, used by the very next send (both happen synchronously in graphql-ws).
+  let pendingSharedJson: string | null = null;
+  const sharedJson = new WeakMap<object, string>();
+  function jsonMessageReplacer(this: unknown, key: string, value: unknown) {
+    if (key === 'payload' && value && typeof value === 'object' && shareable.has(value)) {
+      let json = sharedJson.get(value);
+      if (json === undefined) sharedJson.set(value, (json = JSON.stringify(value)));
+      pendingSharedJson = json;
+      return SHARED_TOKEN;
+    }
+    return value;
+  }
+
+  const maskResult = (result: ExecutionResult) =>
+    result.errors ? { ...result, errors: result.errors.map((e) => (maskError(e, 'Unexpected error.') as GraphQLError).toJSON()) } : result;
+
+  const gql = makeServer<ConnectionInitMessage['payload'], Extra>({
+    connectionInitWaitTimeout: 10_000,
+    jsonMessageReplacer,
+    async onConnect(ctx) {
+      const raw = ctx.connectionParams?.['authorization'] ?? ctx.connectionParams?.['Authorization'];
+      const token = typeof raw === 'string' ? (bearerToken(raw) ?? raw.trim()) : null;
+      const viewer = token ? await services.auth.authenticate(token) : null;
+      if (!viewer) return false; // graphql-ws closes with 4403 Forbidden
+      const socket = ctx.extra.socket;
+      ctx.extra.viewer = viewer;
+      ctx.extra.token = token!;
+      ctx.extra.state = new ConnectionState(randomUUID(), (code, reason) => {
+        socket.close(code, reason);
+        setTimeout(() => socket.terminate(), 1_000).unref();
+      });
+      realtime.presence.connect(viewer.userId.toString());
+      if (viewer.expiresAt) {
+        const ms = viewer.expiresAt.getTime() - Date.now();
+        const timer = setTimeout(() => socket.close(CloseCode.Forbidden, 'Token expired'), Math.max(0, Math.min(ms, 2 ** 31 - 1)));
+        timer.unref();
+        socket.once('close', () => clearTimeout(timer));
+      }
+      return true;
+    },
+    onClose(ctx) {
+      if (ctx.extra.viewer && ctx.acknowledged) realtime.presence.disconnect(ctx.extra.viewer.userId.toString());
+    },
+    async onSubscribe(ctx, id, payload) {
+      const { viewer, state, token } = ctx.extra;
+      if (!viewer || !state) return [new GraphQLError('Unauthorized', { extensions: { code: 'UNAUTHENTICATED' } })];
+      realtime.presence.activity(viewer.userId.toString());
+      const { schema, parse, validate } = deps.yoga.getEnveloped({ request: ctx.extra.request, params: payload });
+      let document;
+      try {
+        document = parse(payload.query);
+      } catch (err) {
+        return [err instanceof GraphQLError ? err : new GraphQLError((err as Error).message)];
+      }
+      const errors = validate(schema, document);
+      if (errors.length) return errors;
+      const operation = getOperationAST(document, payload.operationName);
+      if (operation?.operation === 'subscription') {
+        if (state.subscriptions >= ws.maxSubscriptions) {
+          return [new GraphQLError(`At most ${ws.maxSubscriptions} subscriptions per connection`, { extensions: { code: 'RATE_LIMITED', retryAfterMs: 0 } })];
+        }
+        state.subscriptions += 1;
+        state.counted.add(id);
+      }
+      const contextValue: GraphQLContext = {
+        viewer,
+        token: token ?? null,
+        services,
+        loaders: createLoaders(deps.prisma, viewer),
+        realtime,
+        connection: state,
+        viewerDependency: { used: false },
+      };
+      return {
+        schema,
+        document,
+        operationName: payload.operationName,
+        variableValues: payload.variables,
+        contextValue,
+        rootValue: { renderKey: `${payload.operationName ?? ''}\n${JSON.stringify(payload.variables ?? {})}\n${payload.query}` },
+      };
+    },
+    execute: (args) => execute(args),
+    async subscribe(args) {
+      const key = (args.rootValue as { renderKey: string }).renderKey;
+      return renderer.subscribe({ ...(args as SubscriptionArgs), rootValue: undefined }, key);
+    },
+    onNext(_ctx, _id, _payload, _args, result) {
+      if (shareable.has(result)) return result; // the same object for everyone: serialized once
+      return maskResult(result);
+    },
+    onError(_ctx, _id, _payload, errors) {
+      return errors.map((e) => (maskError(e, 'Unexpected error.') as GraphQLError).toJSON());
+    },
+    onComplete(ctx, id) {
+      const state = ctx.extra.state;
+      if (state?.counted.delete(id)) state.subscriptions -= 1;
+    },
+  });
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  deps.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (request.url ?? '').split('?')[0];
+    if (path !== '/graphql') {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    if (!originAllowed(request.headers.origin, request.headers.host, ws.allowedOrigins, config.env !== 'production')) {
+      log.warn({ origin: request.headers.origin }, 'websocket origin refused');
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (client) => wss.emit('connection', client, request));
+  });
+
+  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+    let alive = true;
+    const ping = setInterval(() => {
+      if (!alive) return socket.terminate();
+      alive = false;
+      socket.ping();
+    }, ws.keepAliveMs);
+    ping.unref();
+    socket.on('pong', () => (alive = true));
+    socket.on('error', (err) => log.debug({ err }, 'websocket error'));
+    const closed = gql.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) =>
+          new Promise<void>((resolve) => {
+            if (socket.readyState !== socket.OPEN) return resolve();
+            if (pendingSharedJson !== null) {
+              data = data.replace(`"payload":"${SHARED_TOKEN}"`, `"payload":${pendingSharedJson}`);
+              pendingSharedJson = null;
+            }
+            if (socket.bufferedAmount > ws.maxBufferedBytes) {
+              log.warn({ buffered: socket.bufferedAmount }, 'disconnecting a slow websocket client');
+              socket.close(1013, 'slow consumer');
+              setTimeout(() => socket.terminate(), 1_000).unref();
+              return resolve();
+            }
+            socket.send(data, () => resolve());
+          }),
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (cb) =>
+          socket.on('message', async (event) => {
+            try {
+              await cb(String(event));
+            } catch (err) {
+              log.error({ err }, 'websocket message handling failed');
+              socket.close(CloseCode.InternalServerError, 'Internal server error');
+            }
+          }),
+      },
+      { socket, request },
+    );
+    socket.once('close', (code, reason) => {
+      clearInterval(ping);
+      void closed(code, String(reason));
+    });
+  });
+
+  return {
+    stats: () => ({ ...stats, connections: wss.clients.size }),
+    async close() {
+      for (const client of wss.clients) client.close(1001, 'Going away');
+      await new Promise<void>((r) => wss.close(() => r()));
+    },
+  };
+}

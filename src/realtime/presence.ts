@@ -1,0 +1,131 @@
+import type { EventPublisher, PresenceStatusName } from './events.js';
+
+export type ManualStatus = 'AUTO' | 'AWAY' | 'DND';
+
+export interface PresenceInfo {
+  userId: string;
+  status: PresenceStatusName;
+  lastActiveAt: string | null;
+}
+
+export interface PresenceOptions {
+  /** No activity for this long turns AUTO users AWAY. */
+  idleMs: number;
+  /** After the last connection closes, wait this long before going OFFLINE (a reload does not flicker). */
+  offlineGraceMs: number;
+  now?: () => number;
+}
+
+interface UserPresence {
+  connections: number;
+  manual: ManualStatus;
+  lastActive: number;
+  published: PresenceStatusName;
+  offlineTimer: NodeJS.Timeout | null;
+}
+
+/**
+ * Presence, never written to PostgreSQL. ONLINE while a user has a live connection and has been
+ * active within `idleMs`; AWAY when idle or set so; DND when set so; OFFLINE once the last
+ * connection has been closed for `offlineGraceMs`. Changes are published to the user's presence
+ * topic only, so they reach only the clients that asked for that user.
+ *
+ * This is the single-process implementation (state in memory); the Redis ring keeps the same
+ * state in the user's shard.
+ */
+export function createPresence(events: EventPublisher, opts: PresenceOptions) {
+  const now = opts.now ?? Date.now;
+  const users = new Map<string, UserPresence>();
+
+  function effective(u: UserPresence | undefined): PresenceStatusName {
+    if (!u || (u.connections === 0 && !u.offlineTimer)) return 'OFFLINE';
+    if (u.manual === 'DND') return 'DND';
+    if (u.manual === 'AWAY') return 'AWAY';
+    return now() - u.lastActive >= opts.idleMs ? 'AWAY' : 'ONLINE';
+  }
+
+  function info(userId: string, u: UserPresence | undefined): PresenceInfo {
+    return { userId, status: effective(u), lastActiveAt: u ? new Date(u.lastActive).toISOString() : null };
+  }
+
+  function publishIfChanged(userId: string, u: UserPresence) {
+    const status = effective(u);
+    if (status === u.published) return;
+    u.published = status;
+    events.publish({ type: 'PresenceChanged', ...info(userId, u) });
+  }
+
+  function entry(userId: string): UserPresence {
+    let u = users.get(userId);
+    if (!u) users.set(userId, (u = { connections: 0, manual: 'AUTO', lastActive: now(), published: 'OFFLINE', offlineTimer: null }));
+    return u;
+  }
+
+  // Idle sweep: AUTO users with no activity for idleMs become AWAY.
+  const sweep = setInterval(() => {
+    for (const [userId, u] of users) publishIfChanged(userId, u);
+  }, Math.max(50, Math.min(15_000, Math.floor(opts.idleMs / 4))));
+  sweep.unref();
+
+  return {
+    connect(userId: string) {
+      const u = entry(userId);
+      u.connections += 1;
+      u.lastActive = now();
+      if (u.offlineTimer) {
+        clearTimeout(u.offlineTimer);
+        u.offlineTimer = null;
+      }
+      publishIfChanged(userId, u);
+    },
+
+    disconnect(userId: string) {
+      const u = users.get(userId);
+      if (!u || u.connections === 0) return;
+      u.connections -= 1;
+      if (u.connections > 0) return;
+      u.offlineTimer = setTimeout(() => {
+        u.offlineTimer = null;
+        if (u.connections > 0) return;
+        publishIfChanged(userId, u);
+        if (u.manual === 'AUTO') users.delete(userId); // DND/AWAY choices survive reconnects
+      }, opts.offlineGraceMs);
+      u.offlineTimer.unref();
+    },
+
+    /** Any request from the user counts as activity (ends automatic AWAY). */
+    activity(userId: string) {
+      const u = users.get(userId);
+      if (!u) return;
+      u.lastActive = now();
+      if (u.published === 'AWAY' && u.manual === 'AUTO') publishIfChanged(userId, u);
+    },
+
+    setStatus(userId: string, manual: ManualStatus): PresenceInfo {
+      const u = entry(userId);
+      u.manual = manual;
+      if (manual === 'AUTO') u.lastActive = now();
+      publishIfChanged(userId, u);
+      return info(userId, u);
+    },
+
+    get(userIds: string[]): PresenceInfo[] {
+      return userIds.map((id) => info(id, users.get(id)));
+    },
+
+    /** Users among these with at least one live connection (for @here). */
+    onlineAmong(userIds: string[]): string[] {
+      return userIds.filter((id) => (users.get(id)?.connections ?? 0) > 0);
+    },
+
+    size: () => users.size,
+
+    close() {
+      clearInterval(sweep);
+      for (const u of users.values()) if (u.offlineTimer) clearTimeout(u.offlineTimer);
+      users.clear();
+    },
+  };
+}
+
+export type Presence = ReturnType<typeof createPresence>;

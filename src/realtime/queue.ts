@@ -1,0 +1,108 @@
+/**
+ * A bounded push queue read as an async iterator: the bridge between pub/sub callbacks and a
+ * GraphQL subscription. When a consumer falls `limit` items behind, `onOverflow` runs (the
+ * gateway disconnects such a slow client) and the iterator ends with an error, so memory stays
+ * bounded. `return()` (unsubscribe) runs the cleanup once.
+ */
+export class SlowConsumerError extends Error {
+  override name = 'SlowConsumerError';
+}
+
+export class EventQueue<T> implements AsyncIterableIterator<T> {
+  private items: T[] = [];
+  private waiting: ((r: IteratorResult<T>) => void) | null = null;
+  private failWaiting: ((e: unknown) => void) | null = null;
+  private done = false;
+  private error: unknown = null;
+  private cleanups: (() => void)[] = [];
+
+  constructor(
+    private readonly limit: number,
+    private readonly onOverflow: () => void = () => {},
+  ) {}
+
+  get size() {
+    return this.items.length;
+  }
+
+  get closed() {
+    return this.done;
+  }
+
+  onClose(fn: () => void) {
+    if (this.done) fn();
+    else this.cleanups.push(fn);
+  }
+
+  push(item: T) {
+    if (this.done) return;
+    if (this.waiting) {
+      const w = this.waiting;
+      this.waiting = this.failWaiting = null;
+      w({ value: item, done: false });
+      return;
+    }
+    if (this.items.length >= this.limit) {
+      this.fail(new SlowConsumerError(`subscriber fell ${this.limit} events behind`));
+      this.onOverflow();
+      return;
+    }
+    this.items.push(item);
+  }
+
+  /** Ends the stream with an error (delivered after what is already queued is dropped). */
+  fail(error: unknown) {
+    if (this.done) return;
+    this.error = error;
+    this.items = [];
+    if (this.failWaiting) {
+      const f = this.failWaiting;
+      this.waiting = this.failWaiting = null;
+      f(error);
+    }
+    this.finish();
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.items.length) return Promise.resolve({ value: this.items.shift()!, done: false });
+    if (this.error) {
+      const e = this.error;
+      this.error = null;
+      return Promise.reject(e);
+    }
+    if (this.done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve, reject) => {
+      this.waiting = resolve;
+      this.failWaiting = reject;
+    });
+  }
+
+  return(): Promise<IteratorResult<T>> {
+    this.items = [];
+    this.error = null;
+    if (this.waiting) {
+      const w = this.waiting;
+      this.waiting = this.failWaiting = null;
+      w({ value: undefined, done: true });
+    }
+    this.finish();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  throw(error: unknown): Promise<IteratorResult<T>> {
+    this.return();
+    return Promise.reject(error);
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  private finish() {
+    if (this.done) return;
+    this.done = true;
+    const c = this.cleanups;
+    this.cleanups = [];
+    for (const fn of c) fn();
+  }
+}

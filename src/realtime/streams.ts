@@ -1,0 +1,212 @@
+import type { Services } from '../domain/services.js';
+import type { Viewer } from '../domain/viewer.js';
+import { notFound } from '../domain/errors.js';
+import type { Message } from '../generated/prisma/client.js';
+import type { ConnectionState } from './connection.js';
+import type { ChatEvent, EventOf } from './events.js';
+import type { Hub } from './hub.js';
+import type { Presence } from './presence.js';
+import { EventQueue } from './queue.js';
+import { topics } from './topics.js';
+
+/** A subscription payload: a live event (shared by every local subscriber) or a replayed message. */
+export type ChannelEventPayload =
+  | (EventOf<'MessagePosted'> & { message?: Message })
+  | EventOf<'MessageEdited' | 'MessageDeleted' | 'ReactionChanged' | 'ThreadUpdated'>;
+
+const REPLAY_PAGE = 100;
+/** Replayed ids remembered to drop their live duplicates (publishes still in flight after replay). */
+const DEDUPE_WINDOW = 1_000;
+
+export interface StreamDeps {
+  hub: Hub;
+  services: Services;
+  presence: Presence;
+  queueLimit: number;
+}
+
+function replayedEvent(m: Message): ChannelEventPayload {
+  return {
+    type: 'MessagePosted',
+    channelId: m.channelId.toString(),
+    messageId: m.id.toString(),
+    authorId: m.authorId.toString(),
+    threadRootId: m.threadRootId?.toString() ?? null,
+    listed: m.listed,
+    seq: m.seq?.toString() ?? null,
+    mentionedUserIds: [],
+    mentionsChannel: false,
+    mentionsHere: false,
+    newFollowerIds: [],
+    message: m,
+  };
+}
+
+/**
+ * Listens to a channel topic into a bounded queue, replays from the database, then goes live:
+ * the queue is listening before the replay query runs, so nothing committed in between is
+ * missed, and replayed ids are dropped when they also arrive live.
+ *
+ * Returned as an iterator whose `return()` closes the queue at once: an async generator's own
+ * `return()` would wait for the next event, and an idle channel would keep its listener forever.
+ */
+function replayThenLive(
+  deps: StreamDeps,
+  connection: ConnectionState,
+  channelId: string,
+  view: () => () => void,
+  replay: (after: bigint) => AsyncGenerator<Message>,
+  after: bigint | null,
+  accept: (e: ChatEvent) => ChannelEventPayload | null | 'revoked',
+): AsyncIterableIterator<ChannelEventPayload> {
+  const queue = new EventQueue<ChatEvent>(deps.queueLimit, () => connection.close(1013, 'slow consumer'));
+  async function* run(): AsyncGenerator<ChannelEventPayload> {
+    const stopViewing = view();
+    queue.onClose(stopViewing);
+    const unlisten = await deps.hub.listen(topics.channel(channelId), (e) => queue.push(e));
+    queue.onClose(unlisten);
+    try {
+      const replayed = new Set<string>();
+      if (after !== null) {
+        for await (const m of replay(after)) {
+          if (queue.closed) return;
+          const id = m.id.toString();
+          replayed.add(id);
+          if (replayed.size > DEDUPE_WINDOW) replayed.delete(replayed.values().next().value!);
+          yield replayedEvent(m);
+        }
+      }
+      for await (const e of queue) {
+        if (e.type === 'MessagePosted' && replayed.has(e.messageId)) continue;
+        const out = accept(e);
+        if (out === 'revoked') throw notFound('channel', channelId);
+        if (out) yield out;
+      }
+    } finally {
+      await queue.return();
+    }
+  }
+  return abortable(run(), () => queue.return());
+}
+
+/** Wraps a generator so that return()/throw() first run `abort` (which unblocks a pending wait). */
+export function abortable<T>(gen: AsyncGenerator<T>, abort: () => unknown): AsyncIterableIterator<T> {
+  return {
+    next: () => gen.next(),
+    async return(value?: unknown) {
+      await abort();
+      return gen.return(value as never);
+    },
+    async throw(error?: unknown) {
+      await abort();
+      return gen.throw(error);
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
+
+export function createStreams(deps: StreamDeps) {
+  const { services } = deps;
+
+  return {
+    /** The visible channel: messages and changes, replayed after `after`, then live. */
+    async channel(viewer: Viewer, connection: ConnectionState, channelId: bigint, after: bigint | null) {
+      const { channel } = await services.channels.accessChannel(viewer, channelId);
+      const isPrivate = channel.kind !== 'PUBLIC';
+      const id = channelId.toString();
+      const me = viewer.userId.toString();
+      async function* replay(from: bigint) {
+        let cursor = from;
+        for (;;) {
+          const page = await services.messages.history(viewer, channelId, { after: cursor, first: REPLAY_PAGE });
+          const asc = [...page.nodes].reverse();
+          yield* asc;
+          if (!page.hasPreviousPage || asc.length === 0) return;
+          cursor = asc.at(-1)!.id;
+        }
+      }
+      return replayThenLive(deps, connection, id, () => connection.viewChannel(id), replay, after, (e) => {
+        switch (e.type) {
+          case 'MessagePosted':
+            return e.listed ? e : null;
+          case 'MessageEdited':
+          case 'MessageDeleted':
+          case 'ReactionChanged':
+          case 'ThreadUpdated':
+            return e;
+          case 'MembershipChanged':
+            return isPrivate && !e.joined && e.userId === me ? 'revoked' : null;
+          default:
+            return null;
+        }
+      });
+    },
+
+    /** An open thread pane: replies (and changes to them and the root), replayed then live. */
+    async thread(viewer: Viewer, connection: ConnectionState, rootId: bigint, after: bigint | null) {
+      const { message: root, channel } = await services.messages.accessMessage(viewer, rootId);
+      if (root.threadRootId) throw notFound('thread', rootId);
+      const isPrivate = channel.kind !== 'PUBLIC';
+      const rid = rootId.toString();
+      const me = viewer.userId.toString();
+      async function* replay(from: bigint) {
+        let cursor = from;
+        for (;;) {
+          const page = await services.messages.thread(viewer, rootId, { after: cursor, first: REPLAY_PAGE });
+          yield* page.nodes;
+          if (!page.hasNextPage || page.nodes.length === 0) return;
+          cursor = page.nodes.at(-1)!.id;
+        }
+      }
+      return replayThenLive(deps, connection, root.channelId.toString(), () => connection.viewThread(rid), replay, after, (e) => {
+        switch (e.type) {
+          case 'MessagePosted':
+            return e.threadRootId === rid ? e : null;
+          case 'MessageEdited':
+          case 'MessageDeleted':
+          case 'ReactionChanged':
+            return e.threadRootId === rid || e.messageId === rid ? e : null;
+          case 'ThreadUpdated':
+            return e.rootId === rid ? e : null;
+          case 'MembershipChanged':
+            return isPrivate && !e.joined && e.userId === me ? 'revoked' : null;
+          default:
+            return null;
+        }
+      });
+    },
+
+    /** Typing in a channel (threadRootId null) or one thread, from everyone but the viewer. */
+    async typing(viewer: Viewer, connection: ConnectionState, channelId: bigint, threadRootId: bigint | null) {
+      await services.channels.accessChannel(viewer, channelId);
+      const me = viewer.userId.toString();
+      const thread = threadRootId?.toString() ?? null;
+      const queue = new EventQueue<EventOf<'Typing'>>(deps.queueLimit, () => connection.close(1013, 'slow consumer'));
+      const unlisten = await deps.hub.listen(topics.channel(channelId), (e) => {
+        if (e.type === 'Typing' && e.userId !== me && e.threadRootId === thread) queue.push(e);
+        else if (e.type === 'MembershipChanged' && e.userId === me && !e.joined) {
+          services.channels.accessChannel(viewer, channelId).catch((err) => queue.fail(err));
+        }
+      });
+      queue.onClose(unlisten);
+      return queue;
+    },
+
+    /** Presence changes of the listed users (the ones a client shows), current state first. */
+    async presence(viewer: Viewer, connection: ConnectionState, userIds: bigint[]) {
+      const visible = (await services.users.visibleUsers(viewer, userIds)).filter((u) => u !== null);
+      const ids = visible.map((u) => u!.id.toString());
+      const queue = new EventQueue<EventOf<'PresenceChanged'>>(deps.queueLimit, () => connection.close(1013, 'slow consumer'));
+      const unlisteners = await Promise.all(
+        ids.map((id) => deps.hub.listen(topics.presence(id), (e) => e.type === 'PresenceChanged' && queue.push(e))),
+      );
+      queue.onClose(() => unlisteners.forEach((u) => u()));
+      for (const p of deps.presence.get(ids)) queue.push({ type: 'PresenceChanged', ...p });
+      return queue;
+    },
+  };
+}
+
+export type Streams = ReturnType<typeof createStreams>;
