@@ -120,7 +120,8 @@ export function attachWebSocket(deps: {
       const { viewer, state, token } = ctx.extra;
       if (!viewer || !state) return [new GraphQLError('Unauthorized', { extensions: { code: 'UNAUTHENTICATED' } })];
       realtime.presence.activity(viewer.userId.toString());
-      const { schema, parse, validate } = deps.yoga.getEnveloped({ request: ctx.extra.request, params: payload });
+      // No HTTP request here: yoga's request-bound plugins (e.g. no mutations over GET) do not apply to the socket.
+      const { schema, parse, validate } = deps.yoga.getEnveloped({ params: payload });
       let document;
       try {
         document = parse(payload.query);
