@@ -36,7 +36,8 @@ export function createLoaders(prisma: PrismaClient, viewer: Viewer | null) {
   const opts = { cacheKeyFn: key };
   return {
     user: new DataLoader<bigint, User | null, string>(
-      async (ids) => byKey(ids, await prisma.user.findMany({ where: { id: { in: [...ids] } } }), (u) => u.id),
+      // Never load password hashes for display.
+      async (ids) => byKey(ids, (await prisma.user.findMany({ where: { id: { in: [...ids] } }, omit: { passwordHash: true } })) as User[], (u) => u.id),
       opts,
     ),
     message: new DataLoader<bigint, Message | null, string>(

@@ -14,8 +14,24 @@ export interface AuthResult {
   userId: bigint;
 }
 
+/** Resolved tokens are remembered this long, so most requests skip the token lookup. */
+const TOKEN_CACHE_MS = 30_000;
+const TOKEN_CACHE_MAX = 50_000;
+
 export function createAuthService(deps: ServiceDeps) {
   const { prisma, ids } = deps;
+  // tokenHash -> viewer (or null for unknown tokens) and until when to trust it. A token revoked
+  // through another process keeps working here for at most TOKEN_CACHE_MS.
+  const cache = new Map<string, { viewer: Viewer | null; until: number }>();
+
+  async function lookup(tokenHash: string): Promise<Viewer | null> {
+    const row = await prisma.token.findUnique({ where: { tokenHash } });
+    if (!row || row.revokedAt || (row.expiresAt && row.expiresAt.getTime() <= Date.now())) return null;
+    if (row.kind === 'SESSION') return { kind: 'user', userId: row.userId, expiresAt: row.expiresAt };
+    const bot = await prisma.bot.findUnique({ where: { userId: row.userId } });
+    if (!bot) return null;
+    return { kind: 'bot', userId: bot.userId, workspaceId: bot.workspaceId, scopes: new Set(bot.scopes as BotScope[]), expiresAt: row.expiresAt };
+  }
 
   async function issueSessionToken(userId: bigint): Promise<string> {
     const token = newToken('chs');
@@ -63,15 +79,18 @@ export function createAuthService(deps: ServiceDeps) {
     /** Resolves a bearer token to a viewer; null when missing, unknown, expired or revoked. */
     async authenticate(token: string): Promise<Viewer | null> {
       if (!token || token.length > 200) return null;
-      const row = await prisma.token.findUnique({ where: { tokenHash: hashToken(token) } });
-      if (!row || row.revokedAt || (row.expiresAt && row.expiresAt.getTime() <= Date.now())) return null;
-      if (row.kind === 'SESSION') return { kind: 'user', userId: row.userId, expiresAt: row.expiresAt };
-      const bot = await prisma.bot.findUnique({ where: { userId: row.userId } });
-      if (!bot) return null;
-      return { kind: 'bot', userId: bot.userId, workspaceId: bot.workspaceId, scopes: new Set(bot.scopes as BotScope[]), expiresAt: row.expiresAt };
+      const tokenHash = hashToken(token);
+      const now = Date.now();
+      const hit = cache.get(tokenHash);
+      if (hit && hit.until > now && !(hit.viewer?.expiresAt && hit.viewer.expiresAt.getTime() <= now)) return hit.viewer;
+      const viewer = await lookup(tokenHash);
+      if (cache.size >= TOKEN_CACHE_MAX) cache.delete(cache.keys().next().value!);
+      cache.set(tokenHash, { viewer, until: now + TOKEN_CACHE_MS });
+      return viewer;
     },
 
     async logOut(token: string): Promise<boolean> {
+      cache.delete(hashToken(token));
       const r = await prisma.token.updateMany({
         where: { tokenHash: hashToken(token), revokedAt: null },
         data: { revokedAt: new Date() },

@@ -346,24 +346,39 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
    * Channel history, newest first. `before` pages into the past; `after` returns the `first`
    * messages right after that id (for catching up). Reads only the partial index of listed rows.
    */
+  /**
+   * Identical history reads in flight share one query (a popular channel's newest page is read by
+   * everyone opening it at once). Only reads that already passed their own access check get here.
+   */
+  const inFlight = new Map<string, Promise<Message[]>>();
+  function coalesced(key: string, read: () => Promise<Message[]>): Promise<Message[]> {
+    let p = inFlight.get(key);
+    if (!p) {
+      p = read().finally(() => inFlight.delete(key));
+      inFlight.set(key, p);
+    }
+    return p;
+  }
+
   async function history(viewer: Viewer, channelId: bigint, opts: { before?: bigint | null; after?: bigint | null; first?: number | null }): Promise<Page<Message>> {
     await channels.accessChannel(viewer, channelId);
     const take = pageSize(opts.first, limits.maxPageSize);
     const before = opts.before ?? null;
     const after = opts.after ?? null;
+    const key = `${channelId}:${before}:${after}:${take}`;
     if (after !== null && before === null) {
-      const rows = await prisma.$queryRaw<Message[]>`
+      const rows = await coalesced(key, () => prisma.$queryRaw<Message[]>`
         SELECT ${COLUMNS} FROM messages
         WHERE channel_id = ${channelId} AND listed AND id > ${after}
-        ORDER BY id ASC LIMIT ${take + 1}`;
+        ORDER BY id ASC LIMIT ${take + 1}`);
       const page = rows.slice(0, take).reverse();
       return { nodes: page, hasPreviousPage: rows.length > take, hasNextPage: true };
     }
-    const rows = await prisma.$queryRaw<Message[]>`
+    const rows = await coalesced(key, () => prisma.$queryRaw<Message[]>`
       SELECT ${COLUMNS} FROM messages
       WHERE channel_id = ${channelId} AND listed
         AND id < ${before ?? 9223372036854775807n} AND id > ${after ?? 0n}
-      ORDER BY id DESC LIMIT ${take + 1}`;
+      ORDER BY id DESC LIMIT ${take + 1}`);
     return { nodes: rows.slice(0, take), hasNextPage: rows.length > take, hasPreviousPage: before !== null };
   }
 

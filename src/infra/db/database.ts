@@ -63,6 +63,9 @@ async function createPgliteDatabase(dataDir: string | null): Promise<Database> {
 
 async function createPostgresDatabase(url: string, poolSize: number): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // An idle pooled connection killed by the server (restart, pg_terminate_backend) is an 'error'
+  // event on the pool; unhandled, it would crash the process. The pool replaces the connection.
+  pool.on('error', (err) => console.warn(`postgres pool: idle connection lost: ${err.message}`));
   // Fail at start with the server's own message rather than on the first request.
   const probe = await pool.connect();
   probe.release();
