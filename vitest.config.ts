@@ -17,6 +17,8 @@ export default defineConfig({
       { extends: true, test: { name: 'unit', include: ['tests/unit/**/*.test.ts'] } },
       { extends: true, test: { name: 'pglite', include: ['tests/api/**/*.test.ts'], env: { TEST_DB: 'pglite' } } },
       { extends: true, test: { name: 'postgres', include: ['tests/api/**/*.test.ts'], env: { TEST_DB: 'postgres' } } },
+      // Several gateway processes and Redis shards: needs PostgreSQL (shared by the processes) and redis-server.
+      { extends: true, test: { name: 'cluster', include: ['tests/cluster/**/*.test.ts'], env: { TEST_DB: 'postgres' }, fileParallelism: false } },
     ],
   },
 });

@@ -13,8 +13,12 @@ export type Unsubscribe = () => Promise<void>;
 export interface Broker {
   readonly kind: string;
   publish(topic: string, payload: unknown): Promise<void>;
-  /** Resolves once the subscription is live upstream (so a publish after this is seen). */
-  subscribe(topic: string, handler: (payload: unknown) => void): Promise<Unsubscribe>;
+  /**
+   * Resolves once the subscription is live upstream (so a publish after this is seen).
+   * `onGap` runs when messages may have been missed (the topic moved to another shard, or a
+   * shard connection was re-established): subscribers then catch up from the database.
+   */
+  subscribe(topic: string, handler: (payload: unknown) => void, onGap?: () => void): Promise<Unsubscribe>;
   /** Number of topics this process is subscribed to upstream (for leak checks and metrics). */
   topicCount(): number;
   close(): Promise<void>;

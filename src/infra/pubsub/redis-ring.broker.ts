@@ -1,0 +1,214 @@
+import { Redis } from 'ioredis';
+import { RedisPubSub } from 'graphql-redis-subscriptions';
+import type { Logger } from '../../logger.js';
+import type { Broker, Unsubscribe } from './broker.port.js';
+import { HashRing } from './hash-ring.js';
+
+export interface RedisRingOptions {
+  log: Logger;
+  /** How often each shard is pinged. */
+  healthIntervalMs?: number;
+  /** Consecutive failed pings before a shard is taken off the ring. */
+  failAfter?: number;
+  /** A second gap signal after a move, once every gateway has moved too. */
+  settleMs?: number;
+  /** Publishes slower than this fail (and are skipped: clients catch up by replay). */
+  publishTimeoutMs?: number;
+}
+
+interface Shard {
+  url: string;
+  name: string;
+  publisher: Redis;
+  subscriber: Redis;
+  pubsub: RedisPubSub;
+  up: boolean;
+  failures: number;
+}
+
+interface TopicEntry {
+  handlers: Set<(payload: unknown) => void>;
+  gapHandlers: Set<() => void>;
+  shard: Shard | null;
+  subId: number | null;
+}
+
+/** The shard key of a topic: the id after its prefix (channel id, user id). */
+const shardKey = (topic: string) => topic.slice(topic.indexOf(':') + 1);
+
+const withTimeout = <T>(p: Promise<T>, ms: number, what: string) =>
+  new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    p.then(
+      (v) => (clearTimeout(t), resolve(v)),
+      (e) => (clearTimeout(t), reject(e)),
+    );
+  });
+
+/**
+ * The pub/sub engine over N Redis shards on a consistent-hash ring. Each shard is a
+ * graphql-redis-subscriptions RedisPubSub over two ioredis connections (publisher, subscriber).
+ * Channel topics route by channel id, user and presence topics by user id.
+ *
+ * Failover: every process pings every shard; after `failAfter` failed pings a shard is off the
+ * ring for this process, its topics are resubscribed on the next live shard clockwise, and their
+ * subscribers get a gap signal (they replay from the database). When the shard answers again,
+ * the topics move back the same way. A publish to a dead shard fails fast (no offline queue);
+ * the publisher logs and drops it, since the write it announces is already committed.
+ */
+export function createRedisRingBroker(urls: string[], opts: RedisRingOptions) {
+  const { log } = opts;
+  const healthIntervalMs = opts.healthIntervalMs ?? 1_000;
+  const failAfter = opts.failAfter ?? 2;
+  const settleMs = opts.settleMs ?? 3_000;
+  const publishTimeoutMs = opts.publishTimeoutMs ?? 1_000;
+  const retryStrategy = (times: number) => Math.min(100 * times, 1_000);
+
+  const shards: Shard[] = urls.map((url, i) => {
+    const name = `shard-${i}:${new URL(url).host}`;
+    const publisher = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy, lazyConnect: false });
+    const subscriber = new Redis(url, { retryStrategy, maxRetriesPerRequest: null, autoResubscribe: true });
+    for (const c of [publisher, subscriber]) c.on('error', (err) => log.debug({ err: err.message, shard: name }, 'redis connection error'));
+    const shard: Shard = { url, name, publisher, subscriber, // Cast: graphql-redis-subscriptions types name its own ioredis copy; the client API it uses is the same.
+      pubsub: new RedisPubSub({ publisher: publisher as never, subscriber: subscriber as never }), up: true, failures: 0 };
+    // A re-established subscriber connection may have missed messages while it was away.
+    let connectedOnce = false;
+    subscriber.on('ready', () => {
+      if (connectedOnce) signalGaps((e) => e.shard === shard);
+      connectedOnce = true;
+    });
+    return shard;
+  });
+  const byName = new Map(shards.map((s) => [s.name, s]));
+  const ring = new HashRing(shards.map((s) => s.name));
+  const topics = new Map<string, TopicEntry>();
+  const timers = new Set<NodeJS.Timeout>();
+  let closed = false;
+
+  const route = (topic: string): Shard | null => {
+    const name = ring.route(shardKey(topic), (n) => byName.get(n)!.up);
+    return name ? byName.get(name)! : null;
+  };
+
+  function signalGaps(which: (e: TopicEntry) => boolean) {
+    for (const e of topics.values()) if (which(e)) for (const g of [...e.gapHandlers]) g();
+  }
+
+  async function attach(topic: string, entry: TopicEntry) {
+    const shard = route(topic);
+    entry.shard = shard;
+    entry.subId = null;
+    if (!shard) return;
+    const subId = await shard.pubsub.subscribe(topic, (payload: unknown) => {
+      if (entry.shard !== shard) return; // a late message from the shard we left
+      for (const h of [...entry.handlers]) h(payload);
+    });
+    if (entry.shard === shard && topics.get(topic) === entry) entry.subId = subId;
+    else shard.pubsub.unsubscribe(subId);
+  }
+
+  function detach(entry: TopicEntry) {
+    if (entry.shard && entry.subId !== null) entry.shard.pubsub.unsubscribe(entry.subId);
+    entry.subId = null;
+  }
+
+  /** Moves every topic whose shard changed, then tells its subscribers (now and once settled). */
+  async function rebalance() {
+    const moved: TopicEntry[] = [];
+    await Promise.all(
+      [...topics].map(async ([topic, entry]) => {
+        if (route(topic) === entry.shard) return;
+        detach(entry);
+        await attach(topic, entry).catch((err) => log.warn({ err: err.message, topic }, 'resubscribe failed'));
+        moved.push(entry);
+      }),
+    );
+    if (!moved.length) return;
+    log.info({ topics: moved.length }, 'topics moved between shards');
+    const notify = () => {
+      for (const e of moved) for (const g of [...e.gapHandlers]) g();
+    };
+    notify();
+    const t = setTimeout(() => {
+      timers.delete(t);
+      if (!closed) notify();
+    }, settleMs);
+    timers.add(t);
+  }
+
+  const health = setInterval(async () => {
+    let changed = false;
+    await Promise.all(
+      shards.map(async (s) => {
+        try {
+          await withTimeout(s.publisher.ping(), Math.max(200, healthIntervalMs / 2), 'ping');
+          s.failures = 0;
+          if (!s.up) {
+            s.up = true;
+            changed = true;
+            log.warn({ shard: s.name }, 'redis shard back on the ring');
+          }
+        } catch {
+          s.failures += 1;
+          if (s.up && s.failures >= failAfter) {
+            s.up = false;
+            changed = true;
+            log.warn({ shard: s.name }, 'redis shard off the ring');
+          }
+        }
+      }),
+    );
+    if (changed && !closed) await rebalance();
+  }, healthIntervalMs);
+  health.unref();
+
+  return {
+    kind: 'redis-ring',
+    async publish(topic: string, payload: unknown) {
+      const shard = route(topic);
+      if (!shard) throw new Error('no live redis shard');
+      await withTimeout(shard.pubsub.publish(topic, payload), publishTimeoutMs, `publish to ${shard.name}`);
+    },
+    async subscribe(topic: string, handler: (payload: unknown) => void, onGap?: () => void): Promise<Unsubscribe> {
+      let entry = topics.get(topic);
+      const isNew = !entry;
+      if (!entry) {
+        entry = { handlers: new Set(), gapHandlers: new Set(), shard: null, subId: null };
+        topics.set(topic, entry);
+      }
+      const own = (p: unknown) => handler(p);
+      const gap = onGap ? () => onGap() : null;
+      entry.handlers.add(own);
+      if (gap) entry.gapHandlers.add(gap);
+      if (isNew) await attach(topic, entry);
+      else while (entry.shard && entry.subId === null && topics.get(topic) === entry) await new Promise((r) => setTimeout(r, 5));
+      const mine = entry;
+      let done = false;
+      return async () => {
+        if (done) return;
+        done = true;
+        mine.handlers.delete(own);
+        if (gap) mine.gapHandlers.delete(gap);
+        if (mine.handlers.size === 0 && topics.get(topic) === mine) {
+          topics.delete(topic);
+          detach(mine);
+        }
+      };
+    },
+    topicCount: () => topics.size,
+    /** Which shard serves a topic now (tests, metrics). */
+    shardOf: (topic: string) => route(topic)?.name ?? null,
+    shardStates: () => shards.map((s) => ({ name: s.name, up: s.up })),
+    async close() {
+      closed = true;
+      clearInterval(health);
+      for (const t of timers) clearTimeout(t);
+      topics.clear();
+      // disconnect, not quit: quit would wait for a dead shard to come back.
+      for (const s of shards) {
+        s.publisher.disconnect();
+        s.subscriber.disconnect();
+      }
+    },
+  } satisfies Broker & Record<string, unknown>;
+}
