@@ -13,10 +13,19 @@ import { createMemoryBroker } from './infra/pubsub/memory.broker.js';
 import type { Broker } from './infra/pubsub/broker.port.js';
 import { createBrokerPublisher } from './realtime/publisher.js';
 import { createHub } from './realtime/hub.js';
-import { createPresence } from './realtime/presence.js';
+import { createMemoryPresence, type Presence } from './realtime/presence.js';
+import { createRedisPresence } from './realtime/presence.redis.js';
+import { createRedisRingBroker } from './infra/pubsub/redis-ring.broker.js';
+import { leaseWorkerId, type WorkerLease } from './infra/ids/worker-lease.js';
+import type { EventPublisher } from './realtime/events.js';
+import { randomUUID } from 'node:crypto';
 import { createBadgeManager } from './realtime/badges.js';
 import { createStreams } from './realtime/streams.js';
 import type { Realtime } from './realtime/realtime.js';
+import { createSearchIndex } from './infra/search/search-index.js';
+import { withSearchLogging } from './infra/search/logged.search.js';
+import type { SearchIndex } from './infra/search/search-index.port.js';
+import { createOutboxWorker, type OutboxWorker } from './infra/outbox/outbox.worker.js';
 
 export interface App {
   config: Config;
@@ -24,6 +33,9 @@ export interface App {
   db: Database;
   services: Services;
   realtime: Realtime;
+  searchIndex: SearchIndex;
+  /** The outbox consumer; start() runs it when OUTBOX_WORKER=inline (`main.ts worker` runs it alone). */
+  outbox: OutboxWorker;
   handler: ReturnType<typeof createGraphQLHandler>;
   websocket: ReturnType<typeof attachWebSocket>;
   server: Server;
@@ -36,7 +48,10 @@ export interface App {
  * The composition root: the only place that reads config and chooses implementations.
  * Builds adapters (database, ids, events), migrates, wires services and the GraphQL handler.
  */
-export async function buildApp(config: Config, opts: { log?: Logger } = {}): Promise<App> {
+export async function buildApp(
+  config: Config,
+  opts: { log?: Logger; /** Wraps the search index (tests inject faults here). */ decorateSearchIndex?: (index: SearchIndex) => SearchIndex } = {},
+): Promise<App> {
   const log = opts.log ?? createLogger(config);
   const db = await createDatabase(config.database);
   try {
@@ -46,21 +61,36 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
     await db.close();
     throw err;
   }
-  const broker = createBroker(config);
-  log.info({ database: db.kind, workerId: config.workerId, pubsub: broker.kind }, 'adapters chosen');
+  const gatewayId = randomUUID();
+  const { broker, presenceFor, lease } = await createPubSub(config, log, gatewayId).catch(async (err) => {
+    await db.close();
+    throw err;
+  });
+  const workerId = lease?.workerId ?? (config.workerId as number);
+  log.info({ database: db.kind, workerId, pubsub: broker.kind, search: config.search.kind, outbox: config.outbox.worker }, 'adapters chosen');
 
   const publisher = createBrokerPublisher(broker, log);
-  const presence = createPresence(publisher, {
-    idleMs: config.realtime.presenceIdleMs,
-    offlineGraceMs: config.realtime.presenceOfflineGraceMs,
-  });
+  const presence = presenceFor(publisher);
+  const baseIndex = createSearchIndex(config.search, { prisma: db.prisma });
+  const searchIndex = withSearchLogging(opts.decorateSearchIndex ? opts.decorateSearchIndex(baseIndex) : baseIndex, log);
+  try {
+    await searchIndex.init();
+  } catch (err) {
+    // A bad language is a configuration error; an unreachable Typesense is not fatal: writes wait in the outbox.
+    if (config.search.kind === 'postgres') {
+      await db.close();
+      throw err;
+    }
+    log.warn({ err, search: config.search.kind }, 'search index not reachable at start; indexing will catch up');
+  }
   const services = createServices({
     prisma: db.prisma,
-    ids: createSnowflake(config.workerId),
+    ids: createSnowflake(workerId),
     events: publisher,
     limits: config.limits,
     auth: config.auth,
-    onlineAmong: async (userIds) => presence.onlineAmong(userIds.map(String)).map(BigInt),
+    searchIndex,
+    onlineAmong: async (userIds) => (await presence.onlineAmong(userIds.map(String))).map(BigInt),
   });
   const hub = createHub(broker, log);
   const queueLimit = config.realtime.subscriptionQueueLimit;
@@ -73,6 +103,14 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
   };
   const handler = createGraphQLHandler({ config, schema, services, prisma: db.prisma, realtime, log });
   const server = createServer(handler);
+  const outbox = createOutboxWorker({
+    prisma: db.prisma,
+    handlers: services.search.outboxHandlers(),
+    log: log.child({ component: 'outbox' }),
+    batchSize: config.outbox.batchSize,
+    pollMs: config.outbox.pollMs,
+    retentionHours: config.outbox.retentionHours,
+  });
   const websocket = attachWebSocket({ server, yoga: handler, config, services, prisma: db.prisma, realtime, log });
 
   let stopped = false;
@@ -82,10 +120,13 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
     db,
     services,
     realtime,
+    searchIndex,
+    outbox,
     handler,
     websocket,
     server,
     start() {
+      if (config.outbox.worker === 'inline') outbox.start();
       return new Promise((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => {
@@ -99,25 +140,65 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
     async stop() {
       if (stopped) return;
       stopped = true;
+      await outbox.stop();
       await websocket.close();
       realtime.badges.close();
       presence.close();
       await publisher.flush();
+      await lease?.release();
       await broker.close();
       if (server.listening) {
         server.closeAllConnections();
         await new Promise<void>((r) => server.close(() => r()));
       }
+      await searchIndex.close();
       await db.close();
     },
   };
 }
 
-/** The one switch on the pub/sub engine's kind. */
-function createBroker(config: Config): Broker {
+/**
+ * The one switch on the pub/sub engine's kind. The engine decides where presence lives (this
+ * process, or each user's Redis shard) and where the snowflake worker id comes from.
+ */
+async function createPubSub(config: Config, log: Logger, gatewayId: string) {
+  const presenceOpts = { idleMs: config.realtime.presenceIdleMs, offlineGraceMs: config.realtime.presenceOfflineGraceMs };
   switch (config.pubsub.kind) {
     case 'memory':
-      return createMemoryBroker();
+      if (config.workerId === 'lease') throw new Error('WORKER_ID leasing needs REDIS_URLS');
+      return {
+        broker: createMemoryBroker() as Broker,
+        presenceFor: (events: EventPublisher): Presence => createMemoryPresence(events, presenceOpts),
+        lease: null,
+      };
+    case 'redis': {
+      const ring = createRedisRingBroker(config.pubsub.urls, { log, healthIntervalMs: config.pubsub.healthIntervalMs });
+      let lease: WorkerLease | null = null;
+      try {
+        await ring.ready();
+      } catch (err) {
+        await ring.close();
+        throw err;
+      }
+      if (config.workerId === 'lease') {
+        try {
+          lease = await leaseWorkerId(() => ring.clientFor('worker-ids'), gatewayId, (err) => {
+            // Two processes could now make the same ids: stop taking writes rather than risk it.
+            log.fatal({ err }, 'snowflake worker id lease lost; exiting');
+            process.exit(1);
+          });
+        } catch (err) {
+          await ring.close();
+          throw err;
+        }
+      }
+      return {
+        broker: ring as Broker,
+        presenceFor: (events: EventPublisher): Presence =>
+          createRedisPresence((userId) => ring.clientFor(userId), events, log, { ...presenceOpts, gatewayId }),
+        lease,
+      };
+    }
     default:
       throw new Error(`unknown pubsub kind ${(config.pubsub as { kind: string }).kind}`);
   }

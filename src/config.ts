@@ -8,13 +8,28 @@ export type DatabaseConfig =
   | { kind: 'pglite'; dataDir: string | null } // null: in memory (tests)
   | { kind: 'postgres'; url: string; poolSize: number };
 
+/** Where search documents are indexed and queried. `language` is a PostgreSQL text search configuration name. */
+export type SearchConfig =
+  | { kind: 'postgres'; language: string }
+  | { kind: 'typesense'; language: string; url: string; apiKey: string; collection: string };
+
+export interface OutboxConfig {
+  /** inline: this process consumes the outbox; off: a separate `worker` process does. */
+  worker: 'inline' | 'off';
+  pollMs: number;
+  batchSize: number;
+  /** Processed rows older than this are deleted (0 keeps them). */
+  retentionHours: number;
+}
+
 export interface Config {
   env: 'development' | 'production' | 'test';
   host: string;
   port: number;
   dataDir: string;
   database: DatabaseConfig;
-  workerId: number;
+  /** A fixed snowflake worker id, or 'lease' (one is leased from Redis, unique among live processes). */
+  workerId: number | 'lease';
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   graphql: {
     graphiql: boolean;
@@ -27,7 +42,7 @@ export interface Config {
     maxCost: number;
   };
   auth: { sessionTtlDays: number };
-  pubsub: { kind: 'memory' };
+  pubsub: { kind: 'memory' } | { kind: 'redis'; urls: string[]; healthIntervalMs: number };
   realtime: {
     badgeFlushMs: number;
     presenceIdleMs: number;
@@ -42,6 +57,8 @@ export interface Config {
     keepAliveMs: number;
   };
   limits: { maxMessageLength: number; maxPageSize: number };
+  search: SearchConfig;
+  outbox: OutboxConfig;
 }
 
 const bool = z
@@ -60,7 +77,12 @@ const EnvSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
   DATABASE_POOL_SIZE: int(1, 1000).default(10),
-  WORKER_ID: int(0, 1023).default(0),
+  WORKER_ID: int(0, 1023).optional(),
+  REDIS_URLS: z
+    .string()
+    .optional()
+    .refine((v) => !v || v.split(',').every((u) => /^rediss?:\/\/[^\s,]+$/.test(u.trim())), 'must be a comma-separated list of redis:// URLs'),
+  REDIS_HEALTH_INTERVAL_MS: int(50, 60_000).default(1_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   GRAPHIQL: bool.optional(),
   GRAPHQL_INTROSPECTION: bool.optional(),
@@ -71,6 +93,18 @@ const EnvSchema = z.object({
   GRAPHQL_MAX_DIRECTIVES: int(1, 1000).default(30),
   GRAPHQL_MAX_COST: int(100, 1_000_000).default(20_000),
   SESSION_TTL_DAYS: int(1, 3650).default(30),
+  SEARCH_BACKEND: z.enum(['postgres', 'typesense']).default('postgres'),
+  SEARCH_LANGUAGE: z
+    .string()
+    .regex(/^[a-z_]{1,63}$/, 'must be a text search configuration name such as english, german or simple')
+    .default('english'),
+  TYPESENSE_URL: z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL').optional(),
+  TYPESENSE_API_KEY: z.string().min(1).optional(),
+  TYPESENSE_COLLECTION: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only').default('messages'),
+  OUTBOX_WORKER: z.enum(['inline', 'off']).default('inline'),
+  OUTBOX_POLL_MS: int(10, 60_000).default(200),
+  OUTBOX_BATCH_SIZE: int(1, 5_000).default(200),
+  OUTBOX_RETENTION_HOURS: int(0, 87_600).default(168),
   BADGE_FLUSH_MS: int(10, 60_000).default(250),
   PRESENCE_IDLE_MS: int(1_000, 86_400_000).default(600_000),
   PRESENCE_OFFLINE_GRACE_MS: int(0, 600_000).default(10_000),
@@ -93,6 +127,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  if (e.SEARCH_BACKEND === 'typesense' && (!e.TYPESENSE_URL || !e.TYPESENSE_API_KEY)) {
+    const missing = ['TYPESENSE_URL', 'TYPESENSE_API_KEY'].filter((k) => !e[k as 'TYPESENSE_URL' | 'TYPESENSE_API_KEY']);
+    throw new ConfigError(`Invalid configuration:\n${missing.map((k) => `  ${k}: required when SEARCH_BACKEND=typesense`).join('\n')}`);
+  }
   const production = e.NODE_ENV === 'production';
   return {
     env: e.NODE_ENV,
@@ -102,7 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     database: e.DATABASE_URL
       ? { kind: 'postgres', url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE }
       : { kind: 'pglite', dataDir: `${e.DATA_DIR.replace(/\/$/, '')}/pglite` },
-    workerId: e.WORKER_ID,
+    workerId: e.WORKER_ID ?? (e.REDIS_URLS ? 'lease' : 0),
     logLevel: e.LOG_LEVEL,
     graphql: {
       graphiql: e.GRAPHIQL ?? !production,
@@ -115,7 +153,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxCost: e.GRAPHQL_MAX_COST,
     },
     auth: { sessionTtlDays: e.SESSION_TTL_DAYS },
-    pubsub: { kind: 'memory' },
+    pubsub: e.REDIS_URLS
+      ? { kind: 'redis', urls: e.REDIS_URLS.split(',').map((u) => u.trim()), healthIntervalMs: e.REDIS_HEALTH_INTERVAL_MS }
+      : { kind: 'memory' },
     realtime: {
       badgeFlushMs: e.BADGE_FLUSH_MS,
       presenceIdleMs: e.PRESENCE_IDLE_MS,
@@ -129,5 +169,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       keepAliveMs: e.WS_KEEPALIVE_MS,
     },
     limits: { maxMessageLength: 40_000, maxPageSize: 100 },
+    search:
+      e.SEARCH_BACKEND === 'typesense'
+        ? { kind: 'typesense', language: e.SEARCH_LANGUAGE, url: e.TYPESENSE_URL!, apiKey: e.TYPESENSE_API_KEY!, collection: e.TYPESENSE_COLLECTION }
+        : { kind: 'postgres', language: e.SEARCH_LANGUAGE },
+    outbox: {
+      worker: e.OUTBOX_WORKER,
+      pollMs: e.OUTBOX_POLL_MS,
+      batchSize: e.OUTBOX_BATCH_SIZE,
+      retentionHours: e.OUTBOX_RETENTION_HOURS,
+    },
   };
 }

@@ -3,10 +3,63 @@ import { buildApp } from './app.js';
 import { createLogger } from './logger.js';
 import { createDatabase } from './infra/db/database.js';
 import { migrate } from './infra/db/migrator.js';
+import { isSearchCommand, runSearchCommand } from './cli/search.commands.js';
+import cluster from 'node:cluster';
 
-/** Entry point: `serve` (default) or `migrate`. Parses config and calls the composition root. */
-async function main(argv: string[]) {
+/** `--gateways N` (or GATEWAYS=N): how many gateway processes share the port. */
+function gatewaysArg(argv: string[]): { count: number; rest: string[] } {
+  const i = argv.indexOf('--gateways');
+  const raw = i >= 0 ? argv[i + 1] : process.env.GATEWAYS;
+  const rest = i >= 0 ? [...argv.slice(0, i), ...argv.slice(i + 2)] : argv;
+  const count = raw === undefined ? 1 : Number(raw);
+  if (!Number.isInteger(count) || count < 1 || count > 64) throw new ConfigError('--gateways takes a whole number from 1 to 64');
+  return { count, rest };
+}
+
+/**
+ * The primary of `--gateways N`: migrates once, then forks N gateway processes that share the
+ * port (node:cluster) and restarts any that die. They need the shared services: PostgreSQL for
+ * data and the Redis ring for events, presence and snowflake worker ids.
+ */
+async function runPrimary(count: number) {
+  const config = loadConfig();
+  if (config.database.kind !== 'postgres' || config.pubsub.kind !== 'redis') {
+    throw new ConfigError('--gateways N > 1 needs DATABASE_URL (PostgreSQL) and REDIS_URLS: gateway processes share them');
+  }
+  const db = await createDatabase(config.database);
+  try {
+    await migrate(db);
+  } finally {
+    await db.close();
+  }
+  let stopping = false;
+  const fork = () => cluster.fork();
+  for (let i = 0; i < count; i++) fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    console.error(`gateway ${worker.process.pid} exited (${signal ?? code}); starting another`);
+    setTimeout(fork, 500);
+  });
+  const stop = () => {
+    stopping = true;
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+    setTimeout(() => process.exit(0), 5_000).unref();
+    cluster.on('exit', () => {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+    });
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+/**
+ * Entry point: `serve` (default), `migrate`, or the search/outbox commands `worker`, `reindex`,
+ * `outbox:status` (src/cli/search.commands.ts). Parses config and calls the composition root.
+ */
+async function main(args: string[]) {
+  const { count: gateways, rest: argv } = gatewaysArg(args);
   const command = argv[0] ?? 'serve';
+  if (command === 'serve' && gateways > 1 && cluster.isPrimary) return runPrimary(gateways);
   const config = loadConfig();
   const log = createLogger(config);
   if (command === 'migrate') {
@@ -19,11 +72,15 @@ async function main(argv: string[]) {
     }
     return;
   }
-  if (command !== 'serve') throw new ConfigError(`unknown command "${command}" (expected serve or migrate)`);
+  if (isSearchCommand(command)) {
+    await runSearchCommand(command, config, log, argv.slice(1));
+    return;
+  }
+  if (command !== 'serve') throw new ConfigError(`unknown command "${command}" (expected serve, migrate, worker, reindex or outbox:status)`);
   const app = await buildApp(config, { log });
   const { url } = await app.start();
-  log.info({ url, database: config.database.kind }, 'listening');
-  console.log(`Chat API ready at ${url}${config.graphql.graphiql ? ' (GraphiQL: open it in a browser)' : ''}`);
+  log.info({ url, database: config.database.kind, pid: process.pid }, 'listening');
+  console.log(`Chat API ready at ${url}${config.graphql.graphiql ? ' (GraphiQL: open it in a browser)' : ''}${cluster.isWorker ? ` [gateway pid ${process.pid}]` : ''}`);
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down');
     app.stop().then(

@@ -2,6 +2,7 @@ import type { Config } from '../config.js';
 import type { PrismaClient } from '../infra/db/database.js';
 import type { IdGenerator } from '../infra/ids/snowflake.js';
 import type { EventPublisher } from '../realtime/events.js';
+import type { SearchIndex } from '../infra/search/search-index.port.js';
 
 /** What domain services are built from; assembled once in the composition root (src/app.ts). */
 export interface ServiceDeps {
@@ -10,6 +11,8 @@ export interface ServiceDeps {
   events: EventPublisher;
   limits: Config['limits'];
   auth: Config['auth'];
+  /** Where search documents go and searches run (postgres | typesense), chosen by app.ts. */
+  searchIndex: SearchIndex;
   /** Which of these users are online now (for @here); the presence service answers. */
   onlineAmong(userIds: bigint[]): Promise<bigint[]>;
 }

@@ -10,7 +10,8 @@ export type ErrorCode =
   | 'BAD_USER_INPUT'
   | 'CONFLICT'
   | 'RATE_LIMITED'
-  | 'PAYLOAD_TOO_LARGE';
+  | 'PAYLOAD_TOO_LARGE'
+  | 'SERVICE_UNAVAILABLE';
 
 export class DomainError extends Error {
   override name = 'DomainError';
@@ -42,3 +43,6 @@ export const badInput = (reason: string, message: string, details?: Record<strin
   new DomainError('BAD_USER_INPUT', reason, message, details);
 
 export const conflict = (reason: string, message: string) => new DomainError('CONFLICT', reason, message);
+
+/** A backing service (e.g. the search index) is down; the client may retry later. The cause is logged where it happened. */
+export const unavailable = (reason: string, message: string) => new DomainError('SERVICE_UNAVAILABLE', reason, message);

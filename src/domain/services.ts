@@ -5,6 +5,7 @@ import { createChannelsService } from './channels/channels.service.js';
 import { createMessagesService } from './messages/messages.service.js';
 import { createUsersService } from './users/users.service.js';
 import { createFilesService } from './files/files.service.js';
+import { createSearchService } from './search/search.service.js';
 import { createThreadsService } from './threads/threads.service.js';
 import { createTypingService } from './typing/typing.service.js';
 import { createBadgesService } from './badges/badges.service.js';
@@ -20,7 +21,8 @@ export function createServices(deps: ServiceDeps) {
   const threads = createThreadsService(deps, messages);
   const typing = createTypingService(deps, channels, messages);
   const badges = createBadgesService(deps);
-  return { auth, workspaces, channels, messages, users, files, threads, typing, badges };
+  const search = createSearchService(deps);
+  return { auth, workspaces, channels, messages, users, files, threads, typing, badges, search };
 }
 
 export type Services = ReturnType<typeof createServices>;

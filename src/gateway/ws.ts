@@ -104,7 +104,7 @@ export function attachWebSocket(deps: {
         socket.close(code, reason);
         setTimeout(() => socket.terminate(), 1_000).unref();
       });
-      realtime.presence.connect(viewer.userId.toString());
+      await realtime.presence.connect(viewer.userId.toString(), ctx.extra.state.id);
       if (viewer.expiresAt) {
         const ms = viewer.expiresAt.getTime() - Date.now();
         const timer = setTimeout(() => socket.close(CloseCode.Forbidden, 'Token expired'), Math.max(0, Math.min(ms, 2 ** 31 - 1)));
@@ -113,8 +113,10 @@ export function attachWebSocket(deps: {
       }
       return true;
     },
-    onClose(ctx) {
-      if (ctx.extra.viewer && ctx.acknowledged) realtime.presence.disconnect(ctx.extra.viewer.userId.toString());
+    async onClose(ctx) {
+      if (ctx.extra.viewer && ctx.extra.state && ctx.acknowledged) {
+        await realtime.presence.disconnect(ctx.extra.viewer.userId.toString(), ctx.extra.state.id).catch((err) => log.warn({ err }, 'presence disconnect failed'));
+      }
     },
     async onSubscribe(ctx, id, payload) {
       const { viewer, state, token } = ctx.extra;

@@ -8,6 +8,7 @@ import './modules/channel.js';
 import './modules/message.js';
 import './modules/file.js';
 import './modules/bootstrap.js';
+import './modules/search.js';
 import './modules/realtime.js';
 
 export const schema = builder.toSchema();

@@ -63,7 +63,7 @@ class BadgeSession {
 
   async start() {
     const onEvent = (e: ChatEvent) => this.onEvent(e);
-    this.unlistenUser = await this.deps.hub.listen(topics.user(this.userId), onEvent);
+    this.unlistenUser = await this.deps.hub.listen(topics.user(this.userId), onEvent, () => this.reload());
     const [rows, threads] = await Promise.all([
       this.deps.badges.channelState(BigInt(this.userId)),
       this.deps.badges.threadState(BigInt(this.userId)),
@@ -85,9 +85,46 @@ class BadgeSession {
       unlisten: () => {},
     };
     this.channels.set(channelId, placeholder);
-    const unlisten = await this.deps.hub.listen(topics.channel(channelId), (e) => this.onEvent(e));
+    const unlisten = await this.deps.hub.listen(
+      topics.channel(channelId),
+      (e) => this.onEvent(e),
+      () => this.reload(channelId),
+    );
     if (this.closed || this.channels.get(channelId) !== placeholder) unlisten();
     else placeholder.unlisten = unlisten;
+  }
+
+  /**
+   * After a pub/sub gap (shard failover), events may be missing: take the counts from the
+   * database again (one channel, or everything for a gap on the user's own topic).
+   */
+  reload(channelId?: string) {
+    const load = async () => {
+      const rows = await this.deps.badges.channelState(BigInt(this.userId), channelId ? BigInt(channelId) : undefined);
+      for (const r of rows) {
+        const id = r.channelId.toString();
+        const st = this.channels.get(id);
+        if (!st) {
+          await this.addChannel(r);
+          this.touchChannel(id, true);
+          continue;
+        }
+        st.seq = r.lastSeq;
+        st.loadedSeq = r.lastSeq;
+        st.lastReadSeq = r.lastReadSeq;
+        st.mentionCount = r.mentionCount;
+        st.level = r.notificationLevel;
+        st.muted = r.muted;
+        this.touchChannel(id, true);
+      }
+      if (!channelId) {
+        for (const t of await this.deps.badges.threadState(BigInt(this.userId))) {
+          this.threads.set(t.rootId.toString(), { channelId: t.channelId.toString(), unread: t.unreadCount });
+          this.touchThread(t.rootId.toString());
+        }
+      }
+    };
+    load().catch((err) => this.deps.log.warn({ err }, 'badge session could not reload after a gap'));
   }
 
   private removeChannel(channelId: string) {

@@ -6,6 +6,7 @@ type Listener = (event: ChatEvent) => void;
 
 interface Entry {
   listeners: Set<Listener>;
+  gapListeners: Set<() => void>;
   ready: Promise<Unsubscribe>;
 }
 
@@ -35,25 +36,36 @@ export function createHub(broker: Broker, log: Logger) {
     /**
      * Adds a listener to a topic; resolves when the topic is live upstream, with the function
      * that removes the listener (and the upstream subscription with the last listener).
+     * `onGap` runs when the engine may have dropped events (shard failover): catch up from the database.
      */
-    async listen(topic: string, listener: Listener): Promise<() => void> {
+    async listen(topic: string, listener: Listener, onGap?: () => void): Promise<() => void> {
       let entry = entries.get(topic);
       if (!entry) {
-        const ready = broker.subscribe(topic, (p) => dispatch(topic, p));
-        entry = { listeners: new Set(), ready };
+        const gapListeners = new Set<() => void>();
+        const ready = broker.subscribe(
+          topic,
+          (p) => dispatch(topic, p),
+          () => {
+            for (const g of [...gapListeners]) g();
+          },
+        );
+        entry = { listeners: new Set(), gapListeners, ready };
         entries.set(topic, entry);
         ready.catch(() => {
           if (entries.get(topic) === entry) entries.delete(topic);
         });
       }
       const own: Listener = (e) => listener(e); // distinct identity, so one function can listen twice
+      const gap = onGap ? () => onGap() : null;
       entry.listeners.add(own);
+      if (gap) entry.gapListeners.add(gap);
       const mine = entry;
       let removed = false;
       const remove = () => {
         if (removed) return;
         removed = true;
         mine.listeners.delete(own);
+        if (gap) mine.gapListeners.delete(gap);
         if (mine.listeners.size === 0 && entries.get(topic) === mine) {
           entries.delete(topic);
           mine.ready.then((unsub) => unsub()).catch(() => {});

@@ -16,6 +16,24 @@ export interface PresenceOptions {
   now?: () => number;
 }
 
+/**
+ * The presence port. Never written to PostgreSQL: in memory for one process, in each user's Redis
+ * shard (keys with expiry) for many.
+ */
+export interface Presence {
+  readonly kind: string;
+  /** A connection of this user opened (connId is unique per process). */
+  connect(userId: string, connId: string): Promise<void>;
+  disconnect(userId: string, connId: string): Promise<void>;
+  /** Any request from the user counts as activity (ends automatic AWAY). Fire and forget. */
+  activity(userId: string): void;
+  setStatus(userId: string, manual: ManualStatus): Promise<PresenceInfo>;
+  get(userIds: string[]): Promise<PresenceInfo[]>;
+  /** Users among these with at least one live connection (for @here). */
+  onlineAmong(userIds: string[]): Promise<string[]>;
+  close(): void;
+}
+
 interface UserPresence {
   connections: number;
   manual: ManualStatus;
@@ -33,7 +51,7 @@ interface UserPresence {
  * This is the single-process implementation (state in memory); the Redis ring keeps the same
  * state in the user's shard.
  */
-export function createPresence(events: EventPublisher, opts: PresenceOptions) {
+export function createMemoryPresence(events: EventPublisher, opts: PresenceOptions): Presence {
   const now = opts.now ?? Date.now;
   const users = new Map<string, UserPresence>();
 
@@ -68,7 +86,8 @@ export function createPresence(events: EventPublisher, opts: PresenceOptions) {
   sweep.unref();
 
   return {
-    connect(userId: string) {
+    kind: 'memory',
+    async connect(userId: string) {
       const u = entry(userId);
       u.connections += 1;
       u.lastActive = now();
@@ -79,7 +98,7 @@ export function createPresence(events: EventPublisher, opts: PresenceOptions) {
       publishIfChanged(userId, u);
     },
 
-    disconnect(userId: string) {
+    async disconnect(userId: string) {
       const u = users.get(userId);
       if (!u || u.connections === 0) return;
       u.connections -= 1;
@@ -93,7 +112,6 @@ export function createPresence(events: EventPublisher, opts: PresenceOptions) {
       u.offlineTimer.unref();
     },
 
-    /** Any request from the user counts as activity (ends automatic AWAY). */
     activity(userId: string) {
       const u = users.get(userId);
       if (!u) return;
@@ -101,7 +119,7 @@ export function createPresence(events: EventPublisher, opts: PresenceOptions) {
       if (u.published === 'AWAY' && u.manual === 'AUTO') publishIfChanged(userId, u);
     },
 
-    setStatus(userId: string, manual: ManualStatus): PresenceInfo {
+    async setStatus(userId: string, manual: ManualStatus): Promise<PresenceInfo> {
       const u = entry(userId);
       u.manual = manual;
       if (manual === 'AUTO') u.lastActive = now();
@@ -109,16 +127,13 @@ export function createPresence(events: EventPublisher, opts: PresenceOptions) {
       return info(userId, u);
     },
 
-    get(userIds: string[]): PresenceInfo[] {
+    async get(userIds: string[]): Promise<PresenceInfo[]> {
       return userIds.map((id) => info(id, users.get(id)));
     },
 
-    /** Users among these with at least one live connection (for @here). */
-    onlineAmong(userIds: string[]): string[] {
+    async onlineAmong(userIds: string[]): Promise<string[]> {
       return userIds.filter((id) => (users.get(id)?.connections ?? 0) > 0);
     },
-
-    size: () => users.size,
 
     close() {
       clearInterval(sweep);
@@ -128,4 +143,3 @@ export function createPresence(events: EventPublisher, opts: PresenceOptions) {
   };
 }
 
-export type Presence = ReturnType<typeof createPresence>;

@@ -8,6 +8,7 @@ import type { Hub } from './hub.js';
 import type { Presence } from './presence.js';
 import { EventQueue } from './queue.js';
 import { topics } from './topics.js';
+import { snowflakeAt } from '../infra/ids/snowflake.js';
 
 /** A subscription payload: a live event (shared by every local subscriber) or a replayed message. */
 export type ChannelEventPayload =
@@ -45,7 +46,8 @@ function replayedEvent(m: Message): ChannelEventPayload {
 /**
  * Listens to a channel topic into a bounded queue, replays from the database, then goes live:
  * the queue is listening before the replay query runs, so nothing committed in between is
- * missed, and replayed ids are dropped when they also arrive live.
+ * missed, and replayed ids are dropped when they also arrive live. When the pub/sub engine
+ * signals a gap (a shard failed over), it replays again from the last message it delivered.
  *
  * Returned as an iterator whose `return()` closes the queue at once: an async generator's own
  * `return()` would wait for the next event, and an idle channel would keep its listener forever.
@@ -59,25 +61,56 @@ function replayThenLive(
   after: bigint | null,
   accept: (e: ChatEvent) => ChannelEventPayload | null | 'revoked',
 ): AsyncIterableIterator<ChannelEventPayload> {
-  const queue = new EventQueue<ChatEvent>(deps.queueLimit, () => connection.close(1013, 'slow consumer'));
+  const queue = new EventQueue<ChatEvent | { type: 'Gap' }>(deps.queueLimit, () => connection.close(1013, 'slow consumer'));
+  const startedAt = new Date();
   async function* run(): AsyncGenerator<ChannelEventPayload> {
     const stopViewing = view();
     queue.onClose(stopViewing);
-    const unlisten = await deps.hub.listen(topics.channel(channelId), (e) => queue.push(e));
+    let gapQueued = false;
+    const unlisten = await deps.hub.listen(
+      topics.channel(channelId),
+      (e) => queue.push(e),
+      () => {
+        if (!gapQueued) queue.push({ type: 'Gap' });
+        gapQueued = true;
+      },
+    );
     queue.onClose(unlisten);
-    try {
-      const replayed = new Set<string>();
-      if (after !== null) {
-        for await (const m of replay(after)) {
-          if (queue.closed) return;
-          const id = m.id.toString();
-          replayed.add(id);
-          if (replayed.size > DEDUPE_WINDOW) replayed.delete(replayed.values().next().value!);
-          yield replayedEvent(m);
-        }
+    // Ids delivered lately, so a message that comes both from a replay and live is sent once.
+    const delivered = new Set<string>();
+    let lastId: bigint | null = after;
+    const remember = (id: string) => {
+      delivered.add(id);
+      if (delivered.size > DEDUPE_WINDOW) delivered.delete(delivered.values().next().value!);
+      const n = BigInt(id);
+      if (lastId === null || n > lastId) lastId = n;
+    };
+    async function* catchUp(from: bigint): AsyncGenerator<ChannelEventPayload> {
+      for await (const m of replay(from)) {
+        if (queue.closed) return;
+        const id = m.id.toString();
+        if (delivered.has(id)) continue;
+        remember(id);
+        yield replayedEvent(m);
       }
+    }
+    try {
+      if (after !== null) yield* catchUp(after);
       for await (const e of queue) {
-        if (e.type === 'MessagePosted' && replayed.has(e.messageId)) continue;
+        if (e.type === 'Gap') {
+          gapQueued = false;
+          yield* catchUp(lastId ?? snowflakeAt(startedAt));
+          continue;
+        }
+        if (e.type === 'MessagePosted') {
+          if (delivered.has(e.messageId)) continue;
+          const out = accept(e);
+          if (out && out !== 'revoked') {
+            remember(e.messageId);
+            yield out;
+          }
+          continue;
+        }
         const out = accept(e);
         if (out === 'revoked') throw notFound('channel', channelId);
         if (out) yield out;
@@ -199,11 +232,14 @@ export function createStreams(deps: StreamDeps) {
       const visible = (await services.users.visibleUsers(viewer, userIds)).filter((u) => u !== null);
       const ids = visible.map((u) => u!.id.toString());
       const queue = new EventQueue<EventOf<'PresenceChanged'>>(deps.queueLimit, () => connection.close(1013, 'slow consumer'));
+      const resend = (id: string) => async () => {
+        for (const p of await deps.presence.get([id])) queue.push({ type: 'PresenceChanged', ...p });
+      };
       const unlisteners = await Promise.all(
-        ids.map((id) => deps.hub.listen(topics.presence(id), (e) => e.type === 'PresenceChanged' && queue.push(e))),
+        ids.map((id) => deps.hub.listen(topics.presence(id), (e) => e.type === 'PresenceChanged' && queue.push(e), resend(id))),
       );
       queue.onClose(() => unlisteners.forEach((u) => u()));
-      for (const p of deps.presence.get(ids)) queue.push({ type: 'PresenceChanged', ...p });
+      for (const p of await deps.presence.get(ids)) queue.push({ type: 'PresenceChanged', ...p });
       return queue;
     },
   };

@@ -66,7 +66,7 @@ export function createRedisRingBroker(urls: string[], opts: RedisRingOptions) {
 
   const shards: Shard[] = urls.map((url, i) => {
     const name = `shard-${i}:${new URL(url).host}`;
-    const publisher = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy, lazyConnect: false });
+    const publisher = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy, enableAutoPipelining: true });
     const subscriber = new Redis(url, { retryStrategy, maxRetriesPerRequest: null, autoResubscribe: true });
     for (const c of [publisher, subscriber]) c.on('error', (err) => log.debug({ err: err.message, shard: name }, 'redis connection error'));
     const shard: Shard = { url, name, publisher, subscriber, // Cast: graphql-redis-subscriptions types name its own ioredis copy; the client API it uses is the same.
@@ -164,6 +164,26 @@ export function createRedisRingBroker(urls: string[], opts: RedisRingOptions) {
 
   return {
     kind: 'redis-ring',
+    /**
+     * Waits (up to `ms`) for every shard's connections; shards that do not come up start off the
+     * ring. Throws when none does: a gateway with no pub/sub should not take traffic.
+     */
+    async ready(ms = 5_000) {
+      await Promise.all(
+        shards.map(async (s) => {
+          const up = await Promise.all(
+            [s.publisher, s.subscriber].map((c) =>
+              c.status === 'ready'
+                ? true
+                : withTimeout(new Promise<boolean>((r) => c.once('ready', () => r(true))), ms, 'connect').catch(() => false),
+            ),
+          );
+          s.up = up.every(Boolean);
+          if (!s.up) log.warn({ shard: s.name }, 'redis shard not reachable at start; off the ring until it answers');
+        }),
+      );
+      if (!shards.some((s) => s.up)) throw new Error(`no redis shard reachable (${urls.join(', ')})`);
+    },
     async publish(topic: string, payload: unknown) {
       const shard = route(topic);
       if (!shard) throw new Error('no live redis shard');
@@ -196,6 +216,14 @@ export function createRedisRingBroker(urls: string[], opts: RedisRingOptions) {
       };
     },
     topicCount: () => topics.size,
+    /**
+     * The command connection of the live shard owning `key` (state that lives with its user's
+     * shard, such as presence). Fails fast when the shard is down (no offline queue).
+     */
+    clientFor(key: string): Redis | null {
+      const name = ring.route(key, (n) => byName.get(n)!.up);
+      return name ? byName.get(name)!.publisher : null;
+    },
     /** Which shard serves a topic now (tests, metrics). */
     shardOf: (topic: string) => route(topic)?.name ?? null,
     shardStates: () => shards.map((s) => ({ name: s.name, up: s.up })),
