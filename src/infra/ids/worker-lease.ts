@@ -3,7 +3,12 @@ import { MAX_WORKER_ID } from './snowflake.js';
 
 const LEASE_MS = 30_000;
 const RENEW_MS = 10_000;
-const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+// Renew our lease; if the key is gone (its shard failed over to one that never saw it, or came
+// back empty), take it again, unless someone else holds it there.
+const RENEW = `local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+elseif not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1
+else return 0 end`;
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
 export interface WorkerLease {
