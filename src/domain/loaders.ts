@@ -34,36 +34,36 @@ function groupBy<T>(keys: readonly bigint[], rows: T[], of: (row: T) => bigint):
  */
 export function createLoaders(prisma: PrismaClient, viewer: Viewer | null) {
   const opts = { cacheKeyFn: key };
-  return {
-    user: new DataLoader<bigint, User | null, string>(
+  return lazily({
+    user: () => new DataLoader<bigint, User | null, string>(
       // Never load password hashes for display.
       async (ids) => byKey(ids, (await prisma.user.findMany({ where: { id: { in: [...ids] } }, omit: { passwordHash: true } })) as User[], (u) => u.id),
       opts,
     ),
-    message: new DataLoader<bigint, Message | null, string>(
+    message: () => new DataLoader<bigint, Message | null, string>(
       async (ids) => byKey(ids, await prisma.message.findMany({ where: { id: { in: [...ids] } } }), (m) => m.id),
       opts,
     ),
-    channel: new DataLoader<bigint, Channel | null, string>(
+    channel: () => new DataLoader<bigint, Channel | null, string>(
       async (ids) => byKey(ids, await prisma.channel.findMany({ where: { id: { in: [...ids] } } }), (c) => c.id),
       opts,
     ),
-    workspace: new DataLoader<bigint, Workspace | null, string>(
+    workspace: () => new DataLoader<bigint, Workspace | null, string>(
       async (ids) => byKey(ids, await prisma.workspace.findMany({ where: { id: { in: [...ids] } } }), (w) => w.id),
       opts,
     ),
     /** The viewer's own membership row per channel id. */
-    myMembership: new DataLoader<bigint, ChannelMember | null, string>(async (channelIds) => {
+    myMembership: () => new DataLoader<bigint, ChannelMember | null, string>(async (channelIds) => {
       if (!viewer) return channelIds.map(() => null);
       const rows = await prisma.channelMember.findMany({ where: { userId: viewer.userId, channelId: { in: [...channelIds] } } });
       return byKey(channelIds, rows, (m) => m.channelId);
     }, opts),
-    myRole: new DataLoader<bigint, string | null, string>(async (workspaceIds) => {
+    myRole: () => new DataLoader<bigint, string | null, string>(async (workspaceIds) => {
       if (!viewer) return workspaceIds.map(() => null);
       const rows = await prisma.workspaceMember.findMany({ where: { userId: viewer.userId, workspaceId: { in: [...workspaceIds] } } });
       return byKey(workspaceIds, rows, (m) => m.workspaceId).map((m) => m?.role ?? null);
     }, opts),
-    reactions: new DataLoader<bigint, ReactionSummary[], string>(async (messageIds) => {
+    reactions: () => new DataLoader<bigint, ReactionSummary[], string>(async (messageIds) => {
       const rows = await prisma.reaction.findMany({
         where: { messageId: { in: [...messageIds] } },
         orderBy: [{ messageId: 'asc' }, { createdAt: 'asc' }],
@@ -79,15 +79,32 @@ export function createLoaders(prisma: PrismaClient, viewer: Viewer | null) {
         return [...byEmoji.values()];
       });
     }, opts),
-    mentions: new DataLoader<bigint, MessageMention[], string>(async (messageIds) => {
+    mentions: () => new DataLoader<bigint, MessageMention[], string>(async (messageIds) => {
       const rows = await prisma.messageMention.findMany({ where: { messageId: { in: [...messageIds] } }, orderBy: { id: 'asc' } });
       return groupBy(messageIds, rows, (r) => r.messageId);
     }, opts),
-    files: new DataLoader<bigint, File[], string>(async (messageIds) => {
+    files: () => new DataLoader<bigint, File[], string>(async (messageIds) => {
       const rows = await prisma.messageFile.findMany({ where: { messageId: { in: [...messageIds] } }, include: { file: true } });
       return groupBy(messageIds, rows, (r) => r.messageId).map((list) => list.map((r) => r.file));
     }, opts),
-  };
+  });
 }
+
+/**
+ * Builds each loader on first use: a subscription event that renders one message needs one or two
+ * loaders, not all of them (this is on the fan-out hot path).
+ */
+function lazily<F extends Record<string, () => unknown>>(factories: F): { [K in keyof F]: ReturnType<F[K]> } {
+  const out = {} as { [K in keyof F]: ReturnType<F[K]> };
+  for (const name of Object.keys(factories) as (keyof F)[]) {
+    let value: ReturnType<F[typeof name]> | undefined;
+    Object.defineProperty(out, name, {
+      enumerable: true,
+      get: () => (value ??= factories[name]!() as ReturnType<F[typeof name]>),
+    });
+  }
+  return out;
+}
+
 
 export type Loaders = ReturnType<typeof createLoaders>;

@@ -21,16 +21,14 @@ export interface BadgeUpdate {
   threads: ThreadBadge[];
 }
 
-interface ChannelState {
-  /** Newest sequence seen (from the database at load, then from events). */
-  seq: bigint;
+/** One member's counts in one channel (the channel's sequence lives in its group). */
+interface MemberState {
   /** The channel sequence when this state was loaded: events at or below it are already counted. */
   loadedSeq: bigint;
   lastReadSeq: bigint;
   mentionCount: number;
   level: NotificationLevelName;
   muted: boolean;
-  unlisten: () => void;
 }
 
 interface ThreadState {
@@ -38,192 +36,71 @@ interface ThreadState {
   unread: number;
 }
 
+type ChannelRow = Awaited<ReturnType<BadgesService['channelState']>>[number];
+
 /**
- * One `badges` subscription: the unread and mention counts of a user's channels and followed
- * threads, kept in memory from the database snapshot plus the events that follow it, applying
- * exactly the rules the send transaction applies to the database (messages.service.ts), so the
- * counts it reports equal the database's. Changes are coalesced: the manager flushes each dirty
- * session at most once per window, listing only what changed, and never for what this
- * connection is viewing.
+ * Everything this process's badge sessions need from one channel: one topic listener for all of
+ * them, the channel's newest sequence, and who is in it. A message costs O(1) here, plus the
+ * mentioned members (all of them only for @channel / @here); the per-member work of "one more
+ * unread" happens once per flush window, not once per message.
+ */
+class ChannelGroup {
+  seq = 0n;
+  readonly sessions = new Set<BadgeSession>();
+  readonly byUser = new Map<string, Set<BadgeSession>>();
+  dirty = false;
+  unlisten: () => void = () => {};
+  ready: Promise<void> = Promise.resolve();
+
+  constructor(readonly channelId: string) {}
+
+  add(s: BadgeSession) {
+    this.sessions.add(s);
+    let set = this.byUser.get(s.userId);
+    if (!set) this.byUser.set(s.userId, (set = new Set()));
+    set.add(s);
+  }
+
+  remove(s: BadgeSession) {
+    this.sessions.delete(s);
+    const set = this.byUser.get(s.userId);
+    set?.delete(s);
+    if (set && set.size === 0) this.byUser.delete(s.userId);
+  }
+}
+
+/**
+ * One `badges` subscription: unread and mention counts of a user's channels and followed threads,
+ * from a database snapshot plus the events after it, applying exactly the rules the send
+ * transaction applies to the database (messages.service.ts), so the counts it reports equal the
+ * database's. Frames are coalesced by the manager: at most one per flush window, listing only what
+ * changed, never for what this connection is viewing.
  */
 class BadgeSession {
-  readonly channels = new Map<string, ChannelState>();
+  readonly channels = new Map<string, MemberState>();
   readonly threads = new Map<string, ThreadState>();
-  private readonly pendingChannels = new Set<string>();
-  private readonly pendingThreads = new Set<string>();
-  private unlistenUser: (() => void) | null = null;
+  readonly pendingChannels = new Set<string>();
+  readonly pendingThreads = new Set<string>();
+  unlistenUser: (() => void) | null = null;
   closed = false;
 
   constructor(
     readonly userId: string,
-    private readonly connection: ConnectionState,
+    readonly connection: ConnectionState,
     readonly queue: EventQueue<BadgeUpdate>,
-    private readonly deps: { hub: Hub; badges: BadgesService; log: Logger; markDirty: (s: BadgeSession) => void },
+    private readonly manager: Manager,
   ) {}
 
-  async start() {
-    const onEvent = (e: ChatEvent) => this.onEvent(e);
-    this.unlistenUser = await this.deps.hub.listen(topics.user(this.userId), onEvent, () => this.reload());
-    const [rows, threads] = await Promise.all([
-      this.deps.badges.channelState(BigInt(this.userId)),
-      this.deps.badges.threadState(BigInt(this.userId)),
-    ]);
-    await Promise.all(rows.map((r) => this.addChannel(r)));
-    for (const t of threads) this.threads.set(t.rootId.toString(), { channelId: t.channelId.toString(), unread: t.unreadCount });
-  }
-
-  private async addChannel(r: Awaited<ReturnType<BadgesService['channelState']>>[number]) {
-    const channelId = r.channelId.toString();
-    if (this.closed || this.channels.has(channelId)) return;
-    const placeholder: ChannelState = {
-      seq: r.lastSeq,
-      loadedSeq: r.lastSeq,
-      lastReadSeq: r.lastReadSeq,
-      mentionCount: r.mentionCount,
-      level: r.notificationLevel,
-      muted: r.muted,
-      unlisten: () => {},
-    };
-    this.channels.set(channelId, placeholder);
-    const unlisten = await this.deps.hub.listen(
-      topics.channel(channelId),
-      (e) => this.onEvent(e),
-      () => this.reload(channelId),
-    );
-    if (this.closed || this.channels.get(channelId) !== placeholder) unlisten();
-    else placeholder.unlisten = unlisten;
-  }
-
-  /**
-   * After a pub/sub gap (shard failover), events may be missing: take the counts from the
-   * database again (one channel, or everything for a gap on the user's own topic).
-   */
-  reload(channelId?: string) {
-    const load = async () => {
-      const rows = await this.deps.badges.channelState(BigInt(this.userId), channelId ? BigInt(channelId) : undefined);
-      for (const r of rows) {
-        const id = r.channelId.toString();
-        const st = this.channels.get(id);
-        if (!st) {
-          await this.addChannel(r);
-          this.touchChannel(id, true);
-          continue;
-        }
-        st.seq = r.lastSeq;
-        st.loadedSeq = r.lastSeq;
-        st.lastReadSeq = r.lastReadSeq;
-        st.mentionCount = r.mentionCount;
-        st.level = r.notificationLevel;
-        st.muted = r.muted;
-        this.touchChannel(id, true);
-      }
-      if (!channelId) {
-        for (const t of await this.deps.badges.threadState(BigInt(this.userId))) {
-          this.threads.set(t.rootId.toString(), { channelId: t.channelId.toString(), unread: t.unreadCount });
-          this.touchThread(t.rootId.toString());
-        }
-      }
-    };
-    load().catch((err) => this.deps.log.warn({ err }, 'badge session could not reload after a gap'));
-  }
-
-  private removeChannel(channelId: string) {
-    const st = this.channels.get(channelId);
-    if (!st) return;
-    st.unlisten();
-    this.channels.delete(channelId);
-    this.pendingChannels.delete(channelId);
-  }
-
-  onEvent(e: ChatEvent) {
-    if (this.closed) return;
-    switch (e.type) {
-      case 'MessagePosted':
-        return this.onPosted(e);
-      case 'ChannelRead': {
-        const st = this.channels.get(e.channelId);
-        if (!st) return;
-        st.lastReadSeq = BigInt(e.lastReadSeq);
-        st.mentionCount = e.mentionCount;
-        return this.touchChannel(e.channelId, true);
-      }
-      case 'MemberSettingsChanged': {
-        const st = this.channels.get(e.channelId);
-        if (!st) return;
-        st.level = e.notificationLevel;
-        st.muted = e.muted;
-        return;
-      }
-      case 'ThreadFollowChanged':
-        if (e.following) this.threads.set(e.rootId, { channelId: e.channelId, unread: e.unreadCount });
-        else this.threads.delete(e.rootId);
-        return this.touchThread(e.rootId);
-      case 'ThreadRead': {
-        const th = this.threads.get(e.rootId);
-        if (!th) return;
-        th.unread = 0;
-        return this.touchThread(e.rootId);
-      }
-      case 'MembershipChanged':
-        if (e.userId !== this.userId) return;
-        if (e.joined) {
-          this.deps.badges
-            .channelState(BigInt(this.userId), BigInt(e.channelId))
-            .then((rows) => Promise.all(rows.map((r) => this.addChannel(r))))
-            .then(() => this.touchChannel(e.channelId, true))
-            .catch((err) => this.deps.log.warn({ err }, 'badge session could not load a joined channel'));
-        } else {
-          this.removeChannel(e.channelId);
-        }
-        return;
-      default:
-        return;
-    }
-  }
-
-  private onPosted(e: EventOf<'MessagePosted'>) {
-    const me = this.userId;
-    const own = e.authorId === me;
-    if (e.listed && e.seq !== null) {
-      const st = this.channels.get(e.channelId);
-      if (st) {
-        const seq = BigInt(e.seq);
-        if (seq > st.seq) st.seq = seq;
-        let mentioned = false;
-        if (own) {
-          if (seq > st.lastReadSeq) st.lastReadSeq = seq;
-          st.mentionCount = 0;
-        } else if (seq > st.loadedSeq && st.level !== 'NONE') {
-          // @here counts for members online at send time; a user with a badge session is connected.
-          mentioned = e.mentionedUserIds.includes(me) || (!st.muted && (e.mentionsChannel || e.mentionsHere));
-          if (mentioned) st.mentionCount += 1;
-        }
-        const notify = own || mentioned || (st.level === 'ALL' && !st.muted);
-        if (notify) this.touchChannel(e.channelId, false);
-      }
-    }
-    if (e.threadRootId) {
-      const rootId = e.threadRootId;
-      let th = this.threads.get(rootId);
-      if (!th && e.newFollowerIds.includes(me)) {
-        this.threads.set(rootId, (th = { channelId: e.channelId, unread: own ? 0 : 1 }));
-      } else if (th) {
-        th.unread = own ? 0 : th.unread + 1;
-      }
-      if (th) this.touchThread(rootId);
-    }
-  }
-
-  private touchChannel(channelId: string, always: boolean) {
+  touchChannel(channelId: string, always: boolean) {
     if (!always && this.connection.isViewingChannel(channelId)) return;
     this.pendingChannels.add(channelId);
-    this.deps.markDirty(this);
+    this.manager.markDirty(this);
   }
 
-  private touchThread(rootId: string) {
+  touchThread(rootId: string) {
     if (this.connection.isViewingThread(rootId)) return;
     this.pendingThreads.add(rootId);
-    this.deps.markDirty(this);
+    this.manager.markDirty(this);
   }
 
   /** What changed since the last frame, or null. */
@@ -232,8 +109,9 @@ class BadgeSession {
     const channels: ChannelBadge[] = [];
     for (const id of this.pendingChannels) {
       const st = this.channels.get(id);
-      if (!st) continue;
-      const unread = st.seq - st.lastReadSeq;
+      const group = this.manager.group(id);
+      if (!st || !group) continue;
+      const unread = group.seq - st.lastReadSeq;
       channels.push({ channelId: id, unreadCount: unread > 0n ? Number(unread) : 0, mentionCount: st.mentionCount });
     }
     const threads: ThreadBadge[] = [];
@@ -245,15 +123,11 @@ class BadgeSession {
     this.pendingThreads.clear();
     return channels.length || threads.length ? { channels, threads } : null;
   }
+}
 
-  close() {
-    if (this.closed) return;
-    this.closed = true;
-    this.unlistenUser?.();
-    for (const st of this.channels.values()) st.unlisten();
-    this.channels.clear();
-    this.threads.clear();
-  }
+interface Manager {
+  markDirty(s: BadgeSession): void;
+  group(channelId: string): ChannelGroup | undefined;
 }
 
 export interface BadgeManagerOptions {
@@ -261,16 +135,223 @@ export interface BadgeManagerOptions {
   queueLimit: number;
 }
 
-/** Owns the badge sessions of this process and the flush timer that coalesces their frames. */
+/** Owns this process's badge sessions, their channel groups, and the flush timer. */
 export function createBadgeManager(deps: { hub: Hub; badges: BadgesService; log: Logger }, opts: BadgeManagerOptions) {
   const sessions = new Set<BadgeSession>();
-  const dirty = new Set<BadgeSession>();
-  const markDirty = (s: BadgeSession) => dirty.add(s);
+  const dirtySessions = new Set<BadgeSession>();
+  const groups = new Map<string, ChannelGroup>();
+  const dirtyGroups = new Set<ChannelGroup>();
+  const followers = new Map<string, Set<BadgeSession>>(); // thread root -> following sessions
+
+  const manager: Manager = {
+    markDirty: (s) => dirtySessions.add(s),
+    group: (id) => groups.get(id),
+  };
+
+  function follow(s: BadgeSession, rootId: string, state: ThreadState) {
+    s.threads.set(rootId, state);
+    let set = followers.get(rootId);
+    if (!set) followers.set(rootId, (set = new Set()));
+    set.add(s);
+  }
+
+  function unfollow(s: BadgeSession, rootId: string) {
+    s.threads.delete(rootId);
+    const set = followers.get(rootId);
+    set?.delete(s);
+    if (set && set.size === 0) followers.delete(rootId);
+  }
+
+  function memberState(r: ChannelRow): MemberState {
+    return { loadedSeq: r.lastSeq, lastReadSeq: r.lastReadSeq, mentionCount: r.mentionCount, level: r.notificationLevel, muted: r.muted };
+  }
+
+  /** Puts a session in a channel's group (listening to the channel once per process). */
+  async function join(s: BadgeSession, r: ChannelRow) {
+    const channelId = r.channelId.toString();
+    if (s.closed || s.channels.has(channelId)) return;
+    s.channels.set(channelId, memberState(r));
+    let group = groups.get(channelId);
+    if (!group) {
+      const g = new ChannelGroup(channelId);
+      groups.set(channelId, g);
+      g.ready = deps.hub
+        .listen(
+          topics.channel(channelId),
+          (e) => onChannelEvent(g, e),
+          () => reloadGroup(g),
+        )
+        .then((unlisten) => {
+          if (groups.get(channelId) === g) g.unlisten = unlisten;
+          else unlisten();
+        });
+      group = g;
+    }
+    if (r.lastSeq > group.seq) group.seq = r.lastSeq;
+    group.add(s);
+    await group.ready;
+  }
+
+  function leave(s: BadgeSession, channelId: string) {
+    s.channels.delete(channelId);
+    s.pendingChannels.delete(channelId);
+    const group = groups.get(channelId);
+    if (!group) return;
+    group.remove(s);
+    if (group.sessions.size === 0) {
+      groups.delete(channelId);
+      dirtyGroups.delete(group);
+      group.ready.then(() => group.unlisten());
+    }
+  }
+
+  function onChannelEvent(group: ChannelGroup, e: ChatEvent) {
+    if (e.type !== 'MessagePosted') return;
+    if (e.listed && e.seq !== null) onListed(group, e, BigInt(e.seq));
+    if (e.threadRootId) onReply(group, e);
+  }
+
+  function onListed(group: ChannelGroup, e: EventOf<'MessagePosted'>, seq: bigint) {
+    if (seq > group.seq) group.seq = seq;
+    const id = group.channelId;
+    // The author has read it (as the send transaction records).
+    for (const s of group.byUser.get(e.authorId) ?? []) {
+      const st = s.channels.get(id)!;
+      if (seq > st.lastReadSeq) st.lastReadSeq = seq;
+      st.mentionCount = 0;
+      s.touchChannel(id, true);
+    }
+    // Mentions: direct ones count unless NONE; @channel/@here also need the channel unmuted.
+    // @here counts members online at send time; a member with a badge session is connected.
+    const broad = e.mentionsChannel || e.mentionsHere;
+    const candidates = broad ? group.sessions : e.mentionedUserIds.flatMap((u) => [...(group.byUser.get(u) ?? [])]);
+    for (const s of candidates) {
+      if (s.userId === e.authorId) continue;
+      const st = s.channels.get(id)!;
+      if (seq <= st.loadedSeq || st.level === 'NONE') continue;
+      if (e.mentionedUserIds.includes(s.userId) || (!st.muted && broad)) {
+        st.mentionCount += 1;
+        s.touchChannel(id, false);
+      }
+    }
+    // "One more unread" for everyone else is settled at the next flush, once for the window.
+    group.dirty = true;
+    dirtyGroups.add(group);
+  }
+
+  function onReply(group: ChannelGroup, e: EventOf<'MessagePosted'>) {
+    const rootId = e.threadRootId!;
+    const already = followers.get(rootId) ?? new Set<BadgeSession>();
+    for (const s of [...already]) {
+      const th = s.threads.get(rootId)!;
+      th.unread = s.userId === e.authorId ? 0 : th.unread + 1;
+      s.touchThread(rootId);
+    }
+    for (const userId of e.newFollowerIds) {
+      for (const s of group.byUser.get(userId) ?? []) {
+        if (s.threads.has(rootId)) continue;
+        follow(s, rootId, { channelId: group.channelId, unread: userId === e.authorId ? 0 : 1 });
+        s.touchThread(rootId);
+      }
+    }
+  }
+
+  function reloadGroup(group: ChannelGroup) {
+    for (const s of [...group.sessions]) reload(s, group.channelId);
+  }
+
+  /** After a pub/sub gap: counts from the database again (one channel, or all of the user's). */
+  function reload(s: BadgeSession, channelId?: string) {
+    const load = async () => {
+      const rows = await deps.badges.channelState(BigInt(s.userId), channelId ? BigInt(channelId) : undefined);
+      for (const r of rows) {
+        const id = r.channelId.toString();
+        if (!s.channels.has(id)) await join(s, r);
+        else s.channels.set(id, memberState(r));
+        const g = groups.get(id);
+        if (g && r.lastSeq > g.seq) g.seq = r.lastSeq;
+        s.touchChannel(id, true);
+      }
+      if (!channelId) {
+        for (const t of await deps.badges.threadState(BigInt(s.userId))) {
+          unfollow(s, t.rootId.toString());
+          follow(s, t.rootId.toString(), { channelId: t.channelId.toString(), unread: t.unreadCount });
+          s.touchThread(t.rootId.toString());
+        }
+      }
+    };
+    load().catch((err) => deps.log.warn({ err }, 'badge session could not reload after a gap'));
+  }
+
+  /** Events on the user's own topic: reads, settings, follows, joins and leaves. */
+  function onUserEvent(s: BadgeSession, e: ChatEvent) {
+    if (s.closed) return;
+    switch (e.type) {
+      case 'ChannelRead': {
+        const st = s.channels.get(e.channelId);
+        if (!st) return;
+        st.lastReadSeq = BigInt(e.lastReadSeq);
+        st.mentionCount = e.mentionCount;
+        return s.touchChannel(e.channelId, true);
+      }
+      case 'MemberSettingsChanged': {
+        const st = s.channels.get(e.channelId);
+        if (!st) return;
+        st.level = e.notificationLevel;
+        st.muted = e.muted;
+        return;
+      }
+      case 'ThreadFollowChanged':
+        if (e.following) follow(s, e.rootId, { channelId: e.channelId, unread: e.unreadCount });
+        else unfollow(s, e.rootId);
+        return s.touchThread(e.rootId);
+      case 'ThreadRead': {
+        const th = s.threads.get(e.rootId);
+        if (!th) return;
+        th.unread = 0;
+        return s.touchThread(e.rootId);
+      }
+      case 'MembershipChanged':
+        if (e.joined) {
+          deps.badges
+            .channelState(BigInt(s.userId), BigInt(e.channelId))
+            .then(async (rows) => {
+              for (const r of rows) await join(s, r);
+              s.touchChannel(e.channelId, true);
+            })
+            .catch((err) => deps.log.warn({ err }, 'badge session could not load a joined channel'));
+        } else {
+          leave(s, e.channelId);
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  function close(s: BadgeSession) {
+    if (s.closed) return;
+    s.closed = true;
+    s.unlistenUser?.();
+    for (const id of [...s.channels.keys()]) leave(s, id);
+    for (const id of [...s.threads.keys()]) unfollow(s, id);
+    sessions.delete(s);
+    dirtySessions.delete(s);
+  }
 
   const timer = setInterval(() => {
-    if (!dirty.size) return;
-    const batch = [...dirty];
-    dirty.clear();
+    // Settle "one more unread" once per window for members who want a frame for every message.
+    for (const group of dirtyGroups) {
+      group.dirty = false;
+      for (const s of group.sessions) {
+        const st = s.channels.get(group.channelId)!;
+        if (st.level === 'ALL' && !st.muted) s.touchChannel(group.channelId, false);
+      }
+    }
+    dirtyGroups.clear();
+    if (!dirtySessions.size) return;
+    const batch = [...dirtySessions];
+    dirtySessions.clear();
     for (const s of batch) {
       if (s.closed) continue;
       const update = s.takeUpdate();
@@ -283,25 +364,24 @@ export function createBadgeManager(deps: { hub: Hub; badges: BadgesService; log:
     /** Starts a session for this user on this connection; the returned queue yields frames. */
     async open(userId: string, connection: ConnectionState): Promise<EventQueue<BadgeUpdate>> {
       const queue = new EventQueue<BadgeUpdate>(opts.queueLimit, () => connection.close(1013, 'slow consumer'));
-      const session = new BadgeSession(userId, connection, queue, { ...deps, markDirty });
-      sessions.add(session);
-      queue.onClose(() => {
-        session.close();
-        sessions.delete(session);
-        dirty.delete(session);
-      });
+      const s = new BadgeSession(userId, connection, queue, manager);
+      sessions.add(s);
+      queue.onClose(() => close(s));
       try {
-        await session.start();
+        s.unlistenUser = await deps.hub.listen(topics.user(userId), (e) => onUserEvent(s, e), () => reload(s));
+        const [rows, threads] = await Promise.all([deps.badges.channelState(BigInt(userId)), deps.badges.threadState(BigInt(userId))]);
+        await Promise.all(rows.map((r) => join(s, r)));
+        for (const t of threads) follow(s, t.rootId.toString(), { channelId: t.channelId.toString(), unread: t.unreadCount });
       } catch (err) {
         await queue.return();
         throw err;
       }
       return queue;
     },
-    stats: () => ({ sessions: sessions.size, dirty: dirty.size }),
+    stats: () => ({ sessions: sessions.size, dirty: dirtySessions.size, groups: groups.size, followedThreads: followers.size }),
     close() {
       clearInterval(timer);
-      for (const s of sessions) s.queue.return();
+      for (const s of [...sessions]) s.queue.return();
     },
   };
 }

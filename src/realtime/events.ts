@@ -9,6 +9,24 @@ import { topics } from './topics.js';
 export type NotificationLevelName = 'ALL' | 'MENTIONS' | 'NONE';
 export type PresenceStatusName = 'ONLINE' | 'AWAY' | 'DND' | 'OFFLINE';
 
+/** A message as it travels in an event (so gateways render it without reading it back). */
+export interface WireMessage {
+  id: string;
+  channelId: string;
+  authorId: string;
+  text: string;
+  seq: string | null;
+  threadRootId: string | null;
+  alsoSentToChannel: boolean;
+  listed: boolean;
+  replyCount: number;
+  lastReplyAt: string | null;
+  clientNonce: string | null;
+  createdAt: string;
+  editedAt: string | null;
+  deletedAt: string | null;
+}
+
 export type ChatEvent =
   | {
       type: 'MessagePosted';
@@ -25,6 +43,8 @@ export type ChatEvent =
       mentionsHere: boolean;
       /** For replies: users who started following the thread with this reply. */
       newFollowerIds: string[];
+      /** The message itself. */
+      message: WireMessage;
     }
   | { type: 'MessageEdited'; channelId: string; messageId: string; threadRootId: string | null }
   | { type: 'MessageDeleted'; channelId: string; messageId: string; threadRootId: string | null }

@@ -9,10 +9,11 @@ import type { Presence } from './presence.js';
 import { EventQueue } from './queue.js';
 import { topics } from './topics.js';
 import { snowflakeAt } from '../infra/ids/snowflake.js';
+import { toWire } from './wire.js';
 
 /** A subscription payload: a live event (shared by every local subscriber) or a replayed message. */
 export type ChannelEventPayload =
-  | (EventOf<'MessagePosted'> & { message?: Message })
+  | EventOf<'MessagePosted'>
   | EventOf<'MessageEdited' | 'MessageDeleted' | 'ReactionChanged' | 'ThreadUpdated'>;
 
 const REPLAY_PAGE = 100;
@@ -39,7 +40,7 @@ function replayedEvent(m: Message): ChannelEventPayload {
     mentionsChannel: false,
     mentionsHere: false,
     newFollowerIds: [],
-    message: m,
+    message: toWire(m),
   };
 }
 

@@ -10,6 +10,7 @@ import type { WorkspacesService } from '../workspaces/workspaces.service.js';
 import { parseMentions } from './mentions.js';
 import { normalizeEmoji } from './emoji.js';
 import type { ChatEvent } from '../../realtime/events.js';
+import { toWire } from '../../realtime/wire.js';
 
 export type { Message };
 
@@ -156,22 +157,13 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
     let newFollowers: bigint[] = [];
     try {
       message = await withTx(prisma, async (tx) => {
-        let seq: bigint | null = null;
-        if (listed) {
-          // Locks the channel row: sends to one channel are serialized, so seq is gap-free.
-          const [row] = await tx.$queryRaw<{ last_seq: bigint }[]>`
-            UPDATE channels SET last_seq = last_seq + 1,
-              last_message_id = GREATEST(COALESCE(last_message_id, 0), ${id})
-            WHERE id = ${channel.id} RETURNING last_seq`;
-          seq = row!.last_seq;
-        }
         const m = await tx.message.create({
           data: {
             id,
             channelId: channel.id,
             authorId: viewer.userId,
             text,
-            seq,
+            seq: null, // set below, last, so the channel row stays locked as briefly as possible
             threadRootId: root?.id ?? null,
             alsoSentToChannel: Boolean(root && input.alsoSendToChannel),
             listed,
@@ -181,21 +173,6 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
         });
         await writeMentions(tx, id, mentioned, parsed.here, parsed.channel);
         if (fileIds.length) await tx.messageFile.createMany({ data: fileIds.map((fileId) => ({ messageId: id, fileId })) });
-        if (listed) {
-          // The author has read their own message.
-          await tx.$executeRaw`
-            UPDATE channel_members SET last_read_seq = GREATEST(last_read_seq, ${seq}), last_read_message_id = ${id}, mention_count = 0
-            WHERE channel_id = ${channel.id} AND user_id = ${viewer.userId}`;
-          if (mentioned.length || parsed.channel || (parsed.here && online.length)) {
-            // The rule the badge sessions mirror in memory (src/realtime/badges.ts): direct mentions
-            // count unless the level is NONE; @channel and @here also need the channel unmuted.
-            await tx.$executeRaw`
-              UPDATE channel_members SET mention_count = mention_count + 1
-              WHERE channel_id = ${channel.id} AND user_id <> ${viewer.userId} AND notification_level <> 'NONE'
-                AND (user_id = ANY(${mentioned}::bigint[])
-                  OR (NOT muted AND (${parsed.channel} OR user_id = ANY(${online}::bigint[]))))`;
-          }
-        }
         if (root) {
           await tx.message.update({ where: { id: root.id }, data: { replyCount: { increment: 1 }, lastReplyAt: now } });
           newFollowers = await followOnReply(tx, root, channel.id, viewer.userId, mentioned);
@@ -203,7 +180,29 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
         await tx.outboxEvent.create({
           data: { kind: 'message.posted', aggregateId: id, payload: { messageId: id.toString(), channelId: channel.id.toString() } },
         });
-        return m;
+        if (!listed) return m;
+        // Locks the channel row until commit: sends to one channel are serialized here, so the
+        // sequence is gap-free. Everything that does not need the sequence is done above.
+        const [row] = await tx.$queryRaw<{ last_seq: bigint }[]>`
+          UPDATE channels SET last_seq = last_seq + 1,
+            last_message_id = GREATEST(COALESCE(last_message_id, 0), ${id})
+          WHERE id = ${channel.id} RETURNING last_seq`;
+        const seq = row!.last_seq;
+        await tx.$executeRaw`UPDATE messages SET seq = ${seq} WHERE id = ${id}`;
+        // The author has read their own message.
+        await tx.$executeRaw`
+          UPDATE channel_members SET last_read_seq = GREATEST(last_read_seq, ${seq}), last_read_message_id = ${id}, mention_count = 0
+          WHERE channel_id = ${channel.id} AND user_id = ${viewer.userId}`;
+        if (mentioned.length || parsed.channel || (parsed.here && online.length)) {
+          // The rule the badge sessions mirror in memory (src/realtime/badges.ts): direct mentions
+          // count unless the level is NONE; @channel and @here also need the channel unmuted.
+          await tx.$executeRaw`
+            UPDATE channel_members SET mention_count = mention_count + 1
+            WHERE channel_id = ${channel.id} AND user_id <> ${viewer.userId} AND notification_level <> 'NONE'
+              AND (user_id = ANY(${mentioned}::bigint[])
+                OR (NOT muted AND (${parsed.channel} OR user_id = ANY(${online}::bigint[]))))`;
+        }
+        return { ...m, seq };
       });
     } catch (err) {
       if (nonce !== null && isUniqueViolation(err)) {
@@ -227,6 +226,7 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
         mentionsChannel: parsed.channel,
         mentionsHere: parsed.here,
         newFollowerIds: newFollowers.map(String),
+        message: toWire(message),
       },
     ];
     if (root) {

@@ -4,14 +4,22 @@ import { viewerOf } from './common.js';
 import { idArg, idArgs } from '../../domain/validate.js';
 import type { ChannelEventPayload } from '../../realtime/streams.js';
 import type { BadgeUpdate, ChannelBadge, ThreadBadge } from '../../realtime/badges.js';
-import type { EventOf } from '../../realtime/events.js';
+import type { EventOf, WireMessage } from '../../realtime/events.js';
+import { fromWire } from '../../realtime/wire.js';
 import type { PresenceInfo } from '../../realtime/presence.js';
 import type { GraphQLContext } from '../context.js';
 import type { Message } from '../../generated/prisma/client.js';
 import type { ThreadFollower } from '../../generated/prisma/client.js';
 
-async function loadMessage(ctx: GraphQLContext, id: string, preloaded?: Message): Promise<Message> {
-  if (preloaded) return preloaded;
+const fromEvent = new WeakMap<WireMessage, Message>();
+
+async function loadMessage(ctx: GraphQLContext, id: string, wire?: WireMessage): Promise<Message> {
+  if (wire) {
+    // The event carries the message: no read back, and one conversion per event, not per subscriber.
+    let m = fromEvent.get(wire);
+    if (!m) fromEvent.set(wire, (m = fromWire(wire)));
+    return m;
+  }
   const m = await ctx.loaders.message.load(BigInt(id));
   if (!m) throw new Error(`message ${id} vanished`);
   return m;
