@@ -114,6 +114,70 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
     return addedIds;
   }
 
+  /**
+   * The hot path: a top-level message without files, written by ONE statement (atomic on its own,
+   * no interactive transaction): the channel's sequence, the message, its mentions, the author's
+   * read position, mention counts and the outbox row. The channel row is locked for this statement
+   * only. Same rules as the general path below (and as the badge sessions in src/realtime/badges.ts).
+   */
+  async function sendTopLevel(a: {
+    id: bigint;
+    channelId: bigint;
+    authorId: bigint;
+    text: string;
+    nonce: string | null;
+    now: Date;
+    mentioned: bigint[];
+    parsed: { here: boolean; channel: boolean };
+    online: bigint[];
+  }): Promise<Message> {
+    const kinds = [...a.mentioned.map(() => 'USER'), ...(a.parsed.here ? ['HERE'] : []), ...(a.parsed.channel ? ['CHANNEL'] : [])];
+    const mentionUsers = [...a.mentioned.map(String), ...(a.parsed.here ? [null] : []), ...(a.parsed.channel ? [null] : [])];
+    const countMentions = a.mentioned.length > 0 || a.parsed.channel || (a.parsed.here && a.online.length > 0);
+    const payload = JSON.stringify({ messageId: a.id.toString(), channelId: a.channelId.toString() });
+    const [row] = await prisma.$queryRaw<{ seq: bigint }[]>`
+      WITH ch AS (
+        UPDATE channels SET last_seq = last_seq + 1, last_message_id = GREATEST(COALESCE(last_message_id, 0), ${a.id})
+        WHERE id = ${a.channelId} RETURNING last_seq
+      ), m AS (
+        INSERT INTO messages (id, channel_id, author_id, text, seq, listed, client_nonce, created_at)
+        SELECT ${a.id}, ${a.channelId}, ${a.authorId}, ${a.text}, ch.last_seq, true, ${a.nonce}, ${a.now} FROM ch
+        RETURNING id
+      ), men AS (
+        INSERT INTO message_mentions (message_id, kind, user_id)
+        SELECT m.id, k::"MentionKind", u::bigint FROM m, unnest(${kinds}::text[], ${mentionUsers}::text[]) AS x(k, u)
+      ), me AS (
+        UPDATE channel_members SET last_read_seq = GREATEST(last_read_seq, (SELECT last_seq FROM ch)),
+          last_read_message_id = ${a.id}, mention_count = 0
+        WHERE channel_id = ${a.channelId} AND user_id = ${a.authorId}
+      ), mc AS (
+        UPDATE channel_members SET mention_count = mention_count + 1
+        WHERE ${countMentions} AND channel_id = ${a.channelId} AND user_id <> ${a.authorId} AND notification_level <> 'NONE'
+          AND (user_id = ANY(${a.mentioned}::bigint[])
+            OR (NOT muted AND (${a.parsed.channel} OR user_id = ANY(${a.online}::bigint[]))))
+      ), ob AS (
+        INSERT INTO outbox (kind, aggregate_id, payload) SELECT 'message.posted', m.id, ${payload}::jsonb FROM m
+      )
+      SELECT last_seq AS seq FROM ch`;
+    if (!row) throw notFound('channel', a.channelId);
+    return {
+      id: a.id,
+      channelId: a.channelId,
+      authorId: a.authorId,
+      text: a.text,
+      seq: row.seq,
+      threadRootId: null,
+      alsoSentToChannel: false,
+      listed: true,
+      replyCount: 0,
+      lastReplyAt: null,
+      clientNonce: a.nonce,
+      createdAt: a.now,
+      editedAt: null,
+      deletedAt: null,
+    };
+  }
+
   async function send(viewer: Viewer, input: SendMessageInput): Promise<Message> {
     requireScope(viewer, 'CHAT_WRITE');
     const fileIds = [...new Set(input.fileIds ?? [])];
@@ -156,7 +220,9 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
     let message: Message;
     let newFollowers: bigint[] = [];
     try {
-      message = await withTx(prisma, async (tx) => {
+      message = !root && !fileIds.length
+        ? await sendTopLevel({ id, channelId: channel.id, authorId: viewer.userId, text, nonce, now, mentioned, parsed, online })
+        : await withTx(prisma, async (tx) => {
         const m = await tx.message.create({
           data: {
             id,
