@@ -1,6 +1,14 @@
 import { createSourceEventStream, execute, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { GraphQLContext } from '../graphql/context.js';
 import { abortable } from '../realtime/streams.js';
+import { compileProjection } from './projector.js';
+
+/**
+ * Payload types whose fields are plain properties (no loaders, no viewer): a badges subscription
+ * is projected straight from the event instead of executed (src/gateway/projector.ts).
+ */
+const PLAIN_TYPES = new Set(['BadgeUpdate', 'ChannelBadge', 'ThreadBadge']);
+const PLAIN_ROOT_FIELDS = new Set(['badges']);
 
 interface Rendered {
   result: ExecutionResult;
@@ -65,11 +73,15 @@ export function createRenderer(opts: {
       const source = await createSourceEventStream(args);
       if (!(Symbol.asyncIterator in (source as object))) return source as ExecutionResult;
       const iterator = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]() as AsyncIterator<unknown>;
+      const project = compileProjection(args.schema, args.document, args.operationName, PLAIN_TYPES, PLAIN_ROOT_FIELDS);
       async function* mapped(): AsyncGenerator<ExecutionResult> {
         for (;;) {
           const next = await iterator.next();
           if (next.done) return;
-          yield await render(next.value, args, key);
+          if (project) {
+            opts.onRender?.(false);
+            yield project(next.value);
+          } else yield await render(next.value, args, key);
         }
       }
       return abortable(mapped(), () => iterator.return?.());
