@@ -1,0 +1,213 @@
+/**
+ * bench:cluster — many gateways joined by the Redis ring, beside one gateway on the in-memory
+ * engine, in the same run; then shard failover.
+ *
+ *  1. memory: one gateway process (in-memory pub/sub). The load generator (a separate process,
+ *     bench/lib/ws-fanout.ts) opens BENCH_ONLINE sockets (a `badges` subscription each), the first
+ *     BENCH_VIEWERS also view the channel; BENCH_MESSAGES are sent over HTTP at BENCH_RATE/s.
+ *  2. ring: 3 redis-server shards and 2 gateway processes; the same sockets spread over both
+ *     gateways (even to gateway 1, odd to gateway 2), messages sent through gateway 1, so half
+ *     the viewers get each message across gateways through Redis.
+ *  3. failover: kill the shard owning the channel's topic while a sender posts every 50 ms through
+ *     gateway 1 and a viewer listens on gateway 2; the time from the kill to the first message
+ *     delivered again (live, or replayed by the gateway after the topic moved); restart; 5 times.
+ *
+ * Deliveries/s = (full pushes + badge frames) / (first send -> last frame); latency = HTTP send
+ * start -> frame at the viewer, both in the load generator (one clock). Loopback only; bounded.
+ */
+import { cpus, totalmem } from 'node:os';
+import pg from 'pg';
+import { createDatabase } from '../src/infra/db/database.js';
+import { migrate } from '../src/infra/db/migrator.js';
+import { HashRing } from '../src/infra/pubsub/hash-ring.js';
+import { topics } from '../src/realtime/topics.js';
+import { GatewayProcess } from '../tests/helpers/gateway.js';
+import { RedisShard } from '../tests/helpers/redis.js';
+import { connect, subscribe } from '../tests/helpers/ws.js';
+import { ChannelEventsDocument } from '../tests/generated/gql/graphql.js';
+import { startFanoutClient, type PhaseJob, type PhaseResult } from './lib/ws-fanout.js';
+import { fmt, formatTable, percentile } from './lib/stats.js';
+import { seed } from './seed.js';
+
+const ADMIN_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
+const DB = 'chat_bench_cluster';
+const env = (name: string, def: number) => (process.env[name] ? Number(process.env[name]) : def);
+const ONLINE = env('BENCH_ONLINE', 2_000);
+const VIEWERS = env('BENCH_VIEWERS', 200);
+const MESSAGES = env('BENCH_MESSAGES', 300);
+const RATE = env('BENCH_RATE', 50);
+const KILLS = env('BENCH_KILLS', 5);
+const FLUSH_MS = 250;
+const log = (m: string) => process.stderr.write(`[bench:cluster] ${new Date().toISOString().slice(11, 19)} ${m}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function admin(sql: string) {
+  const c = new pg.Client({ connectionString: ADMIN_URL });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+interface Row {
+  setup: string;
+  r: PhaseResult;
+}
+
+async function runLoad(setup: string, urls: string[], sendUrl: string, tokens: string[], senderTokens: string[], channelId: string): Promise<Row> {
+  const client = await startFanoutClient();
+  try {
+    const c = await client.connect({ url: urls[0]!, urls, tokens, viewers: VIEWERS, channelId, batch: 200, deadlineMs: 120_000 });
+    if (c.failed) throw new Error(`${setup}: ${c.failed} connections failed: ${c.errorSamples.join(' | ')}`);
+    log(`${setup}: ${c.opened} sockets over ${urls.length} gateway(s) in ${fmt(c.durationMs / 1000)} s`);
+    await sleep(2_000); // subscriptions registered everywhere
+    const job: PhaseJob = {
+      name: setup,
+      mode: 'send',
+      tag: 'c',
+      messages: MESSAGES,
+      rate: RATE,
+      concurrency: 4,
+      url: sendUrl,
+      senderTokens,
+      channelId,
+      filler: ' lorem ipsum dolor sit amet consectetur adipiscing elit',
+      viewers: VIEWERS,
+      flushMs: FLUSH_MS,
+      quietMs: 2 * FLUSH_MS + 300,
+      sendBudgetMs: (MESSAGES / RATE) * 1000 + 45_000,
+      drainMs: 60_000,
+    };
+    const r = await client.phase(job);
+    log(`${setup}: sent ${r.sent}, full ${r.fullPushes}/${r.expectedFullPushes}, badges ${r.badgeFrames}, p99 ${fmt(r.latency.p99)} ms`);
+    return { setup, r };
+  } finally {
+    await client.close();
+  }
+}
+
+async function main() {
+  const watchdog = setTimeout(() => {
+    log('ABORT: still running after 15 minutes');
+    process.exit(2);
+  }, 15 * 60_000);
+  watchdog.unref();
+  await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
+  await admin(`CREATE DATABASE ${DB}`);
+  const dbUrl = `postgresql://postgres@127.0.0.1:5432/${DB}`;
+  const shards: RedisShard[] = [];
+  const gateways: GatewayProcess[] = [];
+  const rows: Row[] = [];
+  const kills: number[] = [];
+  try {
+    const db = await createDatabase({ kind: 'postgres', url: dbUrl, poolSize: 2 });
+    let fx: Awaited<ReturnType<typeof seed>>;
+    try {
+      await migrate(db);
+      fx = await seed(db, { users: ONLINE + 8, channels: 1, messages: 0, tokenUsers: ONLINE + 8, onProgress: () => {} });
+    } finally {
+      await db.close();
+    }
+    const channelId = fx.channelIds[0]!;
+    const tokens = fx.tokens.slice(0, ONLINE).map((t) => t.token);
+    const senders = fx.tokens.slice(ONLINE, ONLINE + 8).map((t) => t.token);
+    const base = { DATABASE_URL: dbUrl, NODE_ENV: 'production', LOG_LEVEL: 'warn', OUTBOX_WORKER: 'off', BADGE_FLUSH_MS: String(FLUSH_MS) };
+
+    // 1. One gateway, in-memory engine.
+    const solo = await GatewayProcess.start(base);
+    gateways.push(solo);
+    rows.push(await runLoad('memory, 1 gateway', [solo.url], solo.url, tokens, senders, channelId));
+    await solo.stop();
+    gateways.pop();
+
+    // 2. Two gateways over three shards.
+    for (let i = 0; i < 3; i++) shards.push(await RedisShard.start());
+    const ringEnv = { ...base, REDIS_URLS: shards.map((s) => s.url).join(','), REDIS_HEALTH_INTERVAL_MS: '500' };
+    const g1 = await GatewayProcess.start(ringEnv);
+    const g2 = await GatewayProcess.start(ringEnv);
+    gateways.push(g1, g2);
+    rows.push(await runLoad('redis ring, 2 gateways, 3 shards', [g1.url, g2.url], g1.url, tokens, senders, channelId));
+
+    // 3. Failover: kill the shard that owns the channel topic, KILLS times.
+    const ring = new HashRing(shards.map((s, i) => `shard-${i}:127.0.0.1:${s.port}`));
+    const owner = ring.route(topics.channel(channelId).slice(3))!;
+    const victim = shards[Number(/^shard-(\d+)/.exec(owner)![1])]!;
+    log(`channel topic lives on ${owner}`);
+    const viewer = connect(g2.url, fx.tokens[0]!.token);
+    const sub = subscribe(viewer.client, ChannelEventsDocument, { channelId });
+    await sleep(1_000);
+    const sendOne = (text: string) =>
+      fetch(g1.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${senders[0]}` },
+        body: JSON.stringify({ query: 'mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }', variables: { i: { channelId, text } } }),
+      }).then((r) => r.json() as Promise<{ data?: { sendMessage: { id: string } } }>);
+    for (let k = 0; k < KILLS; k++) {
+      const sentAfter = new Set<string>();
+      let stop = false;
+      let killedAt: number | null = null;
+      const sender = (async () => {
+        for (let i = 0; !stop && i < 400; i++) {
+          const r = await sendOne(`failover ${k}.${i}`).catch(() => null);
+          if (r?.data && killedAt !== null) sentAfter.add(r.data.sendMessage.id);
+          await sleep(50);
+        }
+      })();
+      await sleep(500);
+      const seenBefore = sub.events.length;
+      await victim.kill();
+      killedAt = performance.now();
+      let back: number | null = null;
+      while (performance.now() - killedAt < 20_000) {
+        const fresh = sub.events.slice(seenBefore).some((e) => e.channel.__typename === 'MessagePosted' && sentAfter.has(e.channel.message.id));
+        if (fresh) {
+          back = performance.now() - killedAt;
+          break;
+        }
+        await sleep(10);
+      }
+      stop = true;
+      await sender;
+      kills.push(back ?? Number.POSITIVE_INFINITY);
+      log(`kill ${k + 1}: first delivery after ${back === null ? 'NEVER (20 s)' : `${fmt(back)} ms`}`);
+      await victim.restart();
+      await sleep(3_000); // the topic moves back
+    }
+    viewer.dispose();
+  } finally {
+    for (const g of gateways) await g.stop();
+    for (const s of shards) await s.kill();
+    await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`).catch(() => {});
+  }
+
+  const perSec = (r: PhaseResult) => ((r.fullPushes + r.badgeFrames) / r.windowMs) * 1000;
+  console.log(`bench:cluster  ${new Date().toISOString()}`);
+  console.log(`node ${process.version}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; gateways, redis-server shards, PostgreSQL and the load generator share the machine`);
+  console.log(`load: ${ONLINE} sockets (badges), ${VIEWERS} of them viewing; ${MESSAGES} messages at ${RATE}/s sent over HTTP through gateway 1`);
+  console.log();
+  console.log(
+    formatTable(
+      [
+        { title: 'setup' },
+        ...['sent', 'full pushes', 'expected', 'badge frames', 'deliveries/s', 'p50 ms', 'p99 ms', 'max ms', 'dupes', 'missing'].map((title) => ({ title, align: 'right' as const })),
+      ],
+      rows.map(({ setup, r }) =>
+        [setup, r.sent, r.fullPushes, r.expectedFullPushes, r.badgeFrames, Math.round(perSec(r)), fmt(r.latency.p50), fmt(r.latency.p99), fmt(r.latency.max), r.duplicates, r.missing].map(String),
+      ),
+    ),
+  );
+  const [mem, ringRow] = rows;
+  if (mem && ringRow) {
+    console.log(`ring / memory: deliveries/s ${fmt(perSec(ringRow.r) / perSec(mem.r))}x, p50 ${fmt(ringRow.r.latency.p50 / mem.r.latency.p50)}x, p99 ${fmt(ringRow.r.latency.p99 / mem.r.latency.p99)}x`);
+  }
+  const finite = kills.filter(Number.isFinite).sort((a, b) => a - b);
+  console.log(`shard kill -> first message delivered again (${kills.length} kills): ${kills.map((k) => (Number.isFinite(k) ? `${fmt(k)} ms` : 'never')).join(', ')}`);
+  console.log(`median ${finite.length ? fmt(percentile(finite, 50)) : '-'} ms (goal: under 5,000 ms)`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
