@@ -103,9 +103,16 @@ export async function buildApp(
   };
   const handler = createGraphQLHandler({ config, schema, services, prisma: db.prisma, realtime, log });
   const server = createServer(handler);
+  // The outbox worker gets connections of its own on PostgreSQL (a bulkhead): requests queueing
+  // for the main pool under load must not delay indexing. PGlite has one connection anyway.
+  const workerDb = config.database.kind === 'postgres' ? await createDatabase({ ...config.database, poolSize: 2 }) : db;
+  const workerIndex =
+    workerDb === db
+      ? searchIndex
+      : withSearchLogging((opts.decorateSearchIndex ?? ((i: SearchIndex) => i))(createSearchIndex(config.search, { prisma: workerDb.prisma })), log);
   const outbox = createOutboxWorker({
-    prisma: db.prisma,
-    handlers: services.search.outboxHandlers(),
+    prisma: workerDb.prisma,
+    handlers: services.search.outboxHandlers({ prisma: workerDb.prisma, searchIndex: workerIndex }),
     log: log.child({ component: 'outbox' }),
     batchSize: config.outbox.batchSize,
     pollMs: config.outbox.pollMs,
@@ -141,6 +148,10 @@ export async function buildApp(
       if (stopped) return;
       stopped = true;
       await outbox.stop();
+      if (workerDb !== db) {
+        await workerIndex.close();
+        await workerDb.close();
+      }
       await websocket.close();
       realtime.badges.close();
       presence.close();

@@ -25,7 +25,7 @@ import { hasCriteria, parseSearchQuery, type ChannelRef, type UserRef } from './
 
 export const SEARCH_OUTBOX_KINDS = ['message.posted', 'message.edited', 'message.deleted'] as const;
 /** totalCount counts at most this many matches (and says when it stopped). */
-export const SEARCH_COUNT_CAP = 10_000;
+export const SEARCH_COUNT_CAP = 1_000;
 const DEFAULT_PAGE = 20;
 const LINK = /\bhttps?:\/\/[^\s<>]+/i;
 
@@ -123,6 +123,12 @@ function combineFlag(a: boolean | null, b: boolean | null | undefined): boolean 
   if (a === null) return b ?? null;
   if (b === null || b === undefined) return a;
   return a === b ? a : 'conflict';
+}
+
+/** Where indexing reads messages from and writes documents to (by default the service's own). */
+export interface IndexingVia {
+  prisma: ServiceDeps['prisma'];
+  searchIndex: ServiceDeps['searchIndex'];
 }
 
 export function createSearchService(deps: ServiceDeps) {
@@ -291,10 +297,10 @@ export function createSearchService(deps: ServiceDeps) {
    * replies, whose is:thread may have changed): live ones are upserted, deleted or missing ones
    * removed. Idempotent; safe to repeat and to run concurrently with itself.
    */
-  async function indexMessages(messageIds: bigint[]): Promise<void> {
+  async function indexMessages(messageIds: bigint[], via: IndexingVia = { prisma, searchIndex: index }): Promise<void> {
     const ids = unique(messageIds);
     if (ids.length === 0) return;
-    const rows = await prisma.$queryRaw<DocRow[]>`
+    const rows = await via.prisma.$queryRaw<DocRow[]>`
       SELECT ${DOC_COLUMNS} FROM messages m JOIN channels c ON c.id = m.channel_id
       WHERE m.id IN (
         SELECT id FROM messages WHERE id = ANY(${ids}::bigint[])
@@ -302,8 +308,8 @@ export function createSearchService(deps: ServiceDeps) {
     const found = new Set(rows.map((r) => r.id));
     const live = rows.filter((r) => r.deleted_at === null);
     const gone = [...rows.filter((r) => r.deleted_at !== null).map((r) => BigInt(r.id)), ...ids.filter((id) => !found.has(key(id)))];
-    await index.upsert(live.map(toDocument));
-    await index.remove(gone);
+    await via.searchIndex.upsert(live.map(toDocument));
+    await via.searchIndex.remove(gone);
   }
 
   function messageIdOf(e: OutboxEvent): bigint {
@@ -311,9 +317,12 @@ export function createSearchService(deps: ServiceDeps) {
     return typeof v === 'string' && /^[0-9]{1,19}$/.test(v) ? BigInt(v) : e.aggregateId;
   }
 
-  /** One handler for every message event: re-read the message and sync the index. */
-  function outboxHandlers(): Record<string, OutboxHandler> {
-    const handler: OutboxHandler = (events) => indexMessages(events.map(messageIdOf));
+  /**
+   * One handler for every message event: re-read the message and sync the index. `via` lets the
+   * composition root give the worker connections of its own (request load must not starve it).
+   */
+  function outboxHandlers(via?: IndexingVia): Record<string, OutboxHandler> {
+    const handler: OutboxHandler = (events) => indexMessages(events.map(messageIdOf), via);
     return Object.fromEntries(SEARCH_OUTBOX_KINDS.map((k) => [k, handler]));
   }
 

@@ -7,7 +7,7 @@ import type { SnippetPart } from '../../infra/search/search-index.port.js';
 
 export const SearchSortEnum = builder.enumType('SearchSort', {
   values: {
-    RELEVANCE: { description: 'Best matches first (the newest 2,000 matches are ranked; older ones follow, newest first)' },
+    RELEVANCE: { description: 'Best matches first (the newest 500 matches are ranked; older ones follow, newest first)' },
     NEWEST: { description: 'Newest first' },
   } as const,
 });
@@ -72,10 +72,10 @@ const SearchResultConnection = builder.objectRef<SearchPage>('SearchResultConnec
       }),
     }),
     totalCount: t.int({
-      description: 'Matches you may read, counted up to 10,000 (see totalCountIsExact)',
+      description: 'Matches you may read, counted up to 1,000 (see totalCountIsExact)',
       resolve: async (p) => (await p.total()).count,
     }),
-    totalCountIsExact: t.boolean({ description: 'false when counting stopped at 10,000', resolve: async (p) => (await p.total()).exact }),
+    totalCountIsExact: t.boolean({ description: 'false when counting stopped at 1,000: there are more', resolve: async (p) => (await p.total()).exact }),
   }),
 });
 

@@ -1,0 +1,108 @@
+/**
+ * The pure parts of the Typesense adapter (no server needed): filter_by and q construction, and
+ * the JSONL documents. The adapter's behaviour against a server is the contract suite.
+ */
+import { describe, expect, it } from 'vitest';
+import { typesenseCollectionSchema, typesenseFilter, typesenseJsonl, typesenseQueryText } from '../../src/infra/search/typesense.search.js';
+import { cleanText, plainExcerpt, splitHighlighted, HL_END, HL_START, LT_MARK } from '../../src/infra/search/search-index.port.js';
+import type { SearchTerm } from '../../src/infra/search/search-index.port.js';
+
+const w = (text: string, negated = false): SearchTerm => ({ kind: 'word', text, negated });
+const p = (text: string, negated = false): SearchTerm => ({ kind: 'phrase', text, negated });
+
+describe('typesense filter_by', () => {
+  it('is built from ids, booleans and numbers only', () => {
+    const f = typesenseFilter(
+      {
+        terms: [],
+        channelIds: [1234567890123456789n, 2n],
+        authorIds: [3n],
+        excludedAuthorIds: [4n, 5n],
+        mentionedUserIds: [[6n], [7n, 8n]],
+        hasFile: true,
+        hasLink: false,
+        isThread: null,
+        minMessageId: 9007199254740993n,
+        maxMessageId: 9223372036854775807n,
+      },
+      { belowMessageId: 100n },
+    );
+    expect(f).toBe(
+      'channel_id:[1234567890123456789,2] && author_id:[3] && author_id:!=4 && author_id:!=5 && mentioned_user_ids:[6] && ' +
+        'mentioned_user_ids:[7,8] && has_file:true && has_link:false && message_id:>=9007199254740993 && ' +
+        'message_id:<9223372036854775807 && message_id:<100',
+    );
+    // Every character outside identifiers, digits and the operators we write is absent.
+    expect(f!.replace(/[a-z_]+|[0-9]+|:|!=|>=|<|&&|\[|\]|,|\s/g, '')).toBe('');
+  });
+
+  it('matches nothing (null) for empty lists, so an empty list never widens a search', () => {
+    expect(typesenseFilter({ terms: [], channelIds: [] })).toBeNull();
+    expect(typesenseFilter({ terms: [], channelIds: [1n], authorIds: [] })).toBeNull();
+    expect(typesenseFilter({ terms: [], channelIds: [1n], mentionedUserIds: [[1n], []] })).toBeNull();
+  });
+});
+
+describe('typesense q', () => {
+  it('rebuilds words, phrases and exclusions without quotes or operators from the input', () => {
+    expect(typesenseQueryText([w('deploy'), p('exact phrase'), w('noise', true), p('not this', true)])).toBe('deploy "exact phrase" -noise -"not this"');
+    expect(typesenseQueryText([w('-x'), w('a"b')])).toBe('x a b');
+    expect(typesenseQueryText([p('say "hi" there')])).toBe('"say hi there"');
+  });
+
+  it("is '*' for filters only, and null when nothing searchable is left (never a silent '*')", () => {
+    expect(typesenseQueryText([])).toBe('*');
+    expect(typesenseQueryText([w('*')])).toBeNull();
+    expect(typesenseQueryText([w('&&'), w('foo', true)])).toBeNull();
+    expect(() => typesenseQueryText([w('foo', true)])).toThrow(/at least one word/);
+  });
+});
+
+describe('typesense documents', () => {
+  it('writes int64 fields as exact integer literals and the text as a string', () => {
+    const line = typesenseJsonl([
+      {
+        messageId: 1234567890123456789n,
+        channelId: 9007199254740993n,
+        workspaceId: 1n,
+        authorId: 2n,
+        threadRootId: null,
+        isThread: false,
+        hasFile: true,
+        hasLink: false,
+        mentionedUserIds: [9007199254740995n],
+        text: 'a "quoted" \\ text 123',
+        createdAt: new Date('2026-01-01T00:00:00Z'),
+      },
+    ]);
+    expect(line).toContain('"message_id":1234567890123456789');
+    expect(line).toContain('"channel_id":9007199254740993');
+    expect(line).toContain('"mentioned_user_ids":[9007199254740995]');
+    expect(line).toContain('"id":"1234567890123456789"');
+    expect(line).toContain('"channel":"9007199254740993"');
+    expect(line).not.toContain('thread_root_id');
+    expect(line).toContain(JSON.stringify('a "quoted" \\ text 123'));
+  });
+
+  it('declares a collection sorted by message id, with a locale from SEARCH_LANGUAGE', () => {
+    const s = typesenseCollectionSchema('messages_v1', 'german');
+    expect(s.default_sorting_field).toBe('message_id');
+    expect(s.fields.find((f) => f.name === 'text')).toMatchObject({ type: 'string', locale: 'de', stem: true });
+  });
+});
+
+describe('snippet helpers', () => {
+  it('split marked backend output into parts and restore "<"', () => {
+    expect(splitHighlighted(`a ${HL_START}b${HL_END} c ${LT_MARK}tag> ${HL_START}d${HL_END}${HL_START}e${HL_END}`)).toEqual([
+      { text: 'a ', highlighted: false },
+      { text: 'b', highlighted: true },
+      { text: ' c <tag> ', highlighted: false },
+      { text: 'de', highlighted: true },
+    ]);
+    expect(cleanText(`x${HL_START}y${HL_END}z${LT_MARK}`)).toBe('xyz');
+    expect(plainExcerpt('')).toEqual([]);
+    const long = plainExcerpt('word '.repeat(100));
+    expect(long[0]!.text.endsWith('…')).toBe(true);
+    expect(long[0]!.text.length).toBeLessThanOrEqual(242);
+  });
+});
