@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { basicWorkspace, describeApi, startTestApp, type TestApp } from '../helpers/app.js';
-import { connect, eventually, over, subscribe } from '../helpers/ws.js';
+import { connect, over, subscribe } from '../helpers/ws.js';
+import { waitUntil } from '../helpers/eventually.js';
 import {
   AddReactionDocument,
   ChannelEventsDocument,
@@ -193,7 +194,7 @@ describeApi('real-time delivery', () => {
     expect((subs[20]!.errors[0] as { extensions?: { code?: string } }).extensions?.code).toBe('RATE_LIMITED');
     for (const s of subs) s.unsubscribe();
     for (const s of sockets.splice(0)) s.dispose();
-    await eventually(() => t.app.realtime.hub.stats().listeners === 0, 5_000, 'hub to empty after disposing sockets');
+    await waitUntil(() => t.app.realtime.hub.stats().listeners === 0, 5_000, 'hub to empty after disposing sockets');
 
     const storm = open(w.bob.token).client;
     for (let round = 0; round < 100; round++) {
@@ -203,7 +204,7 @@ describeApi('real-time delivery', () => {
       await new Promise((r) => setTimeout(r, 1));
       for (const s of batch.slice(0, 100)) s.unsubscribe();
     }
-    await eventually(() => {
+    await waitUntil(() => {
       const s = t.app.realtime.hub.stats();
       return s.listeners === 0 && s.topics === 0 && s.brokerTopics === 0;
     }, 10_000, 'hub maps to be empty');

@@ -3,7 +3,8 @@ import { Client } from '../helpers/app.js';
 import { createTestDatabase, postgresAvailable, type TestDatabase } from '../helpers/db.js';
 import { GatewayProcess } from '../helpers/gateway.js';
 import { RedisShard, redisServerAvailable } from '../helpers/redis.js';
-import { connect, eventually, over, subscribe } from '../helpers/ws.js';
+import { connect, over, subscribe } from '../helpers/ws.js';
+import { waitUntil } from '../helpers/eventually.js';
 import {
   BadgesDocument,
   ChannelDocument,
@@ -115,7 +116,7 @@ describe.skipIf(!ready)('two gateways, three redis shards', () => {
     expect(new Set(all).size).toBe(all.length);
 
     // Badge counts still equal the database after the failover.
-    await eventually(async () => {
+    await waitUntil(async () => {
       const db = (await ann.http.ok(ChannelDocument, { id: general })).channel!;
       const last = annBadges.events.flatMap((e) => e.badges.channels).filter((c) => c.channelId === general).at(-1);
       return !!last && last.unreadCount === db.unreadCount && last.mentionCount === db.mentionCount;
@@ -140,7 +141,7 @@ describe.skipIf(!ready)('two gateways, three redis shards', () => {
     };
     const pair = await GatewayProcess.start(env, ['--gateways', '2']);
     try {
-      await eventually(() => (pair.output.join('').match(/Chat API ready at/g) ?? []).length === 2, 60_000, 'two gateways ready');
+      await waitUntil(() => (pair.output.join('').match(/Chat API ready at/g) ?? []).length === 2, 60_000, 'two gateways ready');
       const text = pair.output.join('');
       const pids = new Set([...text.matchAll(/\[gateway pid (\d+)\]/g)].map((m) => m[1]));
       const ids = new Set([...text.matchAll(/"workerId":(\d+)/g)].map((m) => m[1]));

@@ -11,3 +11,13 @@ export async function eventually<T>(fn: () => Promise<T>, done: (v: T) => boolea
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** Polls until `check` passes or `ms` run out (for state that is not an event stream). */
+export async function waitUntil(check: () => Promise<boolean> | boolean, ms = 5_000, what = 'condition') {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -102,13 +102,3 @@ export async function over<R, V>(client: WsClient, doc: TypedDocumentNode<R, V>,
     );
   });
 }
-
-/** Polls until `check` passes or `ms` run out (for state that is not an event stream). */
-export async function eventually(check: () => Promise<boolean> | boolean, ms = 5_000, what = 'condition') {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -2,6 +2,7 @@ import type { ServiceDeps } from '../deps.js';
 import type { ChannelsService } from '../channels/channels.service.js';
 import type { Viewer } from '../viewer.js';
 import type { File } from '../../generated/prisma/client.js';
+import { isDomainError } from '../errors.js';
 
 /** File references. Upload, storage and presigned URLs are the files issue; this checks access. */
 export function createFilesService(deps: ServiceDeps, channels: ChannelsService) {
@@ -13,8 +14,9 @@ export function createFilesService(deps: ServiceDeps, channels: ChannelsService)
       try {
         await channels.accessChannel(viewer, file.channelId);
         return file;
-      } catch {
-        return null;
+      } catch (err) {
+        if (isDomainError(err) && err.code === 'NOT_FOUND') return null;
+        throw err;
       }
     },
   };

@@ -1,5 +1,5 @@
 import type { ServiceDeps } from '../deps.js';
-import { badInput, conflict, forbidden, notFound } from '../errors.js';
+import { badInput, conflict, forbidden, isDomainError, notFound } from '../errors.js';
 import { withTx, isUniqueViolation } from '../../infra/db/tx.js';
 import type { Tx } from '../../infra/db/database.js';
 import { Prisma, type Message } from '../../generated/prisma/client.js';
@@ -69,8 +69,10 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
     try {
       const access = await channels.accessChannel(viewer, message.channelId);
       return { message, ...access };
-    } catch {
-      throw notFound('message', messageId);
+    } catch (err) {
+      // A hidden channel hides its messages; any other failure is reported as it is.
+      if (isDomainError(err) && err.code === 'NOT_FOUND') throw notFound('message', messageId);
+      throw err;
     }
   }
 
