@@ -49,8 +49,8 @@ import { topics } from '../src/realtime/topics.js';
 import { startFanoutClient, type FanoutClient, type PhaseJob, type PhaseResult } from './lib/ws-fanout.js';
 import { fmt, fmtRatio, formatTable, ratio } from './lib/stats.js';
 import { seed } from './seed.js';
+import { dropScratch, prepareDatabase } from './lib/scratch-db.js';
 
-const ADMIN_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
 const SCRATCH_DB = 'chat_bench_fanout';
 
 const envInt = (name: string, def: number, min = 1) => {
@@ -120,39 +120,6 @@ function openFileLimit(): number {
   }
 }
 
-async function prepareDatabase(): Promise<{ url: string; scratch: boolean }> {
-  const given = process.env.DATABASE_URL;
-  if (given) {
-    if (!/^postgres(ql)?:\/\//.test(given)) throw new Error('DATABASE_URL must be a postgres:// URL (this benchmark is PostgreSQL only)');
-    return { url: given, scratch: false };
-  }
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS ${SCRATCH_DB} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${SCRATCH_DB}`);
-  } finally {
-    await admin.end();
-  }
-  const u = new URL(ADMIN_URL);
-  u.pathname = `/${SCRATCH_DB}`;
-  return { url: u.toString(), scratch: true };
-}
-
-async function dropScratch(): Promise<void> {
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  try {
-    for (let i = 0; i < 50; i++) {
-      const r = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [SCRATCH_DB]);
-      if ((r.rows[0]?.n ?? 0) === 0) break;
-      await sleep(100);
-    }
-    await admin.query(`DROP DATABASE IF EXISTS ${SCRATCH_DB} WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -262,7 +229,7 @@ async function main(): Promise<void> {
     throw new BenchAbort(`open-file limit ${fdLimit} is too low for ${ONLINE} sockets per process; raise it (ulimit -n ${ONLINE + 1024})`);
   }
 
-  const { url: dbUrl, scratch } = await prepareDatabase();
+  const { url: dbUrl, scratch } = await prepareDatabase(SCRATCH_DB);
   log(`database: ${scratch ? `${SCRATCH_DB} (scratch, recreated)` : 'DATABASE_URL'}`);
   let app: App | null = null;
   let client: FanoutClient | null = null;
@@ -609,7 +576,7 @@ async function main(): Promise<void> {
     await client?.close().catch(() => {});
     await pool?.end().catch(() => {});
     if (scratch && !process.env.BENCH_KEEP_DB) {
-      await dropScratch().catch((e: unknown) => log(`could not drop ${SCRATCH_DB}: ${(e as Error).message}`));
+      await dropScratch(SCRATCH_DB).catch((e: unknown) => log(`could not drop ${SCRATCH_DB}: ${(e as Error).message}`));
     }
     clearTimeout(watchdog);
   }

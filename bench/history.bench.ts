@@ -38,8 +38,8 @@ import { createSnowflake, decodeSnowflake } from '../src/infra/ids/snowflake.js'
 import { runBounded, startLoadWorker, type LoadJob, type LoadResult, type LoadWorker } from './lib/http-load.js';
 import { fmt, fmtRatio, formatTable, ratio, summarize, type Summary } from './lib/stats.js';
 import { insertRows, seed } from './seed.js';
+import { dropScratch, prepareDatabase } from './lib/scratch-db.js';
 
-const ADMIN_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
 const SCRATCH_DB = 'chat_bench_history';
 const MAIN_MESSAGES = 100_000;
 const TOMBSTONES = 100_000;
@@ -97,41 +97,6 @@ class BenchAbort extends Error {
 
 // ---------------------------------------------------------------------------------------------
 
-async function prepareDatabase(): Promise<{ url: string; scratch: boolean }> {
-  const given = process.env.DATABASE_URL;
-  if (given) {
-    if (!/^postgres(ql)?:\/\//.test(given)) throw new Error('DATABASE_URL must be a postgres:// URL (this benchmark is PostgreSQL only)');
-    return { url: given, scratch: false };
-  }
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS ${SCRATCH_DB} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${SCRATCH_DB}`);
-  } finally {
-    await admin.end();
-  }
-  const u = new URL(ADMIN_URL);
-  u.pathname = `/${SCRATCH_DB}`;
-  return { url: u.toString(), scratch: true };
-}
-
-async function dropScratch(): Promise<void> {
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  try {
-    // pg's Pool.end() resolves before its connections have closed; a forced drop that kills a
-    // still-open idle connection makes that pool emit 'error'. Give them a moment to go.
-    for (let i = 0; i < 50; i++) {
-      const r = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [SCRATCH_DB]);
-      if ((r.rows[0]?.n ?? 0) === 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    await admin.query(`DROP DATABASE IF EXISTS ${SCRATCH_DB} WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
-}
 
 interface Fixture {
   mainChannelId: string;
@@ -426,7 +391,7 @@ async function main(): Promise<void> {
   }, TIMEOUT_S * 1000);
   watchdog.unref();
 
-  const { url, scratch } = await prepareDatabase();
+  const { url, scratch } = await prepareDatabase(SCRATCH_DB);
   log(`database: ${scratch ? `${SCRATCH_DB} (scratch, recreated)` : 'DATABASE_URL'}`);
   let app: Awaited<ReturnType<typeof buildApp>> | null = null;
   let worker: LoadWorker | null = null;
@@ -589,7 +554,7 @@ async function main(): Promise<void> {
     await pool?.end().catch(() => {});
     await app?.stop().catch((e: unknown) => log(`app.stop failed: ${(e as Error).message}`));
     if (scratch && !process.env.BENCH_KEEP_DB) {
-      await dropScratch().catch((e: unknown) => log(`could not drop ${SCRATCH_DB}: ${(e as Error).message}`));
+      await dropScratch(SCRATCH_DB).catch((e: unknown) => log(`could not drop ${SCRATCH_DB}: ${(e as Error).message}`));
     }
     clearTimeout(watchdog);
   }

@@ -45,6 +45,7 @@ import type { ServiceDeps } from '../src/domain/deps.js';
 import { startLoadWorker, type LoadResult, type LoadWorker } from './lib/http-load.js';
 import { fmt, formatTable, summarize, type Summary } from './lib/stats.js';
 import { seed } from './seed.js';
+import { dropScratch } from './lib/scratch-db.js';
 
 const ADMIN_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
 const SCRATCH_DB = 'chat_bench_search';
@@ -260,20 +261,6 @@ async function prepareDatabase(): Promise<{ url: string; scratch: boolean }> {
   return { url: u.toString(), scratch: true };
 }
 
-async function dropScratch(): Promise<void> {
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  try {
-    for (let i = 0; i < 50; i++) {
-      const r = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [SCRATCH_DB]);
-      if ((r.rows[0]?.n ?? 0) === 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    await admin.query(`DROP DATABASE IF EXISTS ${SCRATCH_DB} WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
-}
 
 interface Fixture {
   tokens: string[];
@@ -562,7 +549,7 @@ async function main(): Promise<void> {
   } finally {
     await worker?.close().catch(() => {});
     await app?.stop().catch((e: unknown) => log(`app.stop failed: ${(e as Error).message}`));
-    if (scratch && !process.env.BENCH_KEEP_DB && !REUSE) await dropScratch().catch((e: unknown) => log(`could not drop ${SCRATCH_DB}: ${(e as Error).message}`));
+    if (scratch && !process.env.BENCH_KEEP_DB && !REUSE) await dropScratch(SCRATCH_DB).catch((e: unknown) => log(`could not drop ${SCRATCH_DB}: ${(e as Error).message}`));
     clearTimeout(watchdog);
   }
   if (failed) process.exitCode = 1;
