@@ -80,7 +80,11 @@ export function createRenderer(opts: {
           if (next.done) return;
           if (project) {
             opts.onRender?.(false);
-            yield project(next.value);
+            const result = project(next.value);
+            // Serialized by the socket layer's fast path (one native JSON.stringify, no replacer
+            // call per key); nobody else holds this object.
+            opts.shareable.add(result);
+            yield result;
           } else yield await render(next.value, args, key);
         }
       }
