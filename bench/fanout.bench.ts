@@ -50,16 +50,10 @@ import { startFanoutClient, type FanoutClient, type PhaseJob, type PhaseResult }
 import { fmt, fmtRatio, formatTable, ratio } from './lib/stats.js';
 import { seed } from './seed.js';
 import { dropScratch, prepareDatabase } from './lib/scratch-db.js';
+import { envInt } from './lib/env.js';
 
 const SCRATCH_DB = 'chat_bench_fanout';
 
-const envInt = (name: string, def: number, min = 1) => {
-  const v = process.env[name];
-  if (v === undefined || v === '') return def;
-  const n = Number(v.replaceAll('_', ''));
-  if (!Number.isInteger(n) || n < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${v}`);
-  return n;
-};
 const MEMBERS = envInt('BENCH_MEMBERS', 50_000);
 const ONLINE = envInt('BENCH_ONLINE', 10_000);
 const VIEWERS = envInt('BENCH_VIEWERS', 500);

@@ -39,6 +39,7 @@ import { runBounded, startLoadWorker, type LoadJob, type LoadResult, type LoadWo
 import { fmt, fmtRatio, formatTable, ratio, summarize, type Summary } from './lib/stats.js';
 import { insertRows, seed } from './seed.js';
 import { dropScratch, prepareDatabase } from './lib/scratch-db.js';
+import { envInt } from './lib/env.js';
 
 const SCRATCH_DB = 'chat_bench_history';
 const MAIN_MESSAGES = 100_000;
@@ -48,13 +49,6 @@ const DEEP_RANK = 10_000; // "before" = the id of about the 10,000th-oldest mess
 const GOAL_LATEST_P99_MS = 15;
 const GOAL_TOMBSTONE_RATIO = 2;
 
-const envInt = (name: string, def: number) => {
-  const v = process.env[name];
-  if (v === undefined || v === '') return def;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
-  return n;
-};
 const REQUESTS = envInt('BENCH_REQUESTS', 5_000);
 const WARMUP = envInt('BENCH_WARMUP', 500);
 const CONCURRENCY = envInt('BENCH_CONCURRENCY', 32);

@@ -45,20 +45,14 @@ import type { ServiceDeps } from '../src/domain/deps.js';
 import { startLoadWorker, type LoadResult, type LoadWorker } from './lib/http-load.js';
 import { fmt, formatTable, summarize, type Summary } from './lib/stats.js';
 import { seed } from './seed.js';
-import { dropScratch } from './lib/scratch-db.js';
+import { dropScratch, prepareDatabase as prepareScratch, scratchUrl } from './lib/scratch-db.js';
+import { envInt } from './lib/env.js';
 
 const ADMIN_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
 const SCRATCH_DB = 'chat_bench_search';
 const GOAL_FILTERED_P99_MS = 50;
 const GOAL_LAG_P99_MS = 1_000;
 
-const envInt = (name: string, def: number) => {
-  const v = process.env[name];
-  if (v === undefined || v === '') return def;
-  const n = Number(v.replaceAll('_', ''));
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
-  return n;
-};
 const MESSAGES = envInt('BENCH_MESSAGES', 1_000_000);
 const USERS = envInt('BENCH_USERS', 1_000);
 const CHANNELS = envInt('BENCH_CHANNELS', 50);
@@ -241,24 +235,9 @@ const FIXTURE_FILE = `/tmp/${SCRATCH_DB}.fixture.json`;
 const REUSE = process.env.BENCH_REUSE_DB === '1';
 
 async function prepareDatabase(): Promise<{ url: string; scratch: boolean }> {
-  const given = process.env.DATABASE_URL;
-  if (given) return { url: given, scratch: false };
-  if (REUSE) {
-    const u = new URL(ADMIN_URL);
-    u.pathname = `/${SCRATCH_DB}`;
-    return { url: u.toString(), scratch: true };
-  }
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS ${SCRATCH_DB} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${SCRATCH_DB}`);
-  } finally {
-    await admin.end();
-  }
-  const u = new URL(ADMIN_URL);
-  u.pathname = `/${SCRATCH_DB}`;
-  return { url: u.toString(), scratch: true };
+  // BENCH_REUSE_DB=1 keeps an already seeded scratch database (seeding 1M messages takes minutes).
+  if (REUSE && !process.env.DATABASE_URL) return { url: scratchUrl(SCRATCH_DB), scratch: true };
+  return prepareScratch(SCRATCH_DB);
 }
 
 
