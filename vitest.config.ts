@@ -18,7 +18,15 @@ export default defineConfig({
       { extends: true, test: { name: 'pglite', include: ['tests/api/**/*.test.ts'], env: { TEST_DB: 'pglite' } } },
       { extends: true, test: { name: 'postgres', include: ['tests/api/**/*.test.ts'], env: { TEST_DB: 'postgres' } } },
       // Several gateway processes and Redis shards: needs PostgreSQL (shared by the processes) and redis-server.
-      { extends: true, test: { name: 'cluster', include: ['tests/cluster/**/*.test.ts'], env: { TEST_DB: 'postgres' }, fileParallelism: false } },
+      {
+        extends: true,
+        test: {
+          name: 'cluster',
+          include: ['tests/cluster/**/*.test.ts'],
+          env: { TEST_DB: 'postgres' },
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

@@ -56,10 +56,25 @@ interface Row {
   r: PhaseResult;
 }
 
-async function runLoad(setup: string, urls: string[], sendUrl: string, tokens: string[], senderTokens: string[], channelId: string): Promise<Row> {
+async function runLoad(
+  setup: string,
+  urls: string[],
+  sendUrl: string,
+  tokens: string[],
+  senderTokens: string[],
+  channelId: string,
+): Promise<Row> {
   const client = await startFanoutClient();
   try {
-    const c = await client.connect({ url: urls[0]!, urls, tokens, viewers: VIEWERS, channelId, batch: 200, deadlineMs: 120_000 });
+    const c = await client.connect({
+      url: urls[0]!,
+      urls,
+      tokens,
+      viewers: VIEWERS,
+      channelId,
+      batch: 200,
+      deadlineMs: 120_000,
+    });
     if (c.failed) throw new Error(`${setup}: ${c.failed} connections failed: ${c.errorSamples.join(' | ')}`);
     log(`${setup}: ${c.opened} sockets over ${urls.length} gateway(s) in ${fmt(c.durationMs / 1000)} s`);
     await sleep(2_000); // subscriptions registered everywhere
@@ -81,7 +96,9 @@ async function runLoad(setup: string, urls: string[], sendUrl: string, tokens: s
       drainMs: 60_000,
     };
     const r = await client.phase(job);
-    log(`${setup}: sent ${r.sent}, full ${r.fullPushes}/${r.expectedFullPushes}, badges ${r.badgeFrames}, p99 ${fmt(r.latency.p99)} ms`);
+    log(
+      `${setup}: sent ${r.sent}, full ${r.fullPushes}/${r.expectedFullPushes}, badges ${r.badgeFrames}, p99 ${fmt(r.latency.p99)} ms`,
+    );
     return { setup, r };
   } finally {
     await client.close();
@@ -106,14 +123,26 @@ async function main() {
     let fx: Awaited<ReturnType<typeof seed>>;
     try {
       await migrate(db);
-      fx = await seed(db, { users: ONLINE + 8, channels: 1, messages: 0, tokenUsers: ONLINE + 8, onProgress: () => {} });
+      fx = await seed(db, {
+        users: ONLINE + 8,
+        channels: 1,
+        messages: 0,
+        tokenUsers: ONLINE + 8,
+        onProgress: () => {},
+      });
     } finally {
       await db.close();
     }
     const channelId = fx.channelIds[0]!;
     const tokens = fx.tokens.slice(0, ONLINE).map((t) => t.token);
     const senders = fx.tokens.slice(ONLINE, ONLINE + 8).map((t) => t.token);
-    const base = { DATABASE_URL: dbUrl, NODE_ENV: 'production', LOG_LEVEL: 'warn', OUTBOX_WORKER: 'off', BADGE_FLUSH_MS: String(FLUSH_MS) };
+    const base = {
+      DATABASE_URL: dbUrl,
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      OUTBOX_WORKER: 'off',
+      BADGE_FLUSH_MS: String(FLUSH_MS),
+    };
 
     // 1. One gateway, in-memory engine.
     const solo = await GatewayProcess.start(base);
@@ -142,7 +171,10 @@ async function main() {
       fetch(g1.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${senders[0]}` },
-        body: JSON.stringify({ query: 'mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }', variables: { i: { channelId, text } } }),
+        body: JSON.stringify({
+          query: 'mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }',
+          variables: { i: { channelId, text } },
+        }),
       }).then((r) => r.json() as Promise<{ data?: { sendMessage: { id: string } } }>);
     for (let k = 0; k < KILLS; k++) {
       const sentAfter = new Set<string>();
@@ -161,7 +193,9 @@ async function main() {
       killedAt = performance.now();
       let back: number | null = null;
       while (performance.now() - killedAt < 20_000) {
-        const fresh = sub.events.slice(seenBefore).some((e) => e.channel.__typename === 'MessagePosted' && sentAfter.has(e.channel.message.id));
+        const fresh = sub.events
+          .slice(seenBefore)
+          .some((e) => e.channel.__typename === 'MessagePosted' && sentAfter.has(e.channel.message.id));
         if (fresh) {
           back = performance.now() - killedAt;
           break;
@@ -184,26 +218,57 @@ async function main() {
 
   const perSec = (r: PhaseResult) => ((r.fullPushes + r.badgeFrames) / r.windowMs) * 1000;
   console.log(`bench:cluster  ${new Date().toISOString()}`);
-  console.log(`node ${process.version}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; gateways, redis-server shards, PostgreSQL and the load generator share the machine`);
-  console.log(`load: ${ONLINE} sockets (badges), ${VIEWERS} of them viewing; ${MESSAGES} messages at ${RATE}/s sent over HTTP through gateway 1`);
+  console.log(
+    `node ${process.version}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; gateways, redis-server shards, PostgreSQL and the load generator share the machine`,
+  );
+  console.log(
+    `load: ${ONLINE} sockets (badges), ${VIEWERS} of them viewing; ${MESSAGES} messages at ${RATE}/s sent over HTTP through gateway 1`,
+  );
   console.log();
   console.log(
     formatTable(
       [
         { title: 'setup' },
-        ...['sent', 'full pushes', 'expected', 'badge frames', 'deliveries/s', 'p50 ms', 'p99 ms', 'max ms', 'dupes', 'missing'].map((title) => ({ title, align: 'right' as const })),
+        ...[
+          'sent',
+          'full pushes',
+          'expected',
+          'badge frames',
+          'deliveries/s',
+          'p50 ms',
+          'p99 ms',
+          'max ms',
+          'dupes',
+          'missing',
+        ].map((title) => ({ title, align: 'right' as const })),
       ],
       rows.map(({ setup, r }) =>
-        [setup, r.sent, r.fullPushes, r.expectedFullPushes, r.badgeFrames, Math.round(perSec(r)), fmt(r.latency.p50), fmt(r.latency.p99), fmt(r.latency.max), r.duplicates, r.missing].map(String),
+        [
+          setup,
+          r.sent,
+          r.fullPushes,
+          r.expectedFullPushes,
+          r.badgeFrames,
+          Math.round(perSec(r)),
+          fmt(r.latency.p50),
+          fmt(r.latency.p99),
+          fmt(r.latency.max),
+          r.duplicates,
+          r.missing,
+        ].map(String),
       ),
     ),
   );
   const [mem, ringRow] = rows;
   if (mem && ringRow) {
-    console.log(`ring / memory: deliveries/s ${fmt(perSec(ringRow.r) / perSec(mem.r))}x, p50 ${fmt(ringRow.r.latency.p50 / mem.r.latency.p50)}x, p99 ${fmt(ringRow.r.latency.p99 / mem.r.latency.p99)}x`);
+    console.log(
+      `ring / memory: deliveries/s ${fmt(perSec(ringRow.r) / perSec(mem.r))}x, p50 ${fmt(ringRow.r.latency.p50 / mem.r.latency.p50)}x, p99 ${fmt(ringRow.r.latency.p99 / mem.r.latency.p99)}x`,
+    );
   }
   const finite = kills.filter(Number.isFinite).sort((a, b) => a - b);
-  console.log(`shard kill -> first message delivered again (${kills.length} kills): ${kills.map((k) => (Number.isFinite(k) ? `${fmt(k)} ms` : 'never')).join(', ')}`);
+  console.log(
+    `shard kill -> first message delivered again (${kills.length} kills): ${kills.map((k) => (Number.isFinite(k) ? `${fmt(k)} ms` : 'never')).join(', ')}`,
+  );
   console.log(`median ${finite.length ? fmt(percentile(finite, 50)) : '-'} ms (goal: under 5,000 ms)`);
 }
 

@@ -114,7 +114,6 @@ function openFileLimit(): number {
   }
 }
 
-
 // ---------------------------------------------------------------------------------------------
 
 interface ServerSample {
@@ -220,7 +219,9 @@ async function main(): Promise<void> {
   if (ONLINE + SENDER_USERS > MEMBERS) throw new RangeError('BENCH_MEMBERS must be >= BENCH_ONLINE + senders');
   const fdLimit = openFileLimit();
   if (fdLimit < ONLINE + 512) {
-    throw new BenchAbort(`open-file limit ${fdLimit} is too low for ${ONLINE} sockets per process; raise it (ulimit -n ${ONLINE + 1024})`);
+    throw new BenchAbort(
+      `open-file limit ${fdLimit} is too low for ${ONLINE} sockets per process; raise it (ulimit -n ${ONLINE + 1024})`,
+    );
   }
 
   const { url: dbUrl, scratch } = await prepareDatabase(SCRATCH_DB);
@@ -253,7 +254,9 @@ async function main(): Promise<void> {
     const onlineTokens = fx.tokens.slice(0, ONLINE).map((t) => t.token);
     const senderTokens = fx.tokens.slice(ONLINE, ONLINE + SENDER_USERS).map((t) => t.token);
     const seedMs = performance.now() - t0;
-    log(`fixture ready in ${(seedMs / 1000).toFixed(1)} s: ${MEMBERS} members of #general (${channelId}), ${fx.tokens.length} tokens`);
+    log(
+      `fixture ready in ${(seedMs / 1000).toFixed(1)} s: ${MEMBERS} members of #general (${channelId}), ${fx.tokens.length} tokens`,
+    );
 
     // 2. The gateway: the real server, production settings, in this process.
     const config = loadConfig({
@@ -269,10 +272,14 @@ async function main(): Promise<void> {
     app = await buildApp(config);
     const { url } = await app.start();
     const flushMs = config.realtime.badgeFlushMs;
-    log(`gateway listening at ${url} (BADGE_FLUSH_MS ${flushMs}, SUBSCRIPTION_QUEUE_LIMIT ${config.realtime.subscriptionQueueLimit})`);
+    log(
+      `gateway listening at ${url} (BADGE_FLUSH_MS ${flushMs}, SUBSCRIPTION_QUEUE_LIMIT ${config.realtime.subscriptionQueueLimit})`,
+    );
     const queueRoom = config.realtime.subscriptionQueueLimit;
     if (Math.max(BLAST, INJECT, NAIVE_BLAST, NAIVE_INJECT) >= queueRoom) {
-      throw new BenchAbort(`blast/inject sizes must stay under SUBSCRIPTION_QUEUE_LIMIT (${queueRoom}), or slow-consumer disconnects are expected`);
+      throw new BenchAbort(
+        `blast/inject sizes must stay under SUBSCRIPTION_QUEUE_LIMIT (${queueRoom}), or slow-consumer disconnects are expected`,
+      );
     }
     pool = new pg.Pool({ connectionString: dbUrl, max: 2 });
     pool.on('error', (err) => log(`pool: ${err.message}`));
@@ -282,16 +289,26 @@ async function main(): Promise<void> {
     log(`load generator: pid ${client.pid}`);
     gc();
     const memBefore = process.memoryUsage();
-    const conn = await client.connect({ url, tokens: onlineTokens, viewers: VIEWERS, channelId, batch: CONNECT_BATCH, deadlineMs: 240_000 });
+    const conn = await client.connect({
+      url,
+      tokens: onlineTokens,
+      viewers: VIEWERS,
+      channelId,
+      batch: CONNECT_BATCH,
+      deadlineMs: 240_000,
+    });
     log(`connected ${conn.opened}/${ONLINE} in ${(conn.durationMs / 1000).toFixed(1)} s (${conn.failed} failed)`);
-    if (conn.failed > 0 || conn.opened !== ONLINE) throw new BenchAbort(`connections failed: ${conn.errorSamples.join(' | ')}`);
+    if (conn.failed > 0 || conn.opened !== ONLINE)
+      throw new BenchAbort(`connections failed: ${conn.errorSamples.join(' | ')}`);
 
     const app_ = app;
     const waitReady = async (what: string, check: () => boolean, ms: number) => {
       const deadline = performance.now() + ms;
       while (!check()) {
         if (performance.now() > deadline) {
-          throw new BenchAbort(`${what}: not ready after ${ms / 1000} s (hub ${JSON.stringify(app_.realtime.hub.stats())}, badges ${JSON.stringify(app_.realtime.badges.stats())}, ws ${JSON.stringify(app_.websocket.stats())})`);
+          throw new BenchAbort(
+            `${what}: not ready after ${ms / 1000} s (hub ${JSON.stringify(app_.realtime.hub.stats())}, badges ${JSON.stringify(app_.realtime.badges.stats())}, ws ${JSON.stringify(app_.websocket.stats())})`,
+          );
         }
         await sleep(100);
       }
@@ -300,14 +317,17 @@ async function main(): Promise<void> {
     // group); each viewer listens to the channel.
     await waitReady(
       'subscriptions',
-      () => app_.realtime.badges.stats().sessions === ONLINE && app_.realtime.hub.stats().listeners >= ONLINE + 1 + VIEWERS,
+      () =>
+        app_.realtime.badges.stats().sessions === ONLINE && app_.realtime.hub.stats().listeners >= ONLINE + 1 + VIEWERS,
       240_000,
     );
     await sleep(500);
     gc();
     const memAfter = process.memoryUsage();
     const t1 = performance.now();
-    log(`server ready: ${JSON.stringify(app.websocket.stats())}, hub ${JSON.stringify(app.realtime.hub.stats())}, ${((t1 - t0 - seedMs) / 1000).toFixed(1)} s after start`);
+    log(
+      `server ready: ${JSON.stringify(app.websocket.stats())}, hub ${JSON.stringify(app.realtime.hub.stats())}, ${((t1 - t0 - seedMs) / 1000).toFixed(1)} s after start`,
+    );
 
     // 4. Phases.
     const loop = monitorEventLoopDelay({ resolution: 10 });
@@ -320,7 +340,13 @@ async function main(): Promise<void> {
       quietMs: 2 * flushMs + 300,
       drainMs: DRAIN_S * 1000,
     };
-    const run = async (design: Row['design'], what: string, job: PhaseJob, inject?: () => Promise<void>, report = true): Promise<PhaseResult> => {
+    const run = async (
+      design: Row['design'],
+      what: string,
+      job: PhaseJob,
+      inject?: () => Promise<void>,
+      report = true,
+    ): Promise<PhaseResult> => {
       const s0 = app_.websocket.stats();
       const cpu0 = process.cpuUsage();
       loop.reset();
@@ -349,7 +375,14 @@ async function main(): Promise<void> {
       if (report) rows.push({ design, what, result: r, server });
       return r;
     };
-    const sendJob = (name: string, tag: string, messages: number, rate: number, concurrency: number, viewers: number): PhaseJob => ({
+    const sendJob = (
+      name: string,
+      tag: string,
+      messages: number,
+      rate: number,
+      concurrency: number,
+      viewers: number,
+    ): PhaseJob => ({
       ...baseJob,
       name,
       mode: 'send',
@@ -374,7 +407,9 @@ async function main(): Promise<void> {
       let base = 0n;
       try {
         await c.query('BEGIN');
-        const row = await c.query<{ s: string }>('SELECT last_seq::text AS s FROM channels WHERE id = $1 FOR UPDATE', [channelId]);
+        const row = await c.query<{ s: string }>('SELECT last_seq::text AS s FROM channels WHERE id = $1 FOR UPDATE', [
+          channelId,
+        ]);
         base = BigInt(row.rows[0]?.s ?? '0');
         const now = new Date().toISOString();
         await c.query(
@@ -390,7 +425,11 @@ async function main(): Promise<void> {
             ids.map(() => now),
           ],
         );
-        await c.query('UPDATE channels SET last_seq = $2, last_message_id = $3 WHERE id = $1', [channelId, (base + BigInt(n)).toString(), ids[n - 1]]);
+        await c.query('UPDATE channels SET last_seq = $2, last_message_id = $3 WHERE id = $1', [
+          channelId,
+          (base + BigInt(n)).toString(),
+          ids[n - 1],
+        ]);
         await c.query('COMMIT');
       } catch (err) {
         await c.query('ROLLBACK').catch(() => {});
@@ -420,24 +459,52 @@ async function main(): Promise<void> {
       mode: 'inject',
     });
 
-    if (WARMUP > 0) await run('design', 'warm-up', sendJob('warm-up', 'w', WARMUP, RATE, SENDERS, VIEWERS), undefined, false);
+    if (WARMUP > 0)
+      await run('design', 'warm-up', sendJob('warm-up', 'w', WARMUP, RATE, SENDERS, VIEWERS), undefined, false);
     const design = await run(
       'design',
       `${MESSAGES} at ${RATE}/s`,
       sendJob('design', 'p', MESSAGES, RATE, SENDERS, VIEWERS),
     );
-    const blast = BLAST > 0 ? await run('design', `blast ${BLAST}, ${BLAST_CONCURRENCY} senders`, sendJob('blast', 'b', BLAST, 0, BLAST_CONCURRENCY, VIEWERS)) : null;
+    const blast =
+      BLAST > 0
+        ? await run(
+            'design',
+            `blast ${BLAST}, ${BLAST_CONCURRENCY} senders`,
+            sendJob('blast', 'b', BLAST, 0, BLAST_CONCURRENCY, VIEWERS),
+          )
+        : null;
     const inject =
-      INJECT > 0 ? await run('design', `inject ${INJECT} (no send path)`, injectJob('inject', 'i', INJECT, VIEWERS), await prepareInject(INJECT, 'i')) : null;
+      INJECT > 0
+        ? await run(
+            'design',
+            `inject ${INJECT} (no send path)`,
+            injectJob('inject', 'i', INJECT, VIEWERS),
+            await prepareInject(INJECT, 'i'),
+          )
+        : null;
 
     // Naive: every online member gets the full message.
     const sw = await client.switchTo({ dropBadges: true, allView: true, channelId });
-    log(`naive: ${sw.subscribed} more channel subscriptions (${sw.viewing} viewing, ${sw.badges} badge subscriptions left)`);
-    await waitReady('naive subscriptions', () => app_.realtime.badges.stats().sessions === 0 && app_.realtime.hub.stats().listeners >= ONLINE, 240_000);
+    log(
+      `naive: ${sw.subscribed} more channel subscriptions (${sw.viewing} viewing, ${sw.badges} badge subscriptions left)`,
+    );
+    await waitReady(
+      'naive subscriptions',
+      () => app_.realtime.badges.stats().sessions === 0 && app_.realtime.hub.stats().listeners >= ONLINE,
+      240_000,
+    );
     await sleep(500);
     gc();
     const memNaive = process.memoryUsage();
-    if (WARMUP > 0) await run('naive', 'warm-up', sendJob('naive warm-up', 'v', Math.min(WARMUP, 10), NAIVE_RATE, SENDERS, ONLINE), undefined, false);
+    if (WARMUP > 0)
+      await run(
+        'naive',
+        'warm-up',
+        sendJob('naive warm-up', 'v', Math.min(WARMUP, 10), NAIVE_RATE, SENDERS, ONLINE),
+        undefined,
+        false,
+      );
     const naive =
       NAIVE_MESSAGES > 0
         ? await run(
@@ -447,14 +514,26 @@ async function main(): Promise<void> {
           )
         : null;
     const naiveBlast =
-      NAIVE_BLAST > 0 ? await run('naive', `blast ${NAIVE_BLAST}, ${BLAST_CONCURRENCY} senders`, sendJob('naive blast', 'x', NAIVE_BLAST, 0, BLAST_CONCURRENCY, ONLINE)) : null;
+      NAIVE_BLAST > 0
+        ? await run(
+            'naive',
+            `blast ${NAIVE_BLAST}, ${BLAST_CONCURRENCY} senders`,
+            sendJob('naive blast', 'x', NAIVE_BLAST, 0, BLAST_CONCURRENCY, ONLINE),
+          )
+        : null;
     const naiveInject =
       NAIVE_INJECT > 0
-        ? await run('naive', `inject ${NAIVE_INJECT} (no send path)`, injectJob('naive inject', 'j', NAIVE_INJECT, ONLINE), await prepareInject(NAIVE_INJECT, 'j'))
+        ? await run(
+            'naive',
+            `inject ${NAIVE_INJECT} (no send path)`,
+            injectJob('naive inject', 'j', NAIVE_INJECT, ONLINE),
+            await prepareInject(NAIVE_INJECT, 'j'),
+          )
         : null;
 
     // 5. Report.
-    const pgVersion = (await pool.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? '?';
+    const pgVersion =
+      (await pool.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? '?';
     const cpu = cpus();
     const header = [
       `bench:fanout  ${started.toISOString()}`,
@@ -475,7 +554,11 @@ async function main(): Promise<void> {
 
     // Goals.
     const goals: string[] = [];
-    const exactForSent = design.fullPushes === VIEWERS * design.sent && design.duplicates === 0 && design.missing === 0 && design.strays === 0;
+    const exactForSent =
+      design.fullPushes === VIEWERS * design.sent &&
+      design.duplicates === 0 &&
+      design.missing === 0 &&
+      design.strays === 0;
     const exact = exactForSent && design.sent === MESSAGES;
     goals.push(
       `full pushes = viewers x messages: ${int(design.fullPushes)} for ${int(design.sent)} messages sent = ${int(VIEWERS)} x ${int(design.sent)}: ` +
@@ -484,7 +567,10 @@ async function main(): Promise<void> {
     );
     const bound = badgeBound(design.windowMs, flushMs);
     const onlineNotViewing = ONLINE - VIEWERS;
-    const badgeOk = design.maxBadgeFramesPerConnection <= bound && design.badgeFramesOnViewers === 0 && design.badgeFrames <= onlineNotViewing * bound;
+    const badgeOk =
+      design.maxBadgeFramesPerConnection <= bound &&
+      design.badgeFramesOnViewers === 0 &&
+      design.badgeFrames <= onlineNotViewing * bound;
     goals.push(
       `badge frames at most one per online member per flush window: ${int(design.badgeFrames)} frames to ${int(design.badgeConnections)} members, ` +
         `max ${design.maxBadgeFramesPerConnection} per member, bound ${bound} (${fmt(design.windowMs / 1000)} s / ${flushMs} ms + 1) ` +
@@ -501,7 +587,8 @@ async function main(): Promise<void> {
       );
       // Badge bytes per message fall with the messages coalesced per flush: project them for the
       // offered rate, had every flush window been on time.
-      const perWindowMeasured = design.badgeFrames > 0 ? design.sent / (design.badgeFrames / Math.max(1, design.badgeConnections)) : Number.NaN;
+      const perWindowMeasured =
+        design.badgeFrames > 0 ? design.sent / (design.badgeFrames / Math.max(1, design.badgeConnections)) : Number.NaN;
       const perWindowOffered = (RATE * flushMs) / 1000;
       if (design.badgeFrames > 0 && perWindowOffered > perWindowMeasured * 1.05) {
         const badgePerMsg = ((design.badgeBytes / design.badgeFrames) * design.badgeConnections) / perWindowOffered;
@@ -518,15 +605,21 @@ async function main(): Promise<void> {
     );
     const cap = (r: PhaseResult | null) => (r ? perSecond(deliveries(r), r.windowMs) : Number.NaN);
     const split = (r: PhaseResult | null) =>
-      r ? ` (${int(perSecond(r.fullPushes, r.windowMs))} full pushes/s + ${int(perSecond(r.badgeFrames, r.windowMs))} badge frames/s)` : '';
+      r
+        ? ` (${int(perSecond(r.fullPushes, r.windowMs))} full pushes/s + ${int(perSecond(r.badgeFrames, r.windowMs))} badge frames/s)`
+        : '';
     const capBlast = cap(blast);
     const capInject = cap(inject);
     goals.push(
       `fan-out capacity per gateway process: blast ${int(capBlast)} deliveries/s${split(blast)} (${fmtRatio(ratio(capBlast, DESIGN_BASELINE_RATE), 1)} the ~13,000/s of DESIGN.md section 6; goal >= ${int(GOAL_RATE)}: ${pass(capBlast >= GOAL_RATE)})` +
-        (inject ? `; injected, no send path: ${int(capInject)} deliveries/s${split(inject)} (${pass(capInject >= GOAL_RATE)})` : ''),
+        (inject
+          ? `; injected, no send path: ${int(capInject)} deliveries/s${split(inject)} (${pass(capInject >= GOAL_RATE)})`
+          : ''),
     );
     if (naiveBlast || naiveInject) {
-      goals.push(`naive fan-out capacity: blast ${int(cap(naiveBlast))} deliveries/s; injected ${int(cap(naiveInject))} deliveries/s (shared rendering applies to both designs)`);
+      goals.push(
+        `naive fan-out capacity: blast ${int(cap(naiveBlast))} deliveries/s; injected ${int(cap(naiveInject))} deliveries/s (shared rendering applies to both designs)`,
+      );
     }
     lines.push(...goals, '');
 
@@ -553,7 +646,10 @@ async function main(): Promise<void> {
     } catch (err) {
       log(`could not write results JSON: ${(err as Error).message}`);
     }
-    const errors = rows.reduce((s, r) => s + r.result.sendErrors + r.result.invalid + r.result.closed + (r.result.timedOut ? 1 : 0), 0);
+    const errors = rows.reduce(
+      (s, r) => s + r.result.sendErrors + r.result.invalid + r.result.closed + (r.result.timedOut ? 1 : 0),
+      0,
+    );
     if (errors > 0) {
       log(`${errors} send errors, invalid frames, closed connections or drain timeouts (see above): exit code 1`);
       failed = true;

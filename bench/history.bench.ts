@@ -67,7 +67,8 @@ const HISTORY_QUERY = `query History($channelId: ID!, $before: ID, $first: Int) 
 }`;
 
 // The app's history statement (src/domain/messages/messages.service.ts), and the naive one.
-const SQL_COLUMNS = 'id, channel_id, author_id, text, seq, thread_root_id, listed, reply_count, created_at, edited_at, deleted_at';
+const SQL_COLUMNS =
+  'id, channel_id, author_id, text, seq, thread_root_id, listed, reply_count, created_at, edited_at, deleted_at';
 const SQL_PARTIAL = `SELECT ${SQL_COLUMNS} FROM messages
   WHERE channel_id = $1 AND listed AND id < 9223372036854775807 AND id > 0
   ORDER BY id DESC LIMIT ${PAGE + 1}`;
@@ -90,7 +91,6 @@ class BenchAbort extends Error {
 }
 
 // ---------------------------------------------------------------------------------------------
-
 
 interface Fixture {
   mainChannelId: string;
@@ -153,7 +153,11 @@ async function buildFixture(db: Database): Promise<Fixture> {
         { name: 'seq', type: 'bigint', values: msgIds.map((_, i) => i + 1) },
         { name: 'listed', type: 'boolean', values: msgIds.map((_, i) => i === TOMBSTONES) },
         { name: 'created_at', type: 'timestamptz', values: createdAt },
-        { name: 'deleted_at', type: 'timestamptz', values: msgIds.map((_, i) => (i === TOMBSTONES ? null : deletedAt)) },
+        {
+          name: 'deleted_at',
+          type: 'timestamptz',
+          values: msgIds.map((_, i) => (i === TOMBSTONES ? null : deletedAt)),
+        },
       ]);
       await q.exec('COMMIT');
     } catch (err) {
@@ -170,10 +174,13 @@ async function buildFixture(db: Database): Promise<Fixture> {
       'SELECT id::text AS id FROM messages WHERE channel_id = $1 AND listed ORDER BY id ASC OFFSET $2 LIMIT 1',
       [mainChannelId, DEEP_RANK - 1],
     );
-    const last = await q.query<{ id: string }>('SELECT last_message_id::text AS id FROM channels WHERE id = $1', [mainChannelId]);
+    const last = await q.query<{ id: string }>('SELECT last_message_id::text AS id FROM channels WHERE id = $1', [
+      mainChannelId,
+    ]);
     return { deepBeforeId: deep[0]?.id, mainLastMessageId: last[0]?.id };
   });
-  if (!fx.deepBeforeId || !fx.mainLastMessageId) throw new Error('fixture: could not find the deep cursor / last message');
+  if (!fx.deepBeforeId || !fx.mainLastMessageId)
+    throw new Error('fixture: could not find the deep cursor / last message');
   return {
     mainChannelId,
     tombstoneChannelId: tombstoneChannelId.toString(),
@@ -188,7 +195,9 @@ async function buildFixture(db: Database): Promise<Fixture> {
 // ---------------------------------------------------------------------------------------------
 
 interface GraphQLBody {
-  data?: { messages?: { edges: { cursor: string; node: { id: string; text: string } }[]; pageInfo: { hasNextPage: boolean } } };
+  data?: {
+    messages?: { edges: { cursor: string; node: { id: string; text: string } }[]; pageInfo: { hasNextPage: boolean } };
+  };
   errors?: unknown[];
 }
 
@@ -216,10 +225,14 @@ async function sanityCheck(url: string, fx: Fixture, bodies: Record<string, stri
   expectOk('latest', latest);
   const le = latest.data?.messages?.edges ?? [];
   if (le.length !== PAGE || le[0]?.node.id !== fx.mainLastMessageId || !latest.data?.messages?.pageInfo.hasNextPage) {
-    throw new BenchAbort(`sanity check latest: expected ${PAGE} edges starting at ${fx.mainLastMessageId} with a next page, got ${le.length} starting at ${le[0]?.node.id}`);
+    throw new BenchAbort(
+      `sanity check latest: expected ${PAGE} edges starting at ${fx.mainLastMessageId} with a next page, got ${le.length} starting at ${le[0]?.node.id}`,
+    );
   }
   for (let i = 1; i < le.length; i++) {
-    if (BigInt((le[i] as { node: { id: string } }).node.id) >= BigInt((le[i - 1] as { node: { id: string } }).node.id)) {
+    if (
+      BigInt((le[i] as { node: { id: string } }).node.id) >= BigInt((le[i - 1] as { node: { id: string } }).node.id)
+    ) {
       throw new BenchAbort('sanity check latest: edges are not newest first');
     }
   }
@@ -228,14 +241,18 @@ async function sanityCheck(url: string, fx: Fixture, bodies: Record<string, stri
   expectOk('deep', deep);
   const de = deep.data?.messages?.edges ?? [];
   if (de.length !== PAGE || !(BigInt(de[0]?.node.id ?? '0') < BigInt(fx.deepBeforeId))) {
-    throw new BenchAbort(`sanity check deep: expected ${PAGE} edges older than ${fx.deepBeforeId}, got ${de.length} starting at ${de[0]?.node.id}`);
+    throw new BenchAbort(
+      `sanity check deep: expected ${PAGE} edges older than ${fx.deepBeforeId}, got ${de.length} starting at ${de[0]?.node.id}`,
+    );
   }
 
   const tomb = await postOnce(url, token, bodies.tombstone as string);
   expectOk('tombstone', tomb);
   const te = tomb.data?.messages?.edges ?? [];
   if (te.length !== 1 || te[0]?.node.id !== fx.liveTombstoneMessageId || tomb.data?.messages?.pageInfo.hasNextPage) {
-    throw new BenchAbort(`sanity check tombstone: expected exactly the live message ${fx.liveTombstoneMessageId} and no next page, got ${JSON.stringify(te).slice(0, 300)}`);
+    throw new BenchAbort(
+      `sanity check tombstone: expected exactly the live message ${fx.liveTombstoneMessageId} and no next page, got ${JSON.stringify(te).slice(0, 300)}`,
+    );
   }
 }
 
@@ -331,7 +348,8 @@ function report(rows: Row[]): string {
       { title: 'p99 / baseline', align: 'right' },
     ],
     rows.map((r) => {
-      const baseline = r.scenario.startsWith('sql:') || r.scenario === 'baseline' ? undefined : find('baseline', r.clients)?.summary;
+      const baseline =
+        r.scenario.startsWith('sql:') || r.scenario === 'baseline' ? undefined : find('baseline', r.clients)?.summary;
       return [
         r.scenario,
         r.what,
@@ -354,10 +372,14 @@ function report(rows: Row[]): string {
     const latest = find('latest', clients)?.summary;
     const tomb = find('tombstone', clients)?.summary;
     if (!latest) continue;
-    const parts = [`${clients} client${clients === 1 ? '' : 's'}: latest p99 ${fmt(latest.p99)} ms (goal < ${GOAL_LATEST_P99_MS} ms: ${pass(latest.p99 < GOAL_LATEST_P99_MS)})`];
+    const parts = [
+      `${clients} client${clients === 1 ? '' : 's'}: latest p99 ${fmt(latest.p99)} ms (goal < ${GOAL_LATEST_P99_MS} ms: ${pass(latest.p99 < GOAL_LATEST_P99_MS)})`,
+    ];
     if (tomb) {
       const t = ratio(tomb.p99, latest.p99);
-      parts.push(`tombstone p99 / latest p99 ${fmtRatio(t)} (goal <= ${GOAL_TOMBSTONE_RATIO}x: ${pass(t <= GOAL_TOMBSTONE_RATIO)})`);
+      parts.push(
+        `tombstone p99 / latest p99 ${fmtRatio(t)} (goal <= ${GOAL_TOMBSTONE_RATIO}x: ${pass(t <= GOAL_TOMBSTONE_RATIO)})`,
+      );
       parts.push(`tombstone p50 / latest p50 ${fmtRatio(ratio(tomb.p50, latest.p50))}`);
     }
     lines.push(parts.join('; '));
@@ -415,9 +437,12 @@ async function main(): Promise<void> {
     });
     app = await buildApp({ ...config });
     const { url: gqlUrl } = await app.start();
-    log(`app listening at ${gqlUrl} (database pool ${config.database.kind === 'postgres' ? config.database.poolSize : '-'})`);
+    log(
+      `app listening at ${gqlUrl} (database pool ${config.database.kind === 'postgres' ? config.database.poolSize : '-'})`,
+    );
 
-    const body = (variables: Record<string, unknown>) => JSON.stringify({ query: HISTORY_QUERY, operationName: 'History', variables });
+    const body = (variables: Record<string, unknown>) =>
+      JSON.stringify({ query: HISTORY_QUERY, operationName: 'History', variables });
     const bodies: Record<string, string> = {
       baseline: JSON.stringify({ query: '{ __typename }' }),
       latest: body({ channelId: fx.mainChannelId, first: PAGE }),
@@ -432,10 +457,26 @@ async function main(): Promise<void> {
     log(`load generator: pid ${worker.pid}`);
     const edges = ['messages', 'edges'];
     const scenarios: { scenario: string; what: string; job: Partial<LoadJob> }[] = [
-      { scenario: 'baseline', what: '{ __typename } (HTTP + auth + GraphQL)', job: { body: bodies.baseline, check: { graphql: true, path: ['__typename'] } } },
-      { scenario: 'latest', what: `newest ${PAGE} of ${MAIN_MESSAGES / 1000}K`, job: { body: bodies.latest, check: { graphql: true, path: edges, length: PAGE } } },
-      { scenario: 'deep', what: `${PAGE} before the ${DEEP_RANK}th-oldest`, job: { body: bodies.deep, check: { graphql: true, path: edges, length: PAGE } } },
-      { scenario: 'tombstone', what: `newest ${PAGE}: ${TOMBSTONES / 1000}K deleted + 1 live`, job: { body: bodies.tombstone, check: { graphql: true, path: edges, length: 1 } } },
+      {
+        scenario: 'baseline',
+        what: '{ __typename } (HTTP + auth + GraphQL)',
+        job: { body: bodies.baseline, check: { graphql: true, path: ['__typename'] } },
+      },
+      {
+        scenario: 'latest',
+        what: `newest ${PAGE} of ${MAIN_MESSAGES / 1000}K`,
+        job: { body: bodies.latest, check: { graphql: true, path: edges, length: PAGE } },
+      },
+      {
+        scenario: 'deep',
+        what: `${PAGE} before the ${DEEP_RANK}th-oldest`,
+        job: { body: bodies.deep, check: { graphql: true, path: edges, length: PAGE } },
+      },
+      {
+        scenario: 'tombstone',
+        what: `newest ${PAGE}: ${TOMBSTONES / 1000}K deleted + 1 live`,
+        job: { body: bodies.tombstone, check: { graphql: true, path: edges, length: 1 } },
+      },
     ];
     const clientHeaders = fx.tokens.map((t) => ({ authorization: `Bearer ${t}` }));
     const record = (scenario: string, what: string, clients: number, r: LoadResult) => {
@@ -491,7 +532,12 @@ async function main(): Promise<void> {
         'sql:partial',
         'tombstone SQL, partial index (listed)',
         p.clients,
-        await runSql(pool, 'sql:partial', SQL_PARTIAL, tombParams, { requests: p.requests, warmup: p.warmup, concurrency: p.clients, expectRows: 1 }),
+        await runSql(pool, 'sql:partial', SQL_PARTIAL, tombParams, {
+          requests: p.requests,
+          warmup: p.warmup,
+          concurrency: p.clients,
+          expectRows: 1,
+        }),
       );
       const naiveRequests = p.clients === CONCURRENCY ? NAIVE_REQUESTS : Math.min(NAIVE_REQUESTS, 200);
       record(
@@ -508,7 +554,8 @@ async function main(): Promise<void> {
     }
 
     // 5. Report.
-    const pgVersion = (await pool.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? '?';
+    const pgVersion =
+      (await pool.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? '?';
     const cpu = cpus();
     const header = [
       `bench:history  ${started.toISOString()}`,
@@ -529,7 +576,17 @@ async function main(): Promise<void> {
       writeFileSync(
         file,
         JSON.stringify(
-          { started: started.toISOString(), header, rows: rows.map((r) => ({ scenario: r.scenario, what: r.what, clients: r.clients, ...r.result, summary: r.summary })) },
+          {
+            started: started.toISOString(),
+            header,
+            rows: rows.map((r) => ({
+              scenario: r.scenario,
+              what: r.what,
+              clients: r.clients,
+              ...r.result,
+              summary: r.summary,
+            })),
+          },
           null,
           2,
         ),

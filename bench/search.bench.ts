@@ -112,7 +112,18 @@ async function runLagDriver(job: LagJob): Promise<LagResult> {
   const post = (token: string, body: string) =>
     new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = http.request(
-        { agent, hostname: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'content-length': Buffer.byteLength(body) } },
+        {
+          agent,
+          hostname: u.hostname,
+          port: u.port,
+          path: u.pathname,
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${token}`,
+            'content-length': Buffer.byteLength(body),
+          },
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -128,7 +139,15 @@ async function runLagDriver(job: LagJob): Promise<LagResult> {
   // The token as a word, as a user would type it; it also matches longer tokens by prefix (x12 ->
   // x120), so a probe only counts when its own message is among the hits.
   const FIND = 'query($q: String!) { search(query: $q, sort: NEWEST, first: 5) { edges { node { message { id } } } } }';
-  const result: LagResult = { sent: [], probes: [], probeMisses: 0, errors: 0, errorSamples: [], achievedRate: 0, ackLatencies: [] };
+  const result: LagResult = {
+    sent: [],
+    probes: [],
+    probeMisses: 0,
+    errors: 0,
+    errorSamples: [],
+    achievedRate: 0,
+    ackLatencies: [],
+  };
   const fail = (e: string) => {
     result.errors++;
     if (result.errorSamples.length < 5) result.errorSamples.push(e);
@@ -150,7 +169,10 @@ async function runLagDriver(job: LagJob): Promise<LagResult> {
     const p = (async () => {
       const start = performance.now();
       try {
-        const r = await post(token, JSON.stringify({ query: SEND, variables: { input: { channelId, text: `lorem ipsum ${word} dolor` } } }));
+        const r = await post(
+          token,
+          JSON.stringify({ query: SEND, variables: { input: { channelId, text: `lorem ipsum ${word} dolor` } } }),
+        );
         const ackEpochMs = Date.now();
         const ackAt = performance.now();
         result.ackLatencies.push(ackAt - start);
@@ -163,7 +185,10 @@ async function runLagDriver(job: LagJob): Promise<LagResult> {
             const deadline = ackAt + 10_000;
             for (;;) {
               const s = await post(token, JSON.stringify({ query: FIND, variables: { q: word } }));
-              const body = JSON.parse(s.text) as { data?: { search?: { edges: { node: { message: { id: string } } }[] } }; errors?: unknown[] };
+              const body = JSON.parse(s.text) as {
+                data?: { search?: { edges: { node: { message: { id: string } } }[] } };
+                errors?: unknown[];
+              };
               if (body.errors) throw new Error(`probe search: ${JSON.stringify(body.errors).slice(0, 200)}`);
               const found = (body.data?.search?.edges ?? []).some((e) => e.node.message.id === id);
               if (found) {
@@ -206,12 +231,18 @@ if (process.argv.includes('--lag-driver') && process.send) {
 }
 
 function startLagDriver(job: LagJob): Promise<LagResult> {
-  const child = fork(fileURLToPath(import.meta.url), ['--lag-driver'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(fileURLToPath(import.meta.url), ['--lag-driver'], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   return new Promise<LagResult>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error('lag driver timed out'));
-    }, (job.seconds + 120) * 1000);
+    const timer = setTimeout(
+      () => {
+        child.kill('SIGKILL');
+        reject(new Error('lag driver timed out'));
+      },
+      (job.seconds + 120) * 1000,
+    );
     child.on('message', (m: { ready?: boolean; ok?: boolean; result?: LagResult; error?: string }) => {
       if (m.ready) child.send(job);
       else {
@@ -240,7 +271,6 @@ async function prepareDatabase(): Promise<{ url: string; scratch: boolean }> {
   return prepareScratch(SCRATCH_DB);
 }
 
-
 interface Fixture {
   tokens: string[];
   publicChannelIds: string[];
@@ -259,7 +289,14 @@ async function buildFixture(url: string): Promise<Fixture> {
   try {
     await migrate(db);
     const t0 = performance.now();
-    const s = await seed(db, { users: USERS, channels: CHANNELS, messages: MESSAGES, tokenUsers: 64, spreadDays: 365, onProgress: (m) => log(`seed: ${m}`) });
+    const s = await seed(db, {
+      users: USERS,
+      channels: CHANNELS,
+      messages: MESSAGES,
+      tokenUsers: 64,
+      spreadDays: 365,
+      onProgress: (m) => log(`seed: ${m}`),
+    });
     const privateIds = s.channelIds.slice(1).filter((_, i) => i % 5 === 4);
     await db.withSession(async (q) => {
       await q.query(`UPDATE channels SET kind = 'PRIVATE' WHERE id = ANY($1::text[]::bigint[])`, [privateIds]);
@@ -267,16 +304,25 @@ async function buildFixture(url: string): Promise<Fixture> {
         `DELETE FROM channel_members WHERE channel_id = ANY($1::text[]::bigint[]) AND (hashtext(user_id::text || ':' || channel_id::text) & 1) = 0`,
         [privateIds],
       );
-      await q.query(`UPDATE channels c SET member_count = (SELECT count(*) FROM channel_members m WHERE m.channel_id = c.id) WHERE id = ANY($1::text[]::bigint[])`, [privateIds]);
+      await q.query(
+        `UPDATE channels c SET member_count = (SELECT count(*) FROM channel_members m WHERE m.channel_id = c.id) WHERE id = ANY($1::text[]::bigint[])`,
+        [privateIds],
+      );
       await q.query(`UPDATE messages SET text = text || ' zanzibar' WHERE id % 997 = 0`);
       await q.query(`UPDATE messages SET text = text || ' marmoset' WHERE id % 9973 = 0`);
     });
     const seedMs = performance.now() - t0;
-    log(`fixture: ${MESSAGES} messages, ${privateIds.length} of ${s.channelIds.length} channels private, in ${(seedMs / 1000).toFixed(1)} s`);
+    log(
+      `fixture: ${MESSAGES} messages, ${privateIds.length} of ${s.channelIds.length} channels private, in ${(seedMs / 1000).toFixed(1)} s`,
+    );
 
     // The index, through the app's own reindex.
     const index = createPostgresSearchIndex({ prisma: db.prisma, language: 'english' });
-    const search = createSearchService({ prisma: db.prisma, limits: { maxMessageLength: 40_000, maxPageSize: 100 }, searchIndex: index } as ServiceDeps);
+    const search = createSearchService({
+      prisma: db.prisma,
+      limits: { maxMessageLength: 40_000, maxPageSize: 100 },
+      searchIndex: index,
+    } as ServiceDeps);
     let last = 0;
     const r = await search.reindex({
       batchSize: 5_000,
@@ -306,9 +352,13 @@ async function buildFixture(url: string): Promise<Fixture> {
       }
       return { tableSize: size[0]!.t, indexSizes: size[0]!.i, counts };
     });
-    const publicIds = await db.withSession((q) => q.query<{ id: string }>(`SELECT id::text AS id FROM channels WHERE kind = 'PUBLIC' ORDER BY id`));
+    const publicIds = await db.withSession((q) =>
+      q.query<{ id: string }>(`SELECT id::text AS id FROM channels WHERE kind = 'PUBLIC' ORDER BY id`),
+    );
     const rare = await db.withSession((q) =>
-      q.query<{ name: string }>(`SELECT u.name FROM messages m JOIN users u ON u.id = m.author_id WHERE m.text LIKE '%zanzibar%' GROUP BY u.name ORDER BY count(*) DESC, u.name LIMIT 1`),
+      q.query<{ name: string }>(
+        `SELECT u.name FROM messages m JOIN users u ON u.id = m.author_id WHERE m.text LIKE '%zanzibar%' GROUP BY u.name ORDER BY count(*) DESC, u.name LIMIT 1`,
+      ),
     );
     return {
       tokens: s.tokens.map((t) => t.token),
@@ -351,10 +401,19 @@ async function main(): Promise<void> {
     const fx: Fixture = REUSE ? (JSON.parse(readFileSync(FIXTURE_FILE, 'utf8')) as Fixture) : await buildFixture(url);
     if (process.env.BENCH_KEEP_DB && !REUSE) writeFileSync(FIXTURE_FILE, JSON.stringify(fx));
 
-    const config = loadConfig({ ...process.env, DATABASE_URL: url, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', NODE_ENV: 'production' });
+    const config = loadConfig({
+      ...process.env,
+      DATABASE_URL: url,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'production',
+    });
     app = await buildApp(config);
     const { url: gqlUrl } = await app.start();
-    log(`app listening at ${gqlUrl} (pool ${config.database.kind === 'postgres' ? config.database.poolSize : '-'}, outbox poll ${config.outbox.pollMs} ms)`);
+    log(
+      `app listening at ${gqlUrl} (pool ${config.database.kind === 'postgres' ? config.database.poolSize : '-'}, outbox poll ${config.outbox.pollMs} ms)`,
+    );
 
     const recent = new Date(Date.now() - 7 * 86_400_000).toISOString().slice(0, 10);
     const old = new Date(Date.now() - 300 * 86_400_000).toISOString().slice(0, 10);
@@ -375,33 +434,71 @@ async function main(): Promise<void> {
       { scenario: 'rare+from', query: `zanzibar from:@${fx.rareAuthor}`, sort: 'NEWEST', filtered: true },
       { scenario: 'filters only', query: 'from:@user5 in:#general', sort: 'NEWEST', filtered: true },
     ];
-    const bodyOf = (s: (typeof scenarios)[number]) => JSON.stringify({ query: SEARCH_QUERY, variables: { query: s.query, sort: s.sort, first: 20 } });
+    const bodyOf = (s: (typeof scenarios)[number]) =>
+      JSON.stringify({ query: SEARCH_QUERY, variables: { query: s.query, sort: s.sort, first: 20 } });
 
     // Sanity: each query once, in detail.
     const token0 = fx.tokens[0]!;
     const sample: Record<string, number> = {};
     for (const s of scenarios) {
-      const res = await fetch(gqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token0}` }, body: bodyOf(s) });
-      const j = (await res.json()) as { data?: { search: { edges: { node: { snippet: string } }[] } }; errors?: unknown };
-      if (res.status !== 200 || j.errors || !j.data) throw new BenchAbort(`sanity ${s.scenario}: ${res.status} ${JSON.stringify(j).slice(0, 500)}`);
+      const res = await fetch(gqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token0}` },
+        body: bodyOf(s),
+      });
+      const j = (await res.json()) as {
+        data?: { search: { edges: { node: { snippet: string } }[] } };
+        errors?: unknown;
+      };
+      if (res.status !== 200 || j.errors || !j.data)
+        throw new BenchAbort(`sanity ${s.scenario}: ${res.status} ${JSON.stringify(j).slice(0, 500)}`);
       sample[s.scenario] = j.data.search.edges.length;
     }
-    const countRes = (await (await fetch(gqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token0}` }, body: JSON.stringify({ query: COUNT_QUERY, variables: { query: 'zanzibar' } }) })).json()) as { data?: { search: { totalCount: number } } };
-    log(`sanity: page sizes ${JSON.stringify(sample)}; zanzibar totalCount for user1 ${countRes.data?.search.totalCount}`);
+    const countRes = (await (
+      await fetch(gqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token0}` },
+        body: JSON.stringify({ query: COUNT_QUERY, variables: { query: 'zanzibar' } }),
+      })
+    ).json()) as { data?: { search: { totalCount: number } } };
+    log(
+      `sanity: page sizes ${JSON.stringify(sample)}; zanzibar totalCount for user1 ${countRes.data?.search.totalCount}`,
+    );
 
     worker = await startLoadWorker();
     const clientHeaders = fx.tokens.map((t) => ({ authorization: `Bearer ${t}` }));
-    const record = (s: (typeof scenarios)[number] | { scenario: string; query: string; filtered: boolean }, clients: number, r: LoadResult) => {
+    const record = (
+      s: (typeof scenarios)[number] | { scenario: string; query: string; filtered: boolean },
+      clients: number,
+      r: LoadResult,
+    ) => {
       const summary = summarize(r.latenciesMs);
       rows.push({ scenario: s.scenario, query: s.query, filtered: s.filtered, clients, result: r, summary });
-      log(`${s.scenario} x${clients}: ${r.requests} req, ${r.errors} errors, ${r.throughput.toFixed(0)} req/s, p50 ${fmt(summary.p50)} ms, p99 ${fmt(summary.p99)} ms`);
-      if (r.errors > 0 || r.truncated) throw new BenchAbort(`${s.scenario}: ${r.errors} errors${r.truncated ? ' (truncated)' : ''}: ${r.errorSamples.join(' | ')}`);
+      log(
+        `${s.scenario} x${clients}: ${r.requests} req, ${r.errors} errors, ${r.throughput.toFixed(0)} req/s, p50 ${fmt(summary.p50)} ms, p99 ${fmt(summary.p99)} ms`,
+      );
+      if (r.errors > 0 || r.truncated)
+        throw new BenchAbort(
+          `${s.scenario}: ${r.errors} errors${r.truncated ? ' (truncated)' : ''}: ${r.errorSamples.join(' | ')}`,
+        );
     };
     const all = [
-      { s: { scenario: 'baseline', query: '{ __typename } (HTTP + auth + GraphQL)', filtered: false }, body: JSON.stringify({ query: '{ __typename }' }), check: { graphql: true, path: ['__typename'] } },
+      {
+        s: { scenario: 'baseline', query: '{ __typename } (HTTP + auth + GraphQL)', filtered: false },
+        body: JSON.stringify({ query: '{ __typename }' }),
+        check: { graphql: true, path: ['__typename'] },
+      },
       ...scenarios.map((s) => ({ s, body: bodyOf(s), check: { graphql: true, path: ['search', 'edges'] } })),
-      { s: { scenario: 'common+count', query: 'lorem (+ totalCount)', filtered: false }, body: JSON.stringify({ query: COUNT_QUERY, variables: { query: 'lorem' } }), check: { graphql: true, path: ['search', 'totalCount'] } },
-      { s: { scenario: 'rare+count', query: 'zanzibar (+ totalCount)', filtered: false }, body: JSON.stringify({ query: COUNT_QUERY, variables: { query: 'zanzibar' } }), check: { graphql: true, path: ['search', 'totalCount'] } },
+      {
+        s: { scenario: 'common+count', query: 'lorem (+ totalCount)', filtered: false },
+        body: JSON.stringify({ query: COUNT_QUERY, variables: { query: 'lorem' } }),
+        check: { graphql: true, path: ['search', 'totalCount'] },
+      },
+      {
+        s: { scenario: 'rare+count', query: 'zanzibar (+ totalCount)', filtered: false },
+        body: JSON.stringify({ query: COUNT_QUERY, variables: { query: 'zanzibar' } }),
+        check: { graphql: true, path: ['search', 'totalCount'] },
+      },
     ];
     for (const pass of [
       { clients: CONCURRENCY, requests: REQUESTS, warmup: WARMUP },
@@ -429,13 +526,29 @@ async function main(): Promise<void> {
     worker = null;
 
     // Indexing lag, at each rate.
-    const lagRuns: { rate: number; lag: LagResult; indexed: Summary; probes: Summary; ack: Summary; notIndexed: number }[] = [];
+    const lagRuns: {
+      rate: number;
+      lag: LagResult;
+      indexed: Summary;
+      probes: Summary;
+      ack: Summary;
+      notIndexed: number;
+    }[] = [];
     for (const rate of LAG_RATES) {
       log(`lag: sending ${rate}/s for ${LAG_SECONDS} s`);
-      const lag = await startLagDriver({ url: gqlUrl, tokens: fx.tokens, channelIds: fx.publicChannelIds, rate, seconds: LAG_SECONDS, probeEvery: LAG_PROBE_EVERY, maxProbes: LAG_MAX_PROBES });
+      const lag = await startLagDriver({
+        url: gqlUrl,
+        tokens: fx.tokens,
+        channelIds: fx.publicChannelIds,
+        rate,
+        seconds: LAG_SECONDS,
+        probeEvery: LAG_PROBE_EVERY,
+        maxProbes: LAG_MAX_PROBES,
+      });
       // Wait (bounded) for the worker to finish the tail before reading indexed_at.
       const deadline = performance.now() + 120_000;
-      while (performance.now() < deadline && (await app.outbox.lag()).pending > 0) await new Promise((r) => setTimeout(r, 200));
+      while (performance.now() < deadline && (await app.outbox.lag()).pending > 0)
+        await new Promise((r) => setTimeout(r, 200));
       const pool = new pg.Pool({ connectionString: url, max: 2 });
       let indexedLag: number[] = [];
       let notIndexed = 0;
@@ -451,9 +564,18 @@ async function main(): Promise<void> {
       } finally {
         await pool.end();
       }
-      const run = { rate, lag, indexed: summarize(indexedLag), probes: summarize(lag.probes), ack: summarize(lag.ackLatencies), notIndexed };
+      const run = {
+        rate,
+        lag,
+        indexed: summarize(indexedLag),
+        probes: summarize(lag.probes),
+        ack: summarize(lag.ackLatencies),
+        notIndexed,
+      };
       lagRuns.push(run);
-      log(`lag ${rate}/s: achieved ${lag.achievedRate.toFixed(0)}/s, ack->indexed p99 ${fmt(run.indexed.p99)} ms, ack->found p99 ${fmt(run.probes.p99)} ms`);
+      log(
+        `lag ${rate}/s: achieved ${lag.achievedRate.toFixed(0)}/s, ack->indexed p99 ${fmt(run.indexed.p99)} ms, ack->found p99 ${fmt(run.probes.p99)} ms`,
+      );
     }
 
     // Report
@@ -489,7 +611,17 @@ async function main(): Promise<void> {
         { title: 'p99 ms', align: 'right' },
         { title: 'max ms', align: 'right' },
       ],
-      rows.map((r) => [r.scenario, r.query, r.filtered ? 'yes' : '', String(r.clients), fmt(r.result.throughput, 0), fmt(r.summary.p50), fmt(r.summary.p90), fmt(r.summary.p99), fmt(r.summary.max)]),
+      rows.map((r) => [
+        r.scenario,
+        r.query,
+        r.filtered ? 'yes' : '',
+        String(r.clients),
+        fmt(r.result.throughput, 0),
+        fmt(r.summary.p50),
+        fmt(r.summary.p90),
+        fmt(r.summary.p99),
+        fmt(r.summary.max),
+      ]),
     );
     const filtered32 = rows.filter((r) => r.filtered && r.clients === CONCURRENCY);
     const worstFiltered = Math.max(...filtered32.map((r) => r.summary.p99));
@@ -516,7 +648,25 @@ async function main(): Promise<void> {
     try {
       mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
       const file = new URL(`./results/search-${started.toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url);
-      writeFileSync(file, JSON.stringify({ header, rows: rows.map((r) => ({ ...r, result: { ...r.result } })), lag: lagRuns.map((l) => ({ rate: l.rate, achievedRate: l.lag.achievedRate, errors: l.lag.errors, indexed: l.indexed, probes: l.probes, ack: l.ack })) }, null, 2));
+      writeFileSync(
+        file,
+        JSON.stringify(
+          {
+            header,
+            rows: rows.map((r) => ({ ...r, result: { ...r.result } })),
+            lag: lagRuns.map((l) => ({
+              rate: l.rate,
+              achievedRate: l.lag.achievedRate,
+              errors: l.lag.errors,
+              indexed: l.indexed,
+              probes: l.probes,
+              ack: l.ack,
+            })),
+          },
+          null,
+          2,
+        ),
+      );
       log(`results written to ${file.pathname}`);
     } catch (err) {
       log(`could not write results JSON: ${(err as Error).message}`);
@@ -528,12 +678,17 @@ async function main(): Promise<void> {
   } finally {
     await worker?.close().catch(() => {});
     await app?.stop().catch((e: unknown) => log(`app.stop failed: ${(e as Error).message}`));
-    if (scratch && !process.env.BENCH_KEEP_DB && !REUSE) await dropScratch(SCRATCH_DB).catch((e: unknown) => log(`could not drop ${SCRATCH_DB}: ${(e as Error).message}`));
+    if (scratch && !process.env.BENCH_KEEP_DB && !REUSE)
+      await dropScratch(SCRATCH_DB).catch((e: unknown) => log(`could not drop ${SCRATCH_DB}: ${(e as Error).message}`));
     clearTimeout(watchdog);
   }
   if (failed) process.exitCode = 1;
 }
 
-if (!process.argv.includes('--lag-driver') && process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (
+  !process.argv.includes('--lag-driver') &&
+  process.argv[1] &&
+  import.meta.url === pathToFileURL(process.argv[1]).href
+) {
   await main();
 }

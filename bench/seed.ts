@@ -87,7 +87,9 @@ export interface Column {
  */
 export function unnestInsertSql(table: string, columns: { name: string; type: string }[]): string {
   const names = columns.map((c) => `"${c.name}"`).join(', ');
-  const params = columns.map((c, i) => (c.type === 'text' ? `$${i + 1}::text[]` : `$${i + 1}::text[]::${c.type}[]`)).join(', ');
+  const params = columns
+    .map((c, i) => (c.type === 'text' ? `$${i + 1}::text[]` : `$${i + 1}::text[]::${c.type}[]`))
+    .join(', ');
   return `INSERT INTO "${table}" (${names}) SELECT * FROM unnest(${params})`;
 }
 
@@ -105,12 +107,16 @@ export async function insertRows(
 ): Promise<number> {
   const n = columns[0]?.values.length ?? 0;
   for (const c of columns) {
-    if (c.values.length !== n) throw new Error(`insertRows(${table}): column ${c.name} has ${c.values.length} values, expected ${n}`);
+    if (c.values.length !== n)
+      throw new Error(`insertRows(${table}): column ${c.name} has ${c.values.length} values, expected ${n}`);
   }
   const sql = unnestInsertSql(table, columns);
   for (let start = 0; start < n; start += batchSize) {
     const end = Math.min(n, start + batchSize);
-    await s.query(sql, columns.map((c) => param(c.values.slice(start, end))));
+    await s.query(
+      sql,
+      columns.map((c) => param(c.values.slice(start, end))),
+    );
   }
   return n;
 }
@@ -157,7 +163,8 @@ export function makeSeedToken(userId: bigint | string): { token: string; tokenHa
 // ---------------------------------------------------------------------------------------------
 
 function checkCount(name: string, value: number, min: number): void {
-  if (!Number.isInteger(value) || value < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${value}`);
+  if (!Number.isInteger(value) || value < min)
+    throw new RangeError(`${name} must be an integer >= ${min}, got ${value}`);
 }
 
 /** Seeds one demo workspace. Fails (and writes nothing) if `user1@example.com` already exists. */
@@ -262,7 +269,11 @@ export async function seed(db: Database, opts: SeedOptions): Promise<SeedResult>
           { name: 'workspace_id', type: 'bigint', values: channelIds.map(() => workspaceId) },
           { name: 'kind', type: '"ChannelKind"', values: channelIds.map(() => 'PUBLIC') },
           { name: 'name', type: 'text', values: channelIds.map((_, i) => (i === 0 ? 'general' : `channel-${i}`)) },
-          { name: 'topic', type: 'text', values: channelIds.map((_, i) => (i === 0 ? 'Company-wide announcements' : '')) },
+          {
+            name: 'topic',
+            type: 'text',
+            values: channelIds.map((_, i) => (i === 0 ? 'Company-wide announcements' : '')),
+          },
           { name: 'created_by_id', type: 'bigint', values: channelIds.map(() => owner) },
           { name: 'created_at', type: 'timestamptz', values: channelIds.map(createdAt) },
           { name: 'member_count', type: 'integer', values: channelIds.map(() => userIds.length) },
@@ -287,7 +298,9 @@ export async function seed(db: Database, opts: SeedOptions): Promise<SeedResult>
         ],
         batchSize,
       );
-      progress(`${channelIds.length} channels, ${memberChannel.length} channel memberships, ${tokens.length} session tokens`);
+      progress(
+        `${channelIds.length} channels, ${memberChannel.length} channel memberships, ${tokens.length} session tokens`,
+      );
 
       // Messages, generated and sent batch by batch; the next batch is built while the previous
       // one is being inserted (pg queues the statements on the one connection, in order).
@@ -429,7 +442,8 @@ async function main(): Promise<void> {
   const messages = num('messages', values.messages);
 
   const config = loadConfig();
-  const where = config.database.kind === 'postgres' ? redactUrl(config.database.url) : `PGlite at ${config.database.dataDir}`;
+  const where =
+    config.database.kind === 'postgres' ? redactUrl(config.database.url) : `PGlite at ${config.database.dataDir}`;
   const log = (msg: string) => process.stderr.write(`[seed] ${msg}\n`);
   log(`database: ${where}`);
   const db = await createDatabase(config.database);

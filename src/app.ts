@@ -50,7 +50,10 @@ export interface App {
  */
 export async function buildApp(
   config: Config,
-  opts: { log?: Logger; /** Wraps the search index (tests inject faults here). */ decorateSearchIndex?: (index: SearchIndex) => SearchIndex } = {},
+  opts: {
+    log?: Logger;
+    /** Wraps the search index (tests inject faults here). */ decorateSearchIndex?: (index: SearchIndex) => SearchIndex;
+  } = {},
 ): Promise<App> {
   const log = opts.log ?? createLogger(config);
   const db = await createDatabase(config.database);
@@ -67,12 +70,18 @@ export async function buildApp(
     throw err;
   });
   const workerId = lease?.workerId ?? (config.workerId as number);
-  log.info({ database: db.kind, workerId, pubsub: broker.kind, search: config.search.kind, outbox: config.outbox.worker }, 'adapters chosen');
+  log.info(
+    { database: db.kind, workerId, pubsub: broker.kind, search: config.search.kind, outbox: config.outbox.worker },
+    'adapters chosen',
+  );
 
   const publisher = createBrokerPublisher(broker, log);
   const presence = presenceFor(publisher);
   const baseIndex = createSearchIndex(config.search, { prisma: db.prisma });
-  const searchIndex = withSearchLogging(opts.decorateSearchIndex ? opts.decorateSearchIndex(baseIndex) : baseIndex, log);
+  const searchIndex = withSearchLogging(
+    opts.decorateSearchIndex ? opts.decorateSearchIndex(baseIndex) : baseIndex,
+    log,
+  );
   try {
     await searchIndex.init();
   } catch (err) {
@@ -98,7 +107,10 @@ export async function buildApp(
     broker,
     hub,
     presence,
-    badges: createBadgeManager({ hub, badges: services.badges, log }, { flushMs: config.realtime.badgeFlushMs, queueLimit }),
+    badges: createBadgeManager(
+      { hub, badges: services.badges, log },
+      { flushMs: config.realtime.badgeFlushMs, queueLimit },
+    ),
     streams: createStreams({ hub, services, presence, queueLimit }),
   };
   const handler = createGraphQLHandler({ config, schema, services, prisma: db.prisma, realtime, log });
@@ -109,7 +121,12 @@ export async function buildApp(
   const workerIndex =
     workerDb === db
       ? searchIndex
-      : withSearchLogging((opts.decorateSearchIndex ?? ((i: SearchIndex) => i))(createSearchIndex(config.search, { prisma: workerDb.prisma })), log);
+      : withSearchLogging(
+          (opts.decorateSearchIndex ?? ((i: SearchIndex) => i))(
+            createSearchIndex(config.search, { prisma: workerDb.prisma }),
+          ),
+          log,
+        );
   const outbox = createOutboxWorker({
     prisma: workerDb.prisma,
     handlers: services.search.outboxHandlers({ prisma: workerDb.prisma, searchIndex: workerIndex }),
@@ -173,7 +190,10 @@ export async function buildApp(
  * process, or each user's Redis shard) and where the snowflake worker id comes from.
  */
 async function createPubSub(config: Config, log: Logger, gatewayId: string) {
-  const presenceOpts = { idleMs: config.realtime.presenceIdleMs, offlineGraceMs: config.realtime.presenceOfflineGraceMs };
+  const presenceOpts = {
+    idleMs: config.realtime.presenceIdleMs,
+    offlineGraceMs: config.realtime.presenceOfflineGraceMs,
+  };
   switch (config.pubsub.kind) {
     case 'memory':
       if (config.workerId === 'lease') throw new Error('WORKER_ID leasing needs REDIS_URLS');
@@ -193,11 +213,15 @@ async function createPubSub(config: Config, log: Logger, gatewayId: string) {
       }
       if (config.workerId === 'lease') {
         try {
-          lease = await leaseWorkerId(() => ring.clientFor('worker-ids'), gatewayId, (err) => {
-            // Two processes could now make the same ids: stop taking writes rather than risk it.
-            log.fatal({ err }, 'snowflake worker id lease lost; exiting');
-            process.exit(1);
-          });
+          lease = await leaseWorkerId(
+            () => ring.clientFor('worker-ids'),
+            gatewayId,
+            (err) => {
+              // Two processes could now make the same ids: stop taking writes rather than risk it.
+              log.fatal({ err }, 'snowflake worker id lease lost; exiting');
+              process.exit(1);
+            },
+          );
         } catch (err) {
           await ring.close();
           throw err;

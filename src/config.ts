@@ -81,7 +81,10 @@ const EnvSchema = z.object({
   REDIS_URLS: z
     .string()
     .optional()
-    .refine((v) => !v || v.split(',').every((u) => /^rediss?:\/\/[^\s,]+$/.test(u.trim())), 'must be a comma-separated list of redis:// URLs'),
+    .refine(
+      (v) => !v || v.split(',').every((u) => /^rediss?:\/\/[^\s,]+$/.test(u.trim())),
+      'must be a comma-separated list of redis:// URLs',
+    ),
   REDIS_HEALTH_INTERVAL_MS: int(50, 60_000).default(1_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   GRAPHIQL: bool.optional(),
@@ -98,9 +101,15 @@ const EnvSchema = z.object({
     .string()
     .regex(/^[a-z_]{1,63}$/, 'must be a text search configuration name such as english, german or simple')
     .default('english'),
-  TYPESENSE_URL: z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL').optional(),
+  TYPESENSE_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL')
+    .optional(),
   TYPESENSE_API_KEY: z.string().min(1).optional(),
-  TYPESENSE_COLLECTION: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only').default('messages'),
+  TYPESENSE_COLLECTION: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only')
+    .default('messages'),
   OUTBOX_WORKER: z.enum(['inline', 'off']).default('inline'),
   OUTBOX_POLL_MS: int(10, 60_000).default(200),
   OUTBOX_BATCH_SIZE: int(1, 5_000).default(200),
@@ -128,8 +137,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   if (e.SEARCH_BACKEND === 'typesense' && (!e.TYPESENSE_URL || !e.TYPESENSE_API_KEY)) {
-    const missing = ['TYPESENSE_URL', 'TYPESENSE_API_KEY'].filter((k) => !e[k as 'TYPESENSE_URL' | 'TYPESENSE_API_KEY']);
-    throw new ConfigError(`Invalid configuration:\n${missing.map((k) => `  ${k}: required when SEARCH_BACKEND=typesense`).join('\n')}`);
+    const missing = ['TYPESENSE_URL', 'TYPESENSE_API_KEY'].filter(
+      (k) => !e[k as 'TYPESENSE_URL' | 'TYPESENSE_API_KEY'],
+    );
+    throw new ConfigError(
+      `Invalid configuration:\n${missing.map((k) => `  ${k}: required when SEARCH_BACKEND=typesense`).join('\n')}`,
+    );
   }
   const production = e.NODE_ENV === 'production';
   return {
@@ -154,7 +167,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     auth: { sessionTtlDays: e.SESSION_TTL_DAYS },
     pubsub: e.REDIS_URLS
-      ? { kind: 'redis', urls: e.REDIS_URLS.split(',').map((u) => u.trim()), healthIntervalMs: e.REDIS_HEALTH_INTERVAL_MS }
+      ? {
+          kind: 'redis',
+          urls: e.REDIS_URLS.split(',').map((u) => u.trim()),
+          healthIntervalMs: e.REDIS_HEALTH_INTERVAL_MS,
+        }
       : { kind: 'memory' },
     realtime: {
       badgeFlushMs: e.BADGE_FLUSH_MS,
@@ -163,7 +180,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       subscriptionQueueLimit: e.SUBSCRIPTION_QUEUE_LIMIT,
     },
     websocket: {
-      allowedOrigins: e.WS_ALLOWED_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
+      allowedOrigins: e.WS_ALLOWED_ORIGINS.split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
       maxSubscriptions: e.WS_MAX_SUBSCRIPTIONS,
       maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
       keepAliveMs: e.WS_KEEPALIVE_MS,
@@ -171,7 +190,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     limits: { maxMessageLength: 40_000, maxPageSize: 100 },
     search:
       e.SEARCH_BACKEND === 'typesense'
-        ? { kind: 'typesense', language: e.SEARCH_LANGUAGE, url: e.TYPESENSE_URL!, apiKey: e.TYPESENSE_API_KEY!, collection: e.TYPESENSE_COLLECTION }
+        ? {
+            kind: 'typesense',
+            language: e.SEARCH_LANGUAGE,
+            url: e.TYPESENSE_URL!,
+            apiKey: e.TYPESENSE_API_KEY!,
+            collection: e.TYPESENSE_COLLECTION,
+          }
         : { kind: 'postgres', language: e.SEARCH_LANGUAGE },
     outbox: {
       worker: e.OUTBOX_WORKER,

@@ -12,7 +12,8 @@ function gatewaysArg(argv: string[]): { count: number; rest: string[] } {
   const raw = i >= 0 ? argv[i + 1] : process.env.GATEWAYS;
   const rest = i >= 0 ? [...argv.slice(0, i), ...argv.slice(i + 2)] : argv;
   const count = raw === undefined ? 1 : Number(raw);
-  if (!Number.isInteger(count) || count < 1 || count > 64) throw new ConfigError('--gateways takes a whole number from 1 to 64');
+  if (!Number.isInteger(count) || count < 1 || count > 64)
+    throw new ConfigError('--gateways takes a whole number from 1 to 64');
   return { count, rest };
 }
 
@@ -24,7 +25,9 @@ function gatewaysArg(argv: string[]): { count: number; rest: string[] } {
 async function runPrimary(count: number) {
   const config = loadConfig();
   if (config.database.kind !== 'postgres' || config.pubsub.kind !== 'redis') {
-    throw new ConfigError('--gateways N > 1 needs DATABASE_URL (PostgreSQL) and REDIS_URLS: gateway processes share them');
+    throw new ConfigError(
+      '--gateways N > 1 needs DATABASE_URL (PostgreSQL) and REDIS_URLS: gateway processes share them',
+    );
   }
   const db = await createDatabase(config.database);
   try {
@@ -66,7 +69,9 @@ async function main(args: string[]) {
     const db = await createDatabase(config.database);
     try {
       const r = await migrate(db);
-      console.log(r.applied.length ? `applied: ${r.applied.join(', ')}` : `up to date (${r.alreadyApplied} migrations)`);
+      console.log(
+        r.applied.length ? `applied: ${r.applied.join(', ')}` : `up to date (${r.alreadyApplied} migrations)`,
+      );
     } finally {
       await db.close();
     }
@@ -76,11 +81,14 @@ async function main(args: string[]) {
     await runSearchCommand(command, config, log, argv.slice(1));
     return;
   }
-  if (command !== 'serve') throw new ConfigError(`unknown command "${command}" (expected serve, migrate, worker, reindex or outbox:status)`);
+  if (command !== 'serve')
+    throw new ConfigError(`unknown command "${command}" (expected serve, migrate, worker, reindex or outbox:status)`);
   const app = await buildApp(config, { log });
   const { url } = await app.start();
   log.info({ url, database: config.database.kind, pid: process.pid }, 'listening');
-  console.log(`Chat API ready at ${url}${config.graphql.graphiql ? ' (GraphiQL: open it in a browser)' : ''}${cluster.isWorker ? ` [gateway pid ${process.pid}]` : ''}`);
+  console.log(
+    `Chat API ready at ${url}${config.graphql.graphiql ? ' (GraphiQL: open it in a browser)' : ''}${cluster.isWorker ? ` [gateway pid ${process.pid}]` : ''}`,
+  );
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down');
     app.stop().then(

@@ -166,7 +166,8 @@ function checkResponse(status: number, text: string, check: ResponseCheck | unde
     for (const key of check.path) v = v == null ? undefined : (v as Record<string | number, unknown>)[key];
     if (check.length !== undefined) {
       if (!Array.isArray(v)) return `data.${check.path.join('.')} is not a list`;
-      if (v.length !== check.length) return `data.${check.path.join('.')} has ${v.length} items, expected ${check.length}`;
+      if (v.length !== check.length)
+        return `data.${check.path.join('.')} has ${v.length} items, expected ${check.length}`;
     } else if (v === undefined) {
       return `data.${check.path.join('.')} is missing`;
     }

@@ -13,7 +13,8 @@ export function scratchUrl(name: string): string {
 export async function prepareDatabase(name: string): Promise<{ url: string; scratch: boolean }> {
   const given = process.env.DATABASE_URL;
   if (given) {
-    if (!/^postgres(ql)?:\/\//.test(given)) throw new Error('DATABASE_URL must be a postgres:// URL (this benchmark is PostgreSQL only)');
+    if (!/^postgres(ql)?:\/\//.test(given))
+      throw new Error('DATABASE_URL must be a postgres:// URL (this benchmark is PostgreSQL only)');
     return { url: given, scratch: false };
   }
   const admin = new pg.Client({ connectionString: ADMIN_URL });
@@ -37,7 +38,9 @@ export async function dropScratch(name: string): Promise<void> {
   await admin.connect();
   try {
     for (let i = 0; i < 50; i++) {
-      const r = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name]);
+      const r = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [
+        name,
+      ]);
       if ((r.rows[0]?.n ?? 0) === 0) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

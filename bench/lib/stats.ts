@@ -81,10 +81,7 @@ export function fmtRatio(value: number, digits = 2): string {
  * A plain-text table in Markdown pipe syntax (readable in a terminal and pasteable into a .md
  * file). Columns whose `align` is 'right' are padded on the left.
  */
-export function formatTable(
-  columns: { title: string; align?: 'left' | 'right' }[],
-  rows: string[][],
-): string {
+export function formatTable(columns: { title: string; align?: 'left' | 'right' }[], rows: string[][]): string {
   const widths = columns.map((c, i) => Math.max(c.title.length, 3, ...rows.map((r) => (r[i] ?? '').length)));
   const pad = (text: string, i: number) => {
     const w = widths[i] as number;

@@ -162,7 +162,8 @@ type FromChild =
 // Child side
 
 const PROTOCOL = 'graphql-transport-ws';
-const BADGES_QUERY = 'subscription Badges { badges { channels { channelId unreadCount mentionCount } threads { threadRootId channelId unreadCount } } }';
+const BADGES_QUERY =
+  'subscription Badges { badges { channels { channelId unreadCount mentionCount } threads { threadRootId channelId unreadCount } } }';
 /** One small selection, the same for every viewer, so the server's shared rendering applies. */
 const CHANNEL_QUERY =
   'subscription ChannelEvents($channelId: ID!) { channel(channelId: $channelId) { __typename ... on MessagePosted { message { id text createdAt author { id name } } } } }';
@@ -262,10 +263,21 @@ function childMain() {
     const p = phase;
     p.validated++;
     try {
-      const msg = JSON.parse(data.toString('utf8')) as { payload?: { data?: { channel?: { __typename?: string; message?: Record<string, unknown> } }; errors?: unknown } };
+      const msg = JSON.parse(data.toString('utf8')) as {
+        payload?: { data?: { channel?: { __typename?: string; message?: Record<string, unknown> } }; errors?: unknown };
+      };
       const ev = msg.payload?.data?.channel;
-      const m = ev?.message as { id?: string; text?: string; createdAt?: string; author?: { id?: string; name?: string } } | undefined;
-      if (msg.payload?.errors || ev?.__typename !== 'MessagePosted' || !m?.id || typeof m.text !== 'string' || !m.createdAt || !m.author?.id || !m.author.name) {
+      const m = ev?.message as
+        { id?: string; text?: string; createdAt?: string; author?: { id?: string; name?: string } } | undefined;
+      if (
+        msg.payload?.errors ||
+        ev?.__typename !== 'MessagePosted' ||
+        !m?.id ||
+        typeof m.text !== 'string' ||
+        !m.createdAt ||
+        !m.author?.id ||
+        !m.author.name
+      ) {
         p.invalid++;
         sample(p.invalidSamples, `conn ${c.index}: ${data.toString('utf8')}`);
       }
@@ -327,7 +339,9 @@ function childMain() {
     c.badgeFrames++;
     c.lastBadgeAt = now;
     try {
-      const msg = JSON.parse(data.toString('utf8')) as { payload?: { data?: { badges?: { channels?: { channelId: string; unreadCount: number }[] } }; errors?: unknown } };
+      const msg = JSON.parse(data.toString('utf8')) as {
+        payload?: { data?: { badges?: { channels?: { channelId: string; unreadCount: number }[] } }; errors?: unknown };
+      };
       const chans = msg.payload?.data?.badges?.channels;
       if (msg.payload?.errors || !Array.isArray(chans)) {
         p.invalid++;
@@ -346,7 +360,10 @@ function childMain() {
   function openOne(job: ConnectJob, index: number, deadline: number): Promise<Conn> {
     return new Promise((resolve, reject) => {
       const target = job.urls?.length ? job.urls[index % job.urls.length]! : job.url;
-      const ws = new WebSocket(target.replace(/^http/, 'ws'), PROTOCOL, { perMessageDeflate: false, handshakeTimeout: 20_000 });
+      const ws = new WebSocket(target.replace(/^http/, 'ws'), PROTOCOL, {
+        perMessageDeflate: false,
+        handshakeTimeout: 20_000,
+      });
       const c: Conn = {
         index,
         ws,
@@ -360,12 +377,15 @@ function childMain() {
         closed: null,
       };
       let acked = false;
-      const timer = setTimeout(() => {
-        if (!acked) {
-          ws.terminate();
-          reject(new Error(`connection ${index}: no connection_ack before the deadline`));
-        }
-      }, Math.max(1_000, deadline - performance.now()));
+      const timer = setTimeout(
+        () => {
+          if (!acked) {
+            ws.terminate();
+            reject(new Error(`connection ${index}: no connection_ack before the deadline`));
+          }
+        },
+        Math.max(1_000, deadline - performance.now()),
+      );
       ws.on('open', () => {
         ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${job.tokens[index]}` } }));
       });
@@ -394,7 +414,14 @@ function childMain() {
             acked = true;
             clearTimeout(timer);
             ws.send(JSON.stringify({ id: 'b', type: 'subscribe', payload: { query: BADGES_QUERY } }));
-            if (c.viewing) ws.send(JSON.stringify({ id: 'c', type: 'subscribe', payload: { query: CHANNEL_QUERY, variables: { channelId: job.channelId } } }));
+            if (c.viewing)
+              ws.send(
+                JSON.stringify({
+                  id: 'c',
+                  type: 'subscribe',
+                  payload: { query: CHANNEL_QUERY, variables: { channelId: job.channelId } },
+                }),
+              );
             resolve(c);
           }
           return;
@@ -402,9 +429,15 @@ function childMain() {
         const p = phase;
         if (p.firstAt === 0) p.firstAt = now;
         p.lastFrameAt = now;
-        if (data.length > PREFIX_CHANNEL.length && data.compare(PREFIX_CHANNEL, 0, PREFIX_CHANNEL.length, 0, PREFIX_CHANNEL.length) === 0) {
+        if (
+          data.length > PREFIX_CHANNEL.length &&
+          data.compare(PREFIX_CHANNEL, 0, PREFIX_CHANNEL.length, 0, PREFIX_CHANNEL.length) === 0
+        ) {
           onChannelFrame(c, data, now);
-        } else if (data.length > PREFIX_BADGES.length && data.compare(PREFIX_BADGES, 0, PREFIX_BADGES.length, 0, PREFIX_BADGES.length) === 0) {
+        } else if (
+          data.length > PREFIX_BADGES.length &&
+          data.compare(PREFIX_BADGES, 0, PREFIX_BADGES.length, 0, PREFIX_BADGES.length) === 0
+        ) {
           onBadgeFrame(c, data, now, channelIdForBadges);
         } else {
           p.otherFrames++;
@@ -452,12 +485,22 @@ function childMain() {
         c.badges = false;
       }
       if (job.allView && !c.viewing) {
-        c.ws.send(JSON.stringify({ id: 'c', type: 'subscribe', payload: { query: CHANNEL_QUERY, variables: { channelId: job.channelId } } }));
+        c.ws.send(
+          JSON.stringify({
+            id: 'c',
+            type: 'subscribe',
+            payload: { query: CHANNEL_QUERY, variables: { channelId: job.channelId } },
+          }),
+        );
         c.viewing = true;
         n++;
       }
     }
-    return { subscribed: n, viewing: conns.filter((c) => c.viewing && !c.closed).length, badges: conns.filter((c) => c.badges && !c.closed).length };
+    return {
+      subscribed: n,
+      viewing: conns.filter((c) => c.viewing && !c.closed).length,
+      badges: conns.filter((c) => c.badges && !c.closed).length,
+    };
   }
 
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -472,7 +515,11 @@ function childMain() {
           port: u.port,
           path: u.pathname,
           method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'content-length': String(buf.length) },
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${token}`,
+            'content-length': String(buf.length),
+          },
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -481,7 +528,10 @@ function childMain() {
             const text = Buffer.concat(chunks).toString('utf8');
             if (res.statusCode !== 200) return resolve({ error: `HTTP ${res.statusCode}: ${text.slice(0, 200)}` });
             try {
-              const j = JSON.parse(text) as { data?: { sendMessage?: { id?: string } }; errors?: { message?: string }[] };
+              const j = JSON.parse(text) as {
+                data?: { sendMessage?: { id?: string } };
+                errors?: { message?: string }[];
+              };
               if (j.errors?.length) return resolve({ error: `GraphQL: ${j.errors[0]?.message}` });
               const id = j.data?.sendMessage?.id;
               resolve(id ? { id } : { error: `no id: ${text.slice(0, 200)}` });
@@ -598,7 +648,8 @@ function childMain() {
       if (c.badgeFrames > maxBadge) maxBadge = c.badgeFrames;
       if (c.badges && !c.viewing && !c.closed && c.unread !== totalSentOk) {
         unreadMismatches++;
-        if (!unreadMismatchSample) unreadMismatchSample = `conn ${c.index}: last unread ${c.unread}, expected ${totalSentOk}`;
+        if (!unreadMismatchSample)
+          unreadMismatchSample = `conn ${c.index}: last unread ${c.unread}, expected ${totalSentOk}`;
       }
     }
     const windowEnd = Math.max(p.lastFrameAt, lastSend);
@@ -656,7 +707,8 @@ function childMain() {
     const reply = (work: Promise<unknown> | unknown) =>
       Promise.resolve(work).then(
         (result) => send({ type: 'result', id: msg.id, result }),
-        (err: unknown) => send({ type: 'error', id: msg.id, message: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+        (err: unknown) =>
+          send({ type: 'error', id: msg.id, message: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
       );
     switch (msg.type) {
       case 'connect':
@@ -710,7 +762,10 @@ export async function startFanoutClient(): Promise<FanoutClient> {
     execArgv: ['--import', 'tsx', '--max-old-space-size=4096'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const pending = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void; onArmed?: () => void }>();
+  const pending = new Map<
+    number,
+    { resolve: (r: unknown) => void; reject: (e: Error) => void; onArmed?: () => void }
+  >();
   let exited = false;
   let nextId = 1;
   child.on('exit', (code, signal) => {
@@ -750,7 +805,11 @@ export async function startFanoutClient(): Promise<FanoutClient> {
     if (exited) return Promise.reject(new Error('load generator has exited'));
     const id = nextId++;
     return new Promise<T>((resolve, reject) => {
-      pending.set(id, { resolve: resolve as (r: unknown) => void, reject, onArmed: onArmed ? () => onArmed(id) : undefined });
+      pending.set(id, {
+        resolve: resolve as (r: unknown) => void,
+        reject,
+        onArmed: onArmed ? () => onArmed(id) : undefined,
+      });
       child.send({ ...msg, id } as ToChild);
     });
   }

@@ -19,7 +19,12 @@ export function isSearchCommand(command: string): command is SearchCommand {
   return (SEARCH_COMMANDS as readonly string[]).includes(command);
 }
 
-export async function runSearchCommand(command: SearchCommand, config: Config, log: Logger, args: string[]): Promise<void> {
+export async function runSearchCommand(
+  command: SearchCommand,
+  config: Config,
+  log: Logger,
+  args: string[],
+): Promise<void> {
   // These commands never serve HTTP and never start the inline worker themselves.
   const app = await buildApp({ ...config, outbox: { ...config.outbox, worker: 'off' } }, { log });
   if (command === 'worker') {
@@ -44,10 +49,12 @@ export async function runSearchCommand(command: SearchCommand, config: Config, l
     }
     const { values } = parseArgs({ args, options: { batch: { type: 'string', default: '2000' } }, strict: true });
     const batchSize = Number(values.batch);
-    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 50_000) throw new RangeError('--batch must be an integer in 1..50000');
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 50_000)
+      throw new RangeError('--batch must be an integer in 1..50000');
     const tty = process.stderr.isTTY;
     let lastPrint = 0;
-    const print = (line: string, final = false) => process.stderr.write(tty ? `\r${line.padEnd(100)}${final ? '\n' : ''}` : `${line}\n`);
+    const print = (line: string, final = false) =>
+      process.stderr.write(tty ? `\r${line.padEnd(100)}${final ? '\n' : ''}` : `${line}\n`);
     process.stderr.write(`reindex: rebuilding the ${app.searchIndex.kind} search index from the database\n`);
     const r = await app.services.search.reindex({
       batchSize,
@@ -57,7 +64,9 @@ export async function runSearchCommand(command: SearchCommand, config: Config, l
         lastPrint = now;
         const rate = done / Math.max(elapsedMs / 1000, 0.001);
         const eta = rate > 0 ? (total - done) / rate : 0;
-        print(`reindex: ${done.toLocaleString('en')} / ${total.toLocaleString('en')} messages (${((100 * done) / Math.max(total, 1)).toFixed(1)}%), ${Math.round(rate).toLocaleString('en')}/s, ETA ${formatSeconds(eta)}`);
+        print(
+          `reindex: ${done.toLocaleString('en')} / ${total.toLocaleString('en')} messages (${((100 * done) / Math.max(total, 1)).toFixed(1)}%), ${Math.round(rate).toLocaleString('en')}/s, ETA ${formatSeconds(eta)}`,
+        );
       },
     });
     print(

@@ -1,7 +1,15 @@
 import DataLoader from 'dataloader';
 import type { PrismaClient } from '../infra/db/database.js';
 import type { Viewer } from './viewer.js';
-import type { Channel, ChannelMember, File, Message, MessageMention, User, Workspace } from '../generated/prisma/client.js';
+import type {
+  Channel,
+  ChannelMember,
+  File,
+  Message,
+  MessageMention,
+  User,
+  Workspace,
+} from '../generated/prisma/client.js';
 
 export interface ReactionSummary {
   emoji: string;
@@ -35,58 +43,82 @@ function groupBy<T>(keys: readonly bigint[], rows: T[], of: (row: T) => bigint):
 export function createLoaders(prisma: PrismaClient, viewer: Viewer | null) {
   const opts = { cacheKeyFn: key };
   return lazily({
-    user: () => new DataLoader<bigint, User | null, string>(
-      // Never load password hashes for display.
-      async (ids) => byKey(ids, (await prisma.user.findMany({ where: { id: { in: [...ids] } }, omit: { passwordHash: true } })) as User[], (u) => u.id),
-      opts,
-    ),
-    message: () => new DataLoader<bigint, Message | null, string>(
-      async (ids) => byKey(ids, await prisma.message.findMany({ where: { id: { in: [...ids] } } }), (m) => m.id),
-      opts,
-    ),
-    channel: () => new DataLoader<bigint, Channel | null, string>(
-      async (ids) => byKey(ids, await prisma.channel.findMany({ where: { id: { in: [...ids] } } }), (c) => c.id),
-      opts,
-    ),
-    workspace: () => new DataLoader<bigint, Workspace | null, string>(
-      async (ids) => byKey(ids, await prisma.workspace.findMany({ where: { id: { in: [...ids] } } }), (w) => w.id),
-      opts,
-    ),
+    user: () =>
+      new DataLoader<bigint, User | null, string>(
+        // Never load password hashes for display.
+        async (ids) =>
+          byKey(
+            ids,
+            (await prisma.user.findMany({ where: { id: { in: [...ids] } }, omit: { passwordHash: true } })) as User[],
+            (u) => u.id,
+          ),
+        opts,
+      ),
+    message: () =>
+      new DataLoader<bigint, Message | null, string>(
+        async (ids) => byKey(ids, await prisma.message.findMany({ where: { id: { in: [...ids] } } }), (m) => m.id),
+        opts,
+      ),
+    channel: () =>
+      new DataLoader<bigint, Channel | null, string>(
+        async (ids) => byKey(ids, await prisma.channel.findMany({ where: { id: { in: [...ids] } } }), (c) => c.id),
+        opts,
+      ),
+    workspace: () =>
+      new DataLoader<bigint, Workspace | null, string>(
+        async (ids) => byKey(ids, await prisma.workspace.findMany({ where: { id: { in: [...ids] } } }), (w) => w.id),
+        opts,
+      ),
     /** The viewer's own membership row per channel id. */
-    myMembership: () => new DataLoader<bigint, ChannelMember | null, string>(async (channelIds) => {
-      if (!viewer) return channelIds.map(() => null);
-      const rows = await prisma.channelMember.findMany({ where: { userId: viewer.userId, channelId: { in: [...channelIds] } } });
-      return byKey(channelIds, rows, (m) => m.channelId);
-    }, opts),
-    myRole: () => new DataLoader<bigint, string | null, string>(async (workspaceIds) => {
-      if (!viewer) return workspaceIds.map(() => null);
-      const rows = await prisma.workspaceMember.findMany({ where: { userId: viewer.userId, workspaceId: { in: [...workspaceIds] } } });
-      return byKey(workspaceIds, rows, (m) => m.workspaceId).map((m) => m?.role ?? null);
-    }, opts),
-    reactions: () => new DataLoader<bigint, ReactionSummary[], string>(async (messageIds) => {
-      const rows = await prisma.reaction.findMany({
-        where: { messageId: { in: [...messageIds] } },
-        orderBy: [{ messageId: 'asc' }, { createdAt: 'asc' }],
-      });
-      return groupBy(messageIds, rows, (r) => r.messageId).map((list) => {
-        const byEmoji = new Map<string, ReactionSummary>();
-        for (const r of list) {
-          let s = byEmoji.get(r.emoji);
-          if (!s) byEmoji.set(r.emoji, (s = { emoji: r.emoji, count: 0, userIds: [] }));
-          s.count += 1;
-          s.userIds.push(r.userId);
-        }
-        return [...byEmoji.values()];
-      });
-    }, opts),
-    mentions: () => new DataLoader<bigint, MessageMention[], string>(async (messageIds) => {
-      const rows = await prisma.messageMention.findMany({ where: { messageId: { in: [...messageIds] } }, orderBy: { id: 'asc' } });
-      return groupBy(messageIds, rows, (r) => r.messageId);
-    }, opts),
-    files: () => new DataLoader<bigint, File[], string>(async (messageIds) => {
-      const rows = await prisma.messageFile.findMany({ where: { messageId: { in: [...messageIds] } }, include: { file: true } });
-      return groupBy(messageIds, rows, (r) => r.messageId).map((list) => list.map((r) => r.file));
-    }, opts),
+    myMembership: () =>
+      new DataLoader<bigint, ChannelMember | null, string>(async (channelIds) => {
+        if (!viewer) return channelIds.map(() => null);
+        const rows = await prisma.channelMember.findMany({
+          where: { userId: viewer.userId, channelId: { in: [...channelIds] } },
+        });
+        return byKey(channelIds, rows, (m) => m.channelId);
+      }, opts),
+    myRole: () =>
+      new DataLoader<bigint, string | null, string>(async (workspaceIds) => {
+        if (!viewer) return workspaceIds.map(() => null);
+        const rows = await prisma.workspaceMember.findMany({
+          where: { userId: viewer.userId, workspaceId: { in: [...workspaceIds] } },
+        });
+        return byKey(workspaceIds, rows, (m) => m.workspaceId).map((m) => m?.role ?? null);
+      }, opts),
+    reactions: () =>
+      new DataLoader<bigint, ReactionSummary[], string>(async (messageIds) => {
+        const rows = await prisma.reaction.findMany({
+          where: { messageId: { in: [...messageIds] } },
+          orderBy: [{ messageId: 'asc' }, { createdAt: 'asc' }],
+        });
+        return groupBy(messageIds, rows, (r) => r.messageId).map((list) => {
+          const byEmoji = new Map<string, ReactionSummary>();
+          for (const r of list) {
+            let s = byEmoji.get(r.emoji);
+            if (!s) byEmoji.set(r.emoji, (s = { emoji: r.emoji, count: 0, userIds: [] }));
+            s.count += 1;
+            s.userIds.push(r.userId);
+          }
+          return [...byEmoji.values()];
+        });
+      }, opts),
+    mentions: () =>
+      new DataLoader<bigint, MessageMention[], string>(async (messageIds) => {
+        const rows = await prisma.messageMention.findMany({
+          where: { messageId: { in: [...messageIds] } },
+          orderBy: { id: 'asc' },
+        });
+        return groupBy(messageIds, rows, (r) => r.messageId);
+      }, opts),
+    files: () =>
+      new DataLoader<bigint, File[], string>(async (messageIds) => {
+        const rows = await prisma.messageFile.findMany({
+          where: { messageId: { in: [...messageIds] } },
+          include: { file: true },
+        });
+        return groupBy(messageIds, rows, (r) => r.messageId).map((list) => list.map((r) => r.file));
+      }, opts),
   });
 }
 
@@ -105,6 +137,5 @@ function lazily<F extends Record<string, () => unknown>>(factories: F): { [K in 
   }
   return out;
 }
-
 
 export type Loaders = ReturnType<typeof createLoaders>;

@@ -5,8 +5,7 @@ export type BotScope = (typeof BOT_SCOPES)[number];
 
 /** Who is calling. Bots act as their bot user, limited to their scopes and their workspace. */
 export type Viewer = (
-  | { kind: 'user'; userId: bigint }
-  | { kind: 'bot'; userId: bigint; workspaceId: bigint; scopes: ReadonlySet<BotScope> }
+  { kind: 'user'; userId: bigint } | { kind: 'bot'; userId: bigint; workspaceId: bigint; scopes: ReadonlySet<BotScope> }
 ) & {
   /** When the credential stops being valid (long-lived connections are closed then). */
   expiresAt?: Date | null;

@@ -27,15 +27,28 @@ type Project = (source: unknown) => unknown;
  * Returns null (use execute) for anything else: other types, directives, variables in the
  * selection, abstract types.
  */
-export function compileProjection(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, plainTypes: ReadonlySet<string>, rootFields: ReadonlySet<string>): ((event: unknown) => ExecutionResult) | null {
+export function compileProjection(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  plainTypes: ReadonlySet<string>,
+  rootFields: ReadonlySet<string>,
+): ((event: unknown) => ExecutionResult) | null {
   const ops = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   const op = operationName ? ops.find((o) => o.name?.value === operationName) : ops.length === 1 ? ops[0] : undefined;
   const root = schema.getSubscriptionType();
   if (!op || op.operation !== 'subscription' || !root || op.directives?.length) return null;
-  const fragments = new Map(document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])));
+  const fragments = new Map(
+    document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])),
+  );
 
   /** Flattens a selection set into (responseKey, fieldName, subselection) for one concrete type. */
-  function collect(type: GraphQLObjectType, set: SelectionSetNode, out: Map<string, { field: string; sets: SelectionSetNode[] }>, seen = new Set<string>()): boolean {
+  function collect(
+    type: GraphQLObjectType,
+    set: SelectionSetNode,
+    out: Map<string, { field: string; sets: SelectionSetNode[] }>,
+    seen = new Set<string>(),
+  ): boolean {
     for (const sel of set.selections) {
       if (sel.directives?.length) return false;
       if (sel.kind === Kind.FIELD) {
@@ -47,9 +60,13 @@ export function compileProjection(schema: GraphQLSchema, document: DocumentNode,
         if (sel.selectionSet) entry.sets.push(sel.selectionSet);
         out.set(key, entry);
       } else {
-        const cond = sel.kind === Kind.INLINE_FRAGMENT ? sel.typeCondition?.name.value : fragments.get(sel.name.value)?.typeCondition.name.value;
+        const cond =
+          sel.kind === Kind.INLINE_FRAGMENT
+            ? sel.typeCondition?.name.value
+            : fragments.get(sel.name.value)?.typeCondition.name.value;
         if (cond !== undefined && cond !== type.name) return false; // keep it simple: exact type conditions only
-        const inner = sel.kind === Kind.INLINE_FRAGMENT ? sel.selectionSet : fragments.get(sel.name.value)?.selectionSet;
+        const inner =
+          sel.kind === Kind.INLINE_FRAGMENT ? sel.selectionSet : fragments.get(sel.name.value)?.selectionSet;
         if (!inner) return false;
         if (sel.kind === Kind.FRAGMENT_SPREAD) {
           if (seen.has(sel.name.value)) continue;

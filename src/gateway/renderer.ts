@@ -42,7 +42,11 @@ export function createRenderer(opts: {
   async function run(event: unknown, args: SubscriptionArgs): Promise<Rendered> {
     const contextValue = opts.freshContext(args.contextValue);
     const result = await execute({ ...args, rootValue: event, contextValue });
-    return { result, viewerId: contextValue.viewer?.userId ?? null, viewerDependent: contextValue.viewerDependency.used };
+    return {
+      result,
+      viewerId: contextValue.viewer?.userId ?? null,
+      viewerDependent: contextValue.viewerDependency.used,
+    };
   }
 
   async function render(event: unknown, args: SubscriptionArgs, key: string): Promise<ExecutionResult> {
@@ -69,7 +73,10 @@ export function createRenderer(opts: {
 
   return {
     /** The graphql-ws `subscribe` implementation: source stream from the schema, rendered with sharing. */
-    async subscribe(args: SubscriptionArgs, key: string): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+    async subscribe(
+      args: SubscriptionArgs,
+      key: string,
+    ): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
       const source = await createSourceEventStream(args);
       if (!(Symbol.asyncIterator in (source as object))) return source as ExecutionResult;
       const iterator = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]() as AsyncIterator<unknown>;

@@ -28,7 +28,12 @@ interface Extra {
 const SHARED_TOKEN = '@@shared-payload@@';
 
 /** Browser Origin check against the allow-list (cross-site WebSocket hijacking). */
-export function originAllowed(origin: string | undefined, host: string | undefined, allowed: string[], dev: boolean): boolean {
+export function originAllowed(
+  origin: string | undefined,
+  host: string | undefined,
+  allowed: string[],
+  dev: boolean,
+): boolean {
   if (!origin) return true; // not a browser: the bearer token is the credential
   if (allowed.includes('*') || allowed.includes(origin)) return true;
   try {
@@ -87,7 +92,9 @@ export function attachWebSocket(deps: {
   }
 
   const maskResult = (result: ExecutionResult) =>
-    result.errors ? { ...result, errors: result.errors.map((e) => (maskError(e, 'Unexpected error.') as GraphQLError).toJSON()) } : result;
+    result.errors
+      ? { ...result, errors: result.errors.map((e) => (maskError(e, 'Unexpected error.') as GraphQLError).toJSON()) }
+      : result;
 
   const gql = makeServer<ConnectionInitMessage['payload'], Extra>({
     connectionInitWaitTimeout: 10_000,
@@ -107,7 +114,10 @@ export function attachWebSocket(deps: {
       await realtime.presence.connect(viewer.userId.toString(), ctx.extra.state.id);
       if (viewer.expiresAt) {
         const ms = viewer.expiresAt.getTime() - Date.now();
-        const timer = setTimeout(() => socket.close(CloseCode.Forbidden, 'Token expired'), Math.max(0, Math.min(ms, 2 ** 31 - 1)));
+        const timer = setTimeout(
+          () => socket.close(CloseCode.Forbidden, 'Token expired'),
+          Math.max(0, Math.min(ms, 2 ** 31 - 1)),
+        );
         timer.unref();
         socket.once('close', () => clearTimeout(timer));
       }
@@ -115,7 +125,9 @@ export function attachWebSocket(deps: {
     },
     async onClose(ctx) {
       if (ctx.extra.viewer && ctx.extra.state && ctx.acknowledged) {
-        await realtime.presence.disconnect(ctx.extra.viewer.userId.toString(), ctx.extra.state.id).catch((err) => log.warn({ err }, 'presence disconnect failed'));
+        await realtime.presence
+          .disconnect(ctx.extra.viewer.userId.toString(), ctx.extra.state.id)
+          .catch((err) => log.warn({ err }, 'presence disconnect failed'));
       }
     },
     async onSubscribe(ctx, id, payload) {
@@ -135,7 +147,11 @@ export function attachWebSocket(deps: {
       const operation = getOperationAST(document, payload.operationName);
       if (operation?.operation === 'subscription') {
         if (state.subscriptions >= ws.maxSubscriptions) {
-          return [new GraphQLError(`At most ${ws.maxSubscriptions} subscriptions per connection`, { extensions: { code: 'RATE_LIMITED', retryAfterMs: 0 } })];
+          return [
+            new GraphQLError(`At most ${ws.maxSubscriptions} subscriptions per connection`, {
+              extensions: { code: 'RATE_LIMITED', retryAfterMs: 0 },
+            }),
+          ];
         }
         state.subscriptions += 1;
         state.counted.add(id);
@@ -155,7 +171,9 @@ export function attachWebSocket(deps: {
         operationName: payload.operationName,
         variableValues: payload.variables,
         contextValue,
-        rootValue: { renderKey: `${payload.operationName ?? ''}\n${JSON.stringify(payload.variables ?? {})}\n${payload.query}` },
+        rootValue: {
+          renderKey: `${payload.operationName ?? ''}\n${JSON.stringify(payload.variables ?? {})}\n${payload.query}`,
+        },
       };
     },
     execute: (args) => execute(args),

@@ -31,7 +31,11 @@ const bodyLimit: Plugin = {
     if (length > MAX_BODY_BYTES) {
       endResponse(
         new fetchAPI.Response(
-          JSON.stringify({ errors: [{ message: `request body exceeds ${MAX_BODY_BYTES} bytes`, extensions: { code: 'PAYLOAD_TOO_LARGE' } }] }),
+          JSON.stringify({
+            errors: [
+              { message: `request body exceeds ${MAX_BODY_BYTES} bytes`, extensions: { code: 'PAYLOAD_TOO_LARGE' } },
+            ],
+          }),
           { status: 413, headers: { 'content-type': 'application/json' } },
         ),
       );

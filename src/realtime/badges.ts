@@ -163,7 +163,13 @@ export function createBadgeManager(deps: { hub: Hub; badges: BadgesService; log:
   }
 
   function memberState(r: ChannelRow): MemberState {
-    return { loadedSeq: r.lastSeq, lastReadSeq: r.lastReadSeq, mentionCount: r.mentionCount, level: r.notificationLevel, muted: r.muted };
+    return {
+      loadedSeq: r.lastSeq,
+      lastReadSeq: r.lastReadSeq,
+      mentionCount: r.mentionCount,
+      level: r.notificationLevel,
+      muted: r.muted,
+    };
   }
 
   /** Puts a session in a channel's group (listening to the channel once per process). */
@@ -368,17 +374,30 @@ export function createBadgeManager(deps: { hub: Hub; badges: BadgesService; log:
       sessions.add(s);
       queue.onClose(() => close(s));
       try {
-        s.unlistenUser = await deps.hub.listen(topics.user(userId), (e) => onUserEvent(s, e), () => reload(s));
-        const [rows, threads] = await Promise.all([deps.badges.channelState(BigInt(userId)), deps.badges.threadState(BigInt(userId))]);
+        s.unlistenUser = await deps.hub.listen(
+          topics.user(userId),
+          (e) => onUserEvent(s, e),
+          () => reload(s),
+        );
+        const [rows, threads] = await Promise.all([
+          deps.badges.channelState(BigInt(userId)),
+          deps.badges.threadState(BigInt(userId)),
+        ]);
         await Promise.all(rows.map((r) => join(s, r)));
-        for (const t of threads) follow(s, t.rootId.toString(), { channelId: t.channelId.toString(), unread: t.unreadCount });
+        for (const t of threads)
+          follow(s, t.rootId.toString(), { channelId: t.channelId.toString(), unread: t.unreadCount });
       } catch (err) {
         await queue.return();
         throw err;
       }
       return queue;
     },
-    stats: () => ({ sessions: sessions.size, dirty: dirtySessions.size, groups: groups.size, followedThreads: followers.size }),
+    stats: () => ({
+      sessions: sessions.size,
+      dirty: dirtySessions.size,
+      groups: groups.size,
+      followedThreads: followers.size,
+    }),
     close() {
       clearInterval(timer);
       for (const s of [...sessions]) s.queue.return();

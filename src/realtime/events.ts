@@ -48,20 +48,56 @@ export type ChatEvent =
     }
   | { type: 'MessageEdited'; channelId: string; messageId: string; threadRootId: string | null }
   | { type: 'MessageDeleted'; channelId: string; messageId: string; threadRootId: string | null }
-  | { type: 'ReactionChanged'; channelId: string; messageId: string; threadRootId: string | null; emoji: string; userId: string; added: boolean }
+  | {
+      type: 'ReactionChanged';
+      channelId: string;
+      messageId: string;
+      threadRootId: string | null;
+      emoji: string;
+      userId: string;
+      added: boolean;
+    }
   | { type: 'ThreadUpdated'; channelId: string; rootId: string; replyCount: number; lastReplyAt: string | null }
   | { type: 'Typing'; channelId: string; threadRootId: string | null; userId: string; expiresAt: string }
   | { type: 'MembershipChanged'; channelId: string; userId: string; joined: boolean }
-  | { type: 'ChannelRead'; channelId: string; userId: string; lastReadMessageId: string; lastReadSeq: string; mentionCount: number }
-  | { type: 'MemberSettingsChanged'; channelId: string; userId: string; notificationLevel: NotificationLevelName; muted: boolean }
-  | { type: 'ThreadFollowChanged'; channelId: string; rootId: string; userId: string; following: boolean; unreadCount: number }
+  | {
+      type: 'ChannelRead';
+      channelId: string;
+      userId: string;
+      lastReadMessageId: string;
+      lastReadSeq: string;
+      mentionCount: number;
+    }
+  | {
+      type: 'MemberSettingsChanged';
+      channelId: string;
+      userId: string;
+      notificationLevel: NotificationLevelName;
+      muted: boolean;
+    }
+  | {
+      type: 'ThreadFollowChanged';
+      channelId: string;
+      rootId: string;
+      userId: string;
+      following: boolean;
+      unreadCount: number;
+    }
   | { type: 'ThreadRead'; channelId: string; rootId: string; userId: string }
   | { type: 'PresenceChanged'; userId: string; status: PresenceStatusName; lastActiveAt: string | null };
 
 export type ChatEventType = ChatEvent['type'];
 export type EventOf<T extends ChatEventType> = Extract<ChatEvent, { type: T }>;
 /** Events published on a channel's topic. */
-export type ChannelTopicEvent = EventOf<'MessagePosted' | 'MessageEdited' | 'MessageDeleted' | 'ReactionChanged' | 'ThreadUpdated' | 'Typing' | 'MembershipChanged'>;
+export type ChannelTopicEvent = EventOf<
+  | 'MessagePosted'
+  | 'MessageEdited'
+  | 'MessageDeleted'
+  | 'ReactionChanged'
+  | 'ThreadUpdated'
+  | 'Typing'
+  | 'MembershipChanged'
+>;
 
 /** Where an event is published. */
 export function topicsFor(event: ChatEvent): string[] {

@@ -62,7 +62,8 @@ export function createRedisPresence(
   function effective(s: State): PresenceStatusName {
     if (s.connections === 0) {
       // Within the grace period after the last disconnect, keep what was shown.
-      if (s.lastSeen !== null && now() - s.lastSeen < opts.offlineGraceMs && s.published !== 'OFFLINE') return s.published;
+      if (s.lastSeen !== null && now() - s.lastSeen < opts.offlineGraceMs && s.published !== 'OFFLINE')
+        return s.published;
       return 'OFFLINE';
     }
     if (s.manual === 'DND') return 'DND';
@@ -100,9 +101,12 @@ export function createRedisPresence(
   renew.unref();
 
   // Idle sweep over users connected here: AUTO users idle for idleMs become AWAY.
-  const sweep = setInterval(() => {
-    for (const userId of local.keys()) publishIfChanged(userId).catch(() => {});
-  }, Math.max(50, Math.min(15_000, Math.floor(opts.idleMs / 4))));
+  const sweep = setInterval(
+    () => {
+      for (const userId of local.keys()) publishIfChanged(userId).catch(() => {});
+    },
+    Math.max(50, Math.min(15_000, Math.floor(opts.idleMs / 4))),
+  );
   sweep.unref();
 
   return {
@@ -130,7 +134,11 @@ export function createRedisPresence(
       const conns = local.get(userId);
       conns?.delete(connId);
       if (conns && conns.size === 0) local.delete(userId);
-      await client(userId).multi().zrem(connKey(userId), member(connId)).hset(stateKey(userId), 'lastSeen', now()).exec();
+      await client(userId)
+        .multi()
+        .zrem(connKey(userId), member(connId))
+        .hset(stateKey(userId), 'lastSeen', now())
+        .exec();
       const t = setTimeout(() => {
         graceTimers.delete(userId);
         publishIfChanged(userId).catch((err) => log.debug({ err: err.message }, 'presence offline publish failed'));
@@ -151,7 +159,11 @@ export function createRedisPresence(
     },
 
     async setStatus(userId, manual) {
-      await client(userId).multi().hset(stateKey(userId), 'manual', manual, 'lastActive', now()).expire(stateKey(userId), STATE_TTL_S).exec();
+      await client(userId)
+        .multi()
+        .hset(stateKey(userId), 'manual', manual, 'lastActive', now())
+        .expire(stateKey(userId), STATE_TTL_S)
+        .exec();
       return publishIfChanged(userId);
     },
 

@@ -75,14 +75,21 @@ export function createMemoryPresence(events: EventPublisher, opts: PresenceOptio
 
   function entry(userId: string): UserPresence {
     let u = users.get(userId);
-    if (!u) users.set(userId, (u = { connections: 0, manual: 'AUTO', lastActive: now(), published: 'OFFLINE', offlineTimer: null }));
+    if (!u)
+      users.set(
+        userId,
+        (u = { connections: 0, manual: 'AUTO', lastActive: now(), published: 'OFFLINE', offlineTimer: null }),
+      );
     return u;
   }
 
   // Idle sweep: AUTO users with no activity for idleMs become AWAY.
-  const sweep = setInterval(() => {
-    for (const [userId, u] of users) publishIfChanged(userId, u);
-  }, Math.max(50, Math.min(15_000, Math.floor(opts.idleMs / 4))));
+  const sweep = setInterval(
+    () => {
+      for (const [userId, u] of users) publishIfChanged(userId, u);
+    },
+    Math.max(50, Math.min(15_000, Math.floor(opts.idleMs / 4))),
+  );
   sweep.unref();
 
   return {
@@ -142,4 +149,3 @@ export function createMemoryPresence(events: EventPublisher, opts: PresenceOptio
     },
   };
 }
-

@@ -13,8 +13,7 @@ import { toWire } from './wire.js';
 
 /** A subscription payload: a live event (shared by every local subscriber) or a replayed message. */
 export type ChannelEventPayload =
-  | EventOf<'MessagePosted'>
-  | EventOf<'MessageEdited' | 'MessageDeleted' | 'ReactionChanged' | 'ThreadUpdated'>;
+  EventOf<'MessagePosted'> | EventOf<'MessageEdited' | 'MessageDeleted' | 'ReactionChanged' | 'ThreadUpdated'>;
 
 const REPLAY_PAGE = 100;
 /** Replayed ids remembered to drop their live duplicates (publishes still in flight after replay). */
@@ -62,7 +61,9 @@ function replayThenLive(
   after: bigint | null,
   accept: (e: ChatEvent) => ChannelEventPayload | null | 'revoked',
 ): AsyncIterableIterator<ChannelEventPayload> {
-  const queue = new EventQueue<ChatEvent | { type: 'Gap' }>(deps.queueLimit, () => connection.close(1013, 'slow consumer'));
+  const queue = new EventQueue<ChatEvent | { type: 'Gap' }>(deps.queueLimit, () =>
+    connection.close(1013, 'slow consumer'),
+  );
   const startedAt = new Date();
   async function* run(): AsyncGenerator<ChannelEventPayload> {
     const stopViewing = view();
@@ -161,21 +162,29 @@ export function createStreams(deps: StreamDeps) {
           cursor = asc.at(-1)!.id;
         }
       }
-      return replayThenLive(deps, connection, id, () => connection.viewChannel(id), replay, after, (e) => {
-        switch (e.type) {
-          case 'MessagePosted':
-            return e.listed ? e : null;
-          case 'MessageEdited':
-          case 'MessageDeleted':
-          case 'ReactionChanged':
-          case 'ThreadUpdated':
-            return e;
-          case 'MembershipChanged':
-            return isPrivate && !e.joined && e.userId === me ? 'revoked' : null;
-          default:
-            return null;
-        }
-      });
+      return replayThenLive(
+        deps,
+        connection,
+        id,
+        () => connection.viewChannel(id),
+        replay,
+        after,
+        (e) => {
+          switch (e.type) {
+            case 'MessagePosted':
+              return e.listed ? e : null;
+            case 'MessageEdited':
+            case 'MessageDeleted':
+            case 'ReactionChanged':
+            case 'ThreadUpdated':
+              return e;
+            case 'MembershipChanged':
+              return isPrivate && !e.joined && e.userId === me ? 'revoked' : null;
+            default:
+              return null;
+          }
+        },
+      );
     },
 
     /** An open thread pane: replies (and changes to them and the root), replayed then live. */
@@ -194,22 +203,30 @@ export function createStreams(deps: StreamDeps) {
           cursor = page.nodes.at(-1)!.id;
         }
       }
-      return replayThenLive(deps, connection, root.channelId.toString(), () => connection.viewThread(rid), replay, after, (e) => {
-        switch (e.type) {
-          case 'MessagePosted':
-            return e.threadRootId === rid ? e : null;
-          case 'MessageEdited':
-          case 'MessageDeleted':
-          case 'ReactionChanged':
-            return e.threadRootId === rid || e.messageId === rid ? e : null;
-          case 'ThreadUpdated':
-            return e.rootId === rid ? e : null;
-          case 'MembershipChanged':
-            return isPrivate && !e.joined && e.userId === me ? 'revoked' : null;
-          default:
-            return null;
-        }
-      });
+      return replayThenLive(
+        deps,
+        connection,
+        root.channelId.toString(),
+        () => connection.viewThread(rid),
+        replay,
+        after,
+        (e) => {
+          switch (e.type) {
+            case 'MessagePosted':
+              return e.threadRootId === rid ? e : null;
+            case 'MessageEdited':
+            case 'MessageDeleted':
+            case 'ReactionChanged':
+              return e.threadRootId === rid || e.messageId === rid ? e : null;
+            case 'ThreadUpdated':
+              return e.rootId === rid ? e : null;
+            case 'MembershipChanged':
+              return isPrivate && !e.joined && e.userId === me ? 'revoked' : null;
+            default:
+              return null;
+          }
+        },
+      );
     },
 
     /** Typing in a channel (threadRootId null) or one thread, from everyone but the viewer. */
@@ -232,12 +249,16 @@ export function createStreams(deps: StreamDeps) {
     async presence(viewer: Viewer, connection: ConnectionState, userIds: bigint[]) {
       const visible = (await services.users.visibleUsers(viewer, userIds)).filter((u) => u !== null);
       const ids = visible.map((u) => u!.id.toString());
-      const queue = new EventQueue<EventOf<'PresenceChanged'>>(deps.queueLimit, () => connection.close(1013, 'slow consumer'));
+      const queue = new EventQueue<EventOf<'PresenceChanged'>>(deps.queueLimit, () =>
+        connection.close(1013, 'slow consumer'),
+      );
       const resend = (id: string) => async () => {
         for (const p of await deps.presence.get([id])) queue.push({ type: 'PresenceChanged', ...p });
       };
       const unlisteners = await Promise.all(
-        ids.map((id) => deps.hub.listen(topics.presence(id), (e) => e.type === 'PresenceChanged' && queue.push(e), resend(id))),
+        ids.map((id) =>
+          deps.hub.listen(topics.presence(id), (e) => e.type === 'PresenceChanged' && queue.push(e), resend(id)),
+        ),
       );
       queue.onClose(() => unlisteners.forEach((u) => u()));
       for (const p of await deps.presence.get(ids)) queue.push({ type: 'PresenceChanged', ...p });

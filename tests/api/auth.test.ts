@@ -34,12 +34,24 @@ describeApi('identity', () => {
 
   it('rejects bad credentials and bad input with clear codes', async () => {
     await t.anon.ok(SignUpDocument, { email: 'dup@example.com', password: 'password123', name: 'D' });
-    expect(await t.anon.errorCode(SignUpDocument, { email: 'dup@example.com', password: 'password123', name: 'D' })).toBe('BAD_USER_INPUT');
-    expect(await t.anon.errorCode(SignUpDocument, { email: 'not-an-email', password: 'password123', name: 'D' })).toBe('BAD_USER_INPUT');
-    expect(await t.anon.errorCode(SignUpDocument, { email: 'short@example.com', password: 'short', name: 'D' })).toBe('BAD_USER_INPUT');
-    expect(await t.anon.errorCode(SignUpDocument, { email: 'blank@example.com', password: 'password123', name: '   ' })).toBe('BAD_USER_INPUT');
-    expect(await t.anon.errorCode(LogInDocument, { email: 'dup@example.com', password: 'wrong-password' })).toBe('UNAUTHENTICATED');
-    expect(await t.anon.errorCode(LogInDocument, { email: 'nobody@example.com', password: 'password123' })).toBe('UNAUTHENTICATED');
+    expect(
+      await t.anon.errorCode(SignUpDocument, { email: 'dup@example.com', password: 'password123', name: 'D' }),
+    ).toBe('BAD_USER_INPUT');
+    expect(await t.anon.errorCode(SignUpDocument, { email: 'not-an-email', password: 'password123', name: 'D' })).toBe(
+      'BAD_USER_INPUT',
+    );
+    expect(await t.anon.errorCode(SignUpDocument, { email: 'short@example.com', password: 'short', name: 'D' })).toBe(
+      'BAD_USER_INPUT',
+    );
+    expect(
+      await t.anon.errorCode(SignUpDocument, { email: 'blank@example.com', password: 'password123', name: '   ' }),
+    ).toBe('BAD_USER_INPUT');
+    expect(await t.anon.errorCode(LogInDocument, { email: 'dup@example.com', password: 'wrong-password' })).toBe(
+      'UNAUTHENTICATED',
+    );
+    expect(await t.anon.errorCode(LogInDocument, { email: 'nobody@example.com', password: 'password123' })).toBe(
+      'UNAUTHENTICATED',
+    );
   });
 
   it('answers UNAUTHENTICATED without a token, with a bad token, and after logOut', async () => {

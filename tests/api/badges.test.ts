@@ -35,18 +35,82 @@ interface Case {
 /** The notification matrix: what one message from Ann does to Bob's channel badge. */
 const matrix: Case[] = [
   { name: 'plain message', level: 'ALL', muted: false, text: () => 'hi', frame: true, unread: 1, mentions: 0 },
-  { name: 'direct mention', level: 'ALL', muted: false, text: (b) => `hi <@${b}>`, frame: true, unread: 1, mentions: 1 },
+  {
+    name: 'direct mention',
+    level: 'ALL',
+    muted: false,
+    text: (b) => `hi <@${b}>`,
+    frame: true,
+    unread: 1,
+    mentions: 1,
+  },
   { name: '@channel', level: 'ALL', muted: false, text: () => 'hi <!channel>', frame: true, unread: 1, mentions: 1 },
-  { name: '@here while online', level: 'ALL', muted: false, text: () => 'hi <!here>', frame: true, unread: 1, mentions: 1 },
+  {
+    name: '@here while online',
+    level: 'ALL',
+    muted: false,
+    text: () => 'hi <!here>',
+    frame: true,
+    unread: 1,
+    mentions: 1,
+  },
   { name: 'muted: plain', level: 'ALL', muted: true, text: () => 'hi', frame: false, unread: 1, mentions: 0 },
-  { name: 'muted: direct mention', level: 'ALL', muted: true, text: (b) => `hi <@${b}>`, frame: true, unread: 1, mentions: 1 },
-  { name: 'muted: @channel', level: 'ALL', muted: true, text: () => 'hi <!channel>', frame: false, unread: 1, mentions: 0 },
+  {
+    name: 'muted: direct mention',
+    level: 'ALL',
+    muted: true,
+    text: (b) => `hi <@${b}>`,
+    frame: true,
+    unread: 1,
+    mentions: 1,
+  },
+  {
+    name: 'muted: @channel',
+    level: 'ALL',
+    muted: true,
+    text: () => 'hi <!channel>',
+    frame: false,
+    unread: 1,
+    mentions: 0,
+  },
   { name: 'muted: @here', level: 'ALL', muted: true, text: () => 'hi <!here>', frame: false, unread: 1, mentions: 0 },
   { name: 'MENTIONS: plain', level: 'MENTIONS', muted: false, text: () => 'hi', frame: false, unread: 1, mentions: 0 },
-  { name: 'MENTIONS: direct mention', level: 'MENTIONS', muted: false, text: (b) => `hi <@${b}>`, frame: true, unread: 1, mentions: 1 },
-  { name: 'MENTIONS: @channel', level: 'MENTIONS', muted: false, text: () => 'hi <!channel>', frame: true, unread: 1, mentions: 1 },
-  { name: 'NONE: direct mention', level: 'NONE', muted: false, text: (b) => `hi <@${b}>`, frame: false, unread: 1, mentions: 0 },
-  { name: 'NONE: @channel', level: 'NONE', muted: false, text: () => 'hi <!channel>', frame: false, unread: 1, mentions: 0 },
+  {
+    name: 'MENTIONS: direct mention',
+    level: 'MENTIONS',
+    muted: false,
+    text: (b) => `hi <@${b}>`,
+    frame: true,
+    unread: 1,
+    mentions: 1,
+  },
+  {
+    name: 'MENTIONS: @channel',
+    level: 'MENTIONS',
+    muted: false,
+    text: () => 'hi <!channel>',
+    frame: true,
+    unread: 1,
+    mentions: 1,
+  },
+  {
+    name: 'NONE: direct mention',
+    level: 'NONE',
+    muted: false,
+    text: (b) => `hi <@${b}>`,
+    frame: false,
+    unread: 1,
+    mentions: 0,
+  },
+  {
+    name: 'NONE: @channel',
+    level: 'NONE',
+    muted: false,
+    text: () => 'hi <!channel>',
+    frame: false,
+    unread: 1,
+    mentions: 0,
+  },
 ];
 
 describeApi('badges', () => {
@@ -106,7 +170,9 @@ describeApi('badges', () => {
 
   it('@here counts only members online at send time', async () => {
     const carol = await t.user('Carol');
-    await carol.client.ok((await import('../generated/gql/graphql.js')).JoinWorkspaceDocument, { inviteCode: w.workspace.inviteCode });
+    await carol.client.ok((await import('../generated/gql/graphql.js')).JoinWorkspaceDocument, {
+      inviteCode: w.workspace.inviteCode,
+    });
     const channelId = await freshChannel('here');
     await w.ann.client.ok(InviteToChannelDocument, { channelId, userIds: [carol.id] });
     await w.ann.client.ok(SendMessageDocument, { input: { channelId, text: '<!here> standup' } });
@@ -122,10 +188,18 @@ describeApi('badges', () => {
     const start = badges.events.length;
     const began = Date.now();
     await Promise.all([
-      ...Array.from({ length: 10 }, (_, i) => w.ann.client.ok(SendMessageDocument, { input: { channelId: a, text: `a${i}` } })),
-      ...Array.from({ length: 5 }, (_, i) => w.ann.client.ok(SendMessageDocument, { input: { channelId: b, text: `b${i}` } })),
+      ...Array.from({ length: 10 }, (_, i) =>
+        w.ann.client.ok(SendMessageDocument, { input: { channelId: a, text: `a${i}` } }),
+      ),
+      ...Array.from({ length: 5 }, (_, i) =>
+        w.ann.client.ok(SendMessageDocument, { input: { channelId: b, text: `b${i}` } }),
+      ),
     ]);
-    await badges.until(() => framesFor(a).at(-1)?.unreadCount === 10 && framesFor(b).at(-1)?.unreadCount === 5, 5_000, 'burst counts');
+    await badges.until(
+      () => framesFor(a).at(-1)?.unreadCount === 10 && framesFor(b).at(-1)?.unreadCount === 5,
+      5_000,
+      'burst counts',
+    );
     await quiet();
     const frames = badges.events.slice(start);
     const windows = Math.ceil((Date.now() - began) / FLUSH_MS) + 1;
@@ -146,7 +220,12 @@ describeApi('badges', () => {
     const before = framesFor(channelId).length;
     await w.ann.client.ok(SendMessageDocument, { input: { channelId, text: 'you are looking at this' } });
     await viewing.count(1);
-    await otherBadges.until(() => otherBadges.events.some((e) => e.badges.channels.some((c) => c.channelId === channelId && c.unreadCount === 1)), 5_000, 'other connection badge');
+    await otherBadges.until(
+      () =>
+        otherBadges.events.some((e) => e.badges.channels.some((c) => c.channelId === channelId && c.unreadCount === 1)),
+      5_000,
+      'other connection badge',
+    );
     await quiet();
     expect(framesFor(channelId).length).toBe(before);
     viewing.unsubscribe();
@@ -155,7 +234,8 @@ describeApi('badges', () => {
 
   it('markRead resets the counts and tells the user’s other connections', async () => {
     const channelId = await freshChannel('reads');
-    const m = (await w.ann.client.ok(SendMessageDocument, { input: { channelId, text: `<@${w.bob.id}> look` } })).sendMessage;
+    const m = (await w.ann.client.ok(SendMessageDocument, { input: { channelId, text: `<@${w.bob.id}> look` } }))
+      .sendMessage;
     await badges.until(() => framesFor(channelId).at(-1)?.mentionCount === 1, 5_000, 'mention frame');
     await w.bob.client.ok(MarkReadDocument, { channelId, messageId: m.id }); // from another client (HTTP)
     await badges.until(() => framesFor(channelId).at(-1)?.unreadCount === 0, 5_000, 'reset frame');
@@ -165,7 +245,8 @@ describeApi('badges', () => {
 
   it('counts thread replies for followers only, and an also-sent reply in the channel too', async () => {
     const channelId = await freshChannel('threads');
-    const root = (await w.ann.client.ok(SendMessageDocument, { input: { channelId, text: 'root by Ann' } })).sendMessage;
+    const root = (await w.ann.client.ok(SendMessageDocument, { input: { channelId, text: 'root by Ann' } }))
+      .sendMessage;
     await badges.until(() => framesFor(channelId).at(-1)?.unreadCount === 1, 5_000, 'root frame');
     // Bob does not follow: a reply gives him nothing.
     await w.ann.client.ok(SendMessageDocument, { input: { channelId, text: 'r1', threadRootId: root.id } });
@@ -176,10 +257,20 @@ describeApi('badges', () => {
     await badges.until(() => threadFramesFor(root.id).length > 0, 5_000, 'follow frame');
     expect(threadFramesFor(root.id).at(-1)).toMatchObject({ unreadCount: 0, channelId });
     await w.ann.client.ok(SendMessageDocument, { input: { channelId, text: 'r3', threadRootId: root.id } });
-    await w.ann.client.ok(SendMessageDocument, { input: { channelId, text: 'r4 also in channel', threadRootId: root.id, alsoSendToChannel: true } });
+    await w.ann.client.ok(SendMessageDocument, {
+      input: { channelId, text: 'r4 also in channel', threadRootId: root.id, alsoSendToChannel: true },
+    });
     await badges.until(() => threadFramesFor(root.id).at(-1)?.unreadCount === 2, 5_000, 'thread unread 2');
-    await badges.until(() => framesFor(channelId).at(-1)?.unreadCount === 2, 5_000, 'channel unread 2 (root + also-sent)');
-    expect((await w.bob.client.ok(UnreadThreadsDocument)).unreadThreads).toContainEqual({ threadRootId: root.id, channelId, unreadCount: 2 });
+    await badges.until(
+      () => framesFor(channelId).at(-1)?.unreadCount === 2,
+      5_000,
+      'channel unread 2 (root + also-sent)',
+    );
+    expect((await w.bob.client.ok(UnreadThreadsDocument)).unreadThreads).toContainEqual({
+      threadRootId: root.id,
+      channelId,
+      unreadCount: 2,
+    });
     await w.bob.client.ok(MarkThreadReadDocument, { rootId: root.id });
     await badges.until(() => threadFramesFor(root.id).at(-1)?.unreadCount === 0, 5_000, 'thread read');
     await w.bob.client.ok(UnfollowThreadDocument, { rootId: root.id });
@@ -189,11 +280,15 @@ describeApi('badges', () => {
     await quiet();
     expect(threadFramesFor(root.id)).toHaveLength(n);
     await w.bob.client.ok(FollowThreadDocument, { rootId: root.id });
-    await w.ann.client.ok(SendMessageDocument, { input: { channelId, text: `r6 <@${w.bob.id}>`, threadRootId: root.id } });
+    await w.ann.client.ok(SendMessageDocument, {
+      input: { channelId, text: `r6 <@${w.bob.id}>`, threadRootId: root.id },
+    });
     await badges.until(() => threadFramesFor(root.id).at(-1)?.unreadCount === 1, 5_000, 'followed again');
     // Mentioned in a reply: Carol-less check with Ann's own thread: Bob mentioned in another thread follows it.
     const root2 = (await w.ann.client.ok(SendMessageDocument, { input: { channelId, text: 'root 2' } })).sendMessage;
-    await w.ann.client.ok(SendMessageDocument, { input: { channelId, text: `hey <@${w.bob.id}>`, threadRootId: root2.id } });
+    await w.ann.client.ok(SendMessageDocument, {
+      input: { channelId, text: `hey <@${w.bob.id}>`, threadRootId: root2.id },
+    });
     await badges.until(() => threadFramesFor(root2.id).at(-1)?.unreadCount === 1, 5_000, 'mention follows');
     const db = (await w.bob.client.ok(UnreadThreadsDocument)).unreadThreads;
     expect(db).toContainEqual({ threadRootId: root2.id, channelId, unreadCount: 1 });
@@ -225,7 +320,9 @@ describeApi('badges', () => {
       }
     }
     await quiet();
-    for (const e of badges.events.slice(start)) for (const c of e.badges.channels) state.set(c.channelId, { unreadCount: c.unreadCount, mentionCount: c.mentionCount });
+    for (const e of badges.events.slice(start))
+      for (const c of e.badges.channels)
+        state.set(c.channelId, { unreadCount: c.unreadCount, mentionCount: c.mentionCount });
     const fresh = await boot();
     for (const ch of chans) expect(state.get(ch)).toEqual(fresh.get(ch));
   });

@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { basicWorkspace, describeApi, startTestApp, type TestApp } from '../helpers/app.js';
-import { type HistoryQuery, CreateChannelDocument, DeleteMessageDocument, HistoryDocument, SendMessageDocument, ThreadDocument } from '../generated/gql/graphql.js';
+import {
+  type HistoryQuery,
+  CreateChannelDocument,
+  DeleteMessageDocument,
+  HistoryDocument,
+  SendMessageDocument,
+  ThreadDocument,
+} from '../generated/gql/graphql.js';
 
 describeApi('history', () => {
   let t: TestApp;
@@ -11,7 +18,8 @@ describeApi('history', () => {
   beforeAll(async () => {
     t = await startTestApp();
     w = await basicWorkspace(t);
-    channelId = (await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'busy' })).createChannel.id;
+    channelId = (await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'busy' }))
+      .createChannel.id;
     for (let i = 0; i < 120; i++) {
       const r = await w.ann.client.ok(SendMessageDocument, { input: { channelId, text: `m${i}` } });
       sent.push(r.sendMessage.id);
@@ -23,7 +31,8 @@ describeApi('history', () => {
     const seen: string[] = [];
     let before: string | null | undefined = undefined;
     for (let page = 0; page < 10; page++) {
-      const r: HistoryQuery['messages'] = (await w.ann.client.ok(HistoryDocument, { channelId, first: 50, before })).messages;
+      const r: HistoryQuery['messages'] = (await w.ann.client.ok(HistoryDocument, { channelId, first: 50, before }))
+        .messages;
       seen.push(...r.edges.map((e) => e.node.id));
       expect(r.edges.map((e) => e.cursor)).toEqual(r.edges.map((e) => e.node.id));
       if (!r.pageInfo.hasNextPage) break;
@@ -49,16 +58,21 @@ describeApi('history', () => {
     }
     for (const before of ['abc', '-5', '1e9', '99999999999999999999999', '']) {
       const r = await w.ann.client.request(HistoryDocument, { channelId, before });
-      if (before === '') expect(r.errors).toBeUndefined(); // empty cursor = from the newest
+      if (before === '')
+        expect(r.errors).toBeUndefined(); // empty cursor = from the newest
       else expect(r.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
     }
     expect((await w.ann.client.ok(HistoryDocument, { channelId, first: 100 })).messages.edges).toHaveLength(100);
   });
 
   it('skips deleted messages without reading them', async () => {
-    const ch = (await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'tombstones' })).createChannel.id;
+    const ch = (await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'tombstones' }))
+      .createChannel.id;
     const ids: string[] = [];
-    for (let i = 0; i < 30; i++) ids.push((await w.ann.client.ok(SendMessageDocument, { input: { channelId: ch, text: `t${i}` } })).sendMessage.id);
+    for (let i = 0; i < 30; i++)
+      ids.push(
+        (await w.ann.client.ok(SendMessageDocument, { input: { channelId: ch, text: `t${i}` } })).sendMessage.id,
+      );
     for (const id of ids.slice(0, 29)) await w.ann.client.ok(DeleteMessageDocument, { id });
     const r = (await w.ann.client.ok(HistoryDocument, { channelId: ch })).messages;
     expect(r.edges.map((e) => e.node.text)).toEqual(['t29']);
@@ -82,7 +96,8 @@ describeApi('history', () => {
 
   it('pages thread replies oldest first', async () => {
     const root = sent[0]!;
-    for (let i = 0; i < 7; i++) await w.ann.client.ok(SendMessageDocument, { input: { channelId, text: `r${i}`, threadRootId: root } });
+    for (let i = 0; i < 7; i++)
+      await w.ann.client.ok(SendMessageDocument, { input: { channelId, text: `r${i}`, threadRootId: root } });
     const p1 = (await w.bob.client.ok(ThreadDocument, { rootId: root, first: 4 })).thread;
     expect(p1.edges.map((e) => e.node.text)).toEqual(['r0', 'r1', 'r2', 'r3']);
     expect(p1.pageInfo.hasNextPage).toBe(true);

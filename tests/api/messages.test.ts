@@ -51,12 +51,30 @@ describeApi('messages', () => {
     const tooLong = 'x'.repeat(40_001);
     const r = await w.ann.client.request(SendMessageDocument, { input: { channelId: w.general.id, text: tooLong } });
     expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'text' });
-    expect(await w.ann.client.errorCode(SendMessageDocument, { input: { channelId: w.general.id, text: '   ' } })).toBe('BAD_USER_INPUT');
-    expect(await w.ann.client.errorCode(SendMessageDocument, { input: { channelId: 'abc', text: 'x' } })).toBe('BAD_USER_INPUT');
-    expect(await w.ann.client.errorCode(SendMessageDocument, { input: { channelId: w.general.id, text: 'x', threadRootId: '99999999999' } })).toBe('NOT_FOUND');
-    expect(await w.ann.client.errorCode(SendMessageDocument, { input: { channelId: w.general.id, text: 'x', alsoSendToChannel: true } })).toBe('BAD_USER_INPUT');
-    expect(await w.ann.client.errorCode(SendMessageDocument, { input: { channelId: w.general.id, text: 'x', fileIds: ['12345'] } })).toBe('NOT_FOUND');
-    expect(await w.eve.client.errorCode(SendMessageDocument, { input: { channelId: w.general.id, text: 'x' } })).toBe('NOT_FOUND');
+    expect(await w.ann.client.errorCode(SendMessageDocument, { input: { channelId: w.general.id, text: '   ' } })).toBe(
+      'BAD_USER_INPUT',
+    );
+    expect(await w.ann.client.errorCode(SendMessageDocument, { input: { channelId: 'abc', text: 'x' } })).toBe(
+      'BAD_USER_INPUT',
+    );
+    expect(
+      await w.ann.client.errorCode(SendMessageDocument, {
+        input: { channelId: w.general.id, text: 'x', threadRootId: '99999999999' },
+      }),
+    ).toBe('NOT_FOUND');
+    expect(
+      await w.ann.client.errorCode(SendMessageDocument, {
+        input: { channelId: w.general.id, text: 'x', alsoSendToChannel: true },
+      }),
+    ).toBe('BAD_USER_INPUT');
+    expect(
+      await w.ann.client.errorCode(SendMessageDocument, {
+        input: { channelId: w.general.id, text: 'x', fileIds: ['12345'] },
+      }),
+    ).toBe('NOT_FOUND');
+    expect(await w.eve.client.errorCode(SendMessageDocument, { input: { channelId: w.general.id, text: 'x' } })).toBe(
+      'NOT_FOUND',
+    );
     expect([await countMessages(), await countOutbox()]).toEqual(before);
     // exactly 40,000 characters (astral characters count once) is fine
     const max = '😀'.repeat(40_000);
@@ -111,7 +129,8 @@ describeApi('messages', () => {
       { emoji: '🎉', count: 1, reactedByMe: true, userIds: [w.bob.id] },
     ]);
     expect(r.id).toBe(m.id);
-    const asAnn = (await w.ann.client.ok(RemoveReactionDocument, { messageId: m.id, emoji: 'thumbsup' })).removeReaction;
+    const asAnn = (await w.ann.client.ok(RemoveReactionDocument, { messageId: m.id, emoji: 'thumbsup' }))
+      .removeReaction;
     expect(asAnn.reactions).toEqual([
       { emoji: 'thumbsup', count: 1, reactedByMe: false, userIds: [w.bob.id] },
       { emoji: '🎉', count: 1, reactedByMe: false, userIds: [w.bob.id] },
@@ -125,10 +144,17 @@ describeApi('messages', () => {
   it('keeps threads: reply counts, thread query, also-send-to-channel, deleted roots', async () => {
     const root = await send(w.ann.client, 'thread root');
     const r1 = await send(w.bob.client, 'reply 1', { threadRootId: root.id });
-    const r2 = await send(w.ann.client, 'reply 2 (also in channel)', { threadRootId: root.id, alsoSendToChannel: true });
+    const r2 = await send(w.ann.client, 'reply 2 (also in channel)', {
+      threadRootId: root.id,
+      alsoSendToChannel: true,
+    });
     expect(r1.threadRootId).toBe(root.id);
     expect(r2.alsoSentToChannel).toBe(true);
-    expect(await w.ann.client.errorCode(SendMessageDocument, { input: { channelId: w.general.id, text: 'nested', threadRootId: r1.id } })).toBe('BAD_USER_INPUT');
+    expect(
+      await w.ann.client.errorCode(SendMessageDocument, {
+        input: { channelId: w.general.id, text: 'nested', threadRootId: r1.id },
+      }),
+    ).toBe('BAD_USER_INPUT');
 
     const rootNow = (await w.ann.client.ok(MessageDocument, { id: root.id })).message!;
     expect(rootNow.replyCount).toBe(2);
@@ -142,18 +168,24 @@ describeApi('messages', () => {
 
     // Deleting a root with replies leaves it listed as deleted; deleting the last reply then removes it.
     await w.ann.client.ok(DeleteMessageDocument, { id: root.id });
-    let listed = (await w.bob.client.ok(HistoryDocument, { channelId: w.general.id, first: 5 })).messages.edges.map((e) => e.node);
+    let listed = (await w.bob.client.ok(HistoryDocument, { channelId: w.general.id, first: 5 })).messages.edges.map(
+      (e) => e.node,
+    );
     expect(listed.find((n) => n.id === root.id)).toMatchObject({ deleted: true, text: '', replyCount: 2 });
     await w.bob.client.ok(DeleteMessageDocument, { id: r1.id });
     await w.ann.client.ok(DeleteMessageDocument, { id: r2.id });
-    listed = (await w.bob.client.ok(HistoryDocument, { channelId: w.general.id, first: 5 })).messages.edges.map((e) => e.node);
+    listed = (await w.bob.client.ok(HistoryDocument, { channelId: w.general.id, first: 5 })).messages.edges.map(
+      (e) => e.node,
+    );
     expect(listed.find((n) => n.id === root.id)).toBeUndefined();
   });
 
   it('counts unread and mentions exactly, and markRead resets them', async () => {
-    const ch = (await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'counts' })).createChannel;
+    const ch = (await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'counts' }))
+      .createChannel;
     await w.ann.client.ok(InviteToChannelDocument, { channelId: ch.id, userIds: [w.bob.id] });
-    const post = (text: string) => w.ann.client.ok(SendMessageDocument, { input: { channelId: ch.id, text } }).then((r) => r.sendMessage);
+    const post = (text: string) =>
+      w.ann.client.ok(SendMessageDocument, { input: { channelId: ch.id, text } }).then((r) => r.sendMessage);
     const m1 = await post('one');
     await post(`two <@${w.bob.id}>`);
     await post('three <!channel>');
@@ -174,7 +206,9 @@ describeApi('messages', () => {
     bob = (await w.bob.client.ok(ChannelDocument, { id: ch.id })).channel!;
     expect(bob).toMatchObject({ unreadCount: 1, mentionCount: 0 });
 
-    expect(await w.bob.client.errorCode(MarkReadDocument, { channelId: ch.id, messageId: '99999999' })).toBe('NOT_FOUND');
+    expect(await w.bob.client.errorCode(MarkReadDocument, { channelId: ch.id, messageId: '99999999' })).toBe(
+      'NOT_FOUND',
+    );
     expect(await w.eve.client.errorCode(MarkReadDocument, { channelId: ch.id, messageId: m1.id })).toBe('NOT_FOUND');
   });
 });

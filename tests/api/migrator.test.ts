@@ -28,7 +28,9 @@ describeApi('migrator', () => {
         'SELECT migration_name, checksum, finished_at, applied_steps_count FROM _prisma_migrations ORDER BY migration_name',
       ),
     );
-    expect(rows.map((r) => [r.migration_name, r.checksum, r.applied_steps_count])).toEqual(all.map((m) => [m.name, m.checksum, 1]));
+    expect(rows.map((r) => [r.migration_name, r.checksum, r.applied_steps_count])).toEqual(
+      all.map((m) => [m.name, m.checksum, 1]),
+    );
     expect(rows.every((r) => r.finished_at)).toBe(true);
   });
 
@@ -36,9 +38,18 @@ describeApi('migrator', () => {
     const all = readMigrations();
     const edited = all.map((m, i) => (i === 0 ? { ...m, checksum: 'f'.repeat(64) } : m));
     await expect(migrate(db, edited)).rejects.toThrow(/edited after it was applied/);
-    const broken = [...all, { name: '99990101000000_broken', sql: 'CREATE TABLE half_done (id int); SELECT no_such_function();', checksum: 'x' }];
+    const broken = [
+      ...all,
+      {
+        name: '99990101000000_broken',
+        sql: 'CREATE TABLE half_done (id int); SELECT no_such_function();',
+        checksum: 'x',
+      },
+    ];
     await expect(migrate(db, broken)).rejects.toThrow(/99990101000000_broken failed/);
-    const left = await db.withSession((s) => s.query(`SELECT 1 FROM information_schema.tables WHERE table_name = 'half_done'`));
+    const left = await db.withSession((s) =>
+      s.query(`SELECT 1 FROM information_schema.tables WHERE table_name = 'half_done'`),
+    );
     expect(left).toHaveLength(0);
   });
 });

@@ -8,7 +8,11 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDatabase, type Database } from '../../src/infra/db/database.js';
 import { migrate } from '../../src/infra/db/migrator.js';
-import { createOutboxWorker, type OutboxEvent, type OutboxWorkerOptions } from '../../src/infra/outbox/outbox.worker.js';
+import {
+  createOutboxWorker,
+  type OutboxEvent,
+  type OutboxWorkerOptions,
+} from '../../src/infra/outbox/outbox.worker.js';
 import { describeApi } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { eventually } from '../helpers/eventually.js';
@@ -36,15 +40,21 @@ describeApi('outbox worker', () => {
       SELECT ${kind}, a, jsonb_build_object('n', a::text), now() - ${createdAgoMs}::float8 * interval '1 millisecond', now() - ${createdAgoMs}::float8 * interval '1 millisecond'
       FROM unnest(${aggregates}::bigint[]) AS a`;
   }
-  const rows = (kind: string) =>
-    db.prisma.outboxEvent.findMany({ where: { kind }, orderBy: { id: 'asc' } });
-  const worker = (kind: string, handler: (events: OutboxEvent[]) => Promise<void>, extra: Partial<OutboxWorkerOptions> = {}) =>
+  const rows = (kind: string) => db.prisma.outboxEvent.findMany({ where: { kind }, orderBy: { id: 'asc' } });
+  const worker = (
+    kind: string,
+    handler: (events: OutboxEvent[]) => Promise<void>,
+    extra: Partial<OutboxWorkerOptions> = {},
+  ) =>
     createOutboxWorker({ prisma: db.prisma, handlers: { [kind]: handler }, log, pollMs: 10, batchSize: 25, ...extra });
 
   it('lets several workers drain one outbox without doing any event twice', async () => {
     const kind = newKind();
     const n = 300;
-    await insert(kind, Array.from({ length: n }, (_, i) => BigInt(i + 1)));
+    await insert(
+      kind,
+      Array.from({ length: n }, (_, i) => BigInt(i + 1)),
+    );
     const handled = new Map<string, number>();
     const byWorker = [0, 0, 0];
     const workers = [0, 1, 2].map((wi) =>
@@ -55,7 +65,11 @@ describeApi('outbox worker', () => {
       }),
     );
     for (const w of workers) w.start();
-    await eventually(() => workers[0]!.lag(), (l) => l.pending === 0, 30_000);
+    await eventually(
+      () => workers[0]!.lag(),
+      (l) => l.pending === 0,
+      30_000,
+    );
     await Promise.all(workers.map((w) => w.stop()));
     expect(handled.size).toBe(n);
     expect([...handled.values()].every((v) => v === 1)).toBe(true);
@@ -79,15 +93,20 @@ describeApi('outbox worker', () => {
     /** How far in the future each row's next attempt is (ms), by the database clock. */
     const waits = () =>
       db.prisma.$queryRaw<{ ms: number }[]>`
-        SELECT (extract(epoch FROM available_at - now()) * 1000)::float8 AS ms FROM outbox WHERE kind = ${kind} ORDER BY id`.then((r) => r.map((x) => x.ms));
-    const dueNow = () => db.prisma.$executeRaw`UPDATE outbox SET available_at = now() WHERE kind = ${kind} AND processed_at IS NULL`;
+        SELECT (extract(epoch FROM available_at - now()) * 1000)::float8 AS ms FROM outbox WHERE kind = ${kind} ORDER BY id`.then(
+        (r) => r.map((x) => x.ms),
+      );
+    const dueNow = () =>
+      db.prisma.$executeRaw`UPDATE outbox SET available_at = now() WHERE kind = ${kind} AND processed_at IS NULL`;
 
     // Attempt 1 fails as a batch (the poison event is in it): all four back off ~400 ms (±25 %).
     expect(await w.drainOnce()).toEqual({ claimed: 4, processed: 0, failed: 4 });
     expect((await waits()).every((ms) => ms > 250 && ms <= 500)).toBe(true);
     expect(await w.drainOnce()).toEqual({ claimed: 0, processed: 0, failed: 0 }); // backing off
     let r = await rows(kind);
-    expect(r.every((x) => x.attempts === 1 && x.lastError === 'Error: poison event 666' && x.processedAt === null)).toBe(true);
+    expect(
+      r.every((x) => x.attempts === 1 && x.lastError === 'Error: poison event 666' && x.processedAt === null),
+    ).toBe(true);
 
     // Attempt 2 (all due together again): still one batch, fails; the back-off doubles.
     await dueNow();
@@ -101,7 +120,9 @@ describeApi('outbox worker', () => {
     r = await rows(kind);
     const poison = r.find((x) => x.aggregateId === 666n)!;
     expect(poison).toMatchObject({ processedAt: null, attempts: 3, lastError: 'Error: poison event 666' });
-    expect(r.filter((x) => x.aggregateId !== 666n).every((x) => x.processedAt !== null && x.lastError === null)).toBe(true);
+    expect(r.filter((x) => x.aggregateId !== 666n).every((x) => x.processedAt !== null && x.lastError === null)).toBe(
+      true,
+    );
     expect(await w.lag()).toMatchObject({ pending: 1, retrying: 1 });
   });
 
@@ -111,16 +132,23 @@ describeApi('outbox worker', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const seenA: bigint[] = [];
-    const a = worker(kind, async (events) => {
-      seenA.push(...events.map((e) => e.id));
-      await gate;
-    }, { batchSize: 1 });
+    const a = worker(
+      kind,
+      async (events) => {
+        seenA.push(...events.map((e) => e.id));
+        await gate;
+      },
+      { batchSize: 1 },
+    );
     const seenB: OutboxEvent[] = [];
     const b = worker(kind, async (events) => {
       seenB.push(...events);
     });
     const running = a.drainOnce(); // takes the first event of aggregate 7 and holds it
-    await eventually(async () => seenA.length, (n) => n === 1);
+    await eventually(
+      async () => seenA.length,
+      (n) => n === 1,
+    );
     await b.drainOnce(); // may take aggregate 8, never the second event of 7
     expect(seenB.map((e) => e.aggregateId)).toEqual([8n]);
     release();
@@ -135,15 +163,27 @@ describeApi('outbox worker', () => {
     const kind = newKind();
     await insert(kind, [42n]);
     let deadStarted = false;
-    const dead = worker(kind, () => {
-      deadStarted = true;
-      return new Promise<void>(() => {}); // never finishes, like a worker that died holding the event
-    }, { leaseMs: 300 });
+    const dead = worker(
+      kind,
+      () => {
+        deadStarted = true;
+        return new Promise<void>(() => {}); // never finishes, like a worker that died holding the event
+      },
+      { leaseMs: 300 },
+    );
     void dead.drainOnce();
-    await eventually(async () => deadStarted, (v) => v);
+    await eventually(
+      async () => deadStarted,
+      (v) => v,
+    );
     const handled: bigint[] = [];
-    const alive = worker(kind, async (events) => void handled.push(...events.map((e) => e.aggregateId)), { leaseMs: 300 });
-    await eventually(async () => (await alive.drainOnce()).claimed, () => handled.length > 0);
+    const alive = worker(kind, async (events) => void handled.push(...events.map((e) => e.aggregateId)), {
+      leaseMs: 300,
+    });
+    await eventually(
+      async () => (await alive.drainOnce()).claimed,
+      () => handled.length > 0,
+    );
     expect(await alive.drainOnce()).toEqual({ claimed: 0, processed: 0, failed: 0 });
     await eventually(
       async () => {

@@ -26,7 +26,9 @@ describeApi('presence', () => {
     await over(bob.client, MeDocument, {}); // any request is activity
     await watch.until(() => watch.events.at(-1)?.presence.status === 'ONLINE', 5_000, 'ONLINE again');
     const tables = await t.app.db.withSession((s) =>
-      s.query<{ table_name: string }>(`SELECT table_name FROM information_schema.columns WHERE column_name ILIKE '%presence%' OR table_name ILIKE '%presence%'`),
+      s.query<{ table_name: string }>(
+        `SELECT table_name FROM information_schema.columns WHERE column_name ILIKE '%presence%' OR table_name ILIKE '%presence%'`,
+      ),
     );
     expect(tables).toEqual([]);
   });

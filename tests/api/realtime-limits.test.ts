@@ -3,7 +3,12 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { print } from 'graphql';
 import { basicWorkspace, describeApi, startTestApp, type TestApp } from '../helpers/app.js';
 import { connect, over, subscribe } from '../helpers/ws.js';
-import { AddReactionDocument, ChannelEventsDocument, MeDocument, SendMessageDocument } from '../generated/gql/graphql.js';
+import {
+  AddReactionDocument,
+  ChannelEventsDocument,
+  MeDocument,
+  SendMessageDocument,
+} from '../generated/gql/graphql.js';
 
 describeApi('real-time under load', () => {
   let t: TestApp;
@@ -20,7 +25,8 @@ describeApi('real-time under load', () => {
     await Promise.all(clients.map((c) => over(c.client, MeDocument, {})));
     await new Promise((r) => setTimeout(r, 100));
     const before = t.app.websocket.stats();
-    const m = (await w.bob.client.ok(SendMessageDocument, { input: { channelId: w.general.id, text: 'shared' } })).sendMessage;
+    const m = (await w.bob.client.ok(SendMessageDocument, { input: { channelId: w.general.id, text: 'shared' } }))
+      .sendMessage;
     await Promise.all(subs.map((s) => s.count(1)));
     const afterPost = t.app.websocket.stats();
     // A new message has no per-viewer fields: one execution, shared by the two others.
@@ -44,13 +50,20 @@ describeApi('real-time under load', () => {
     await new Promise((r) => socket.once('open', r));
     socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${w.ann.token}` } }));
     await new Promise((r) => socket.once('message', r)); // connection_ack
-    socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: print(ChannelEventsDocument), variables: { channelId: w.general.id } } }));
+    socket.send(
+      JSON.stringify({
+        id: '1',
+        type: 'subscribe',
+        payload: { query: print(ChannelEventsDocument), variables: { channelId: w.general.id } },
+      }),
+    );
     await new Promise((r) => setTimeout(r, 100));
     const closed = new Promise<number>((r) => socket.once('close', (code) => r(code)));
     // Stop reading: the kernel buffers fill, then the server's queue, then it must let go.
     (socket as unknown as { _socket: { pause(): void } })._socket.pause();
     const big = 'x'.repeat(39_000);
-    for (let i = 0; i < 150; i++) await w.bob.client.ok(SendMessageDocument, { input: { channelId: w.general.id, text: `${i} ${big}` } });
+    for (let i = 0; i < 150; i++)
+      await w.bob.client.ok(SendMessageDocument, { input: { channelId: w.general.id, text: `${i} ${big}` } });
     (socket as unknown as { _socket: { resume(): void } })._socket.resume();
     const code = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 10_000))]);
     expect(code).toBe(1013);

@@ -31,7 +31,11 @@ describeApi('real-time delivery', () => {
   };
 
   beforeAll(async () => {
-    t = await startTestApp({ PRESENCE_OFFLINE_GRACE_MS: '300', WS_MAX_SUBSCRIPTIONS: '20', WS_ALLOWED_ORIGINS: 'https://app.example.com' });
+    t = await startTestApp({
+      PRESENCE_OFFLINE_GRACE_MS: '300',
+      WS_MAX_SUBSCRIPTIONS: '20',
+      WS_ALLOWED_ORIGINS: 'https://app.example.com',
+    });
     w = await basicWorkspace(t);
   });
   afterAll(async () => {
@@ -64,15 +68,30 @@ describeApi('real-time delivery', () => {
     const annSees = subscribe(ann, ChannelEventsDocument, { channelId: w.general.id });
     const bobSees = subscribe(bob, ChannelEventsDocument, { channelId: w.general.id });
     await new Promise((r) => setTimeout(r, 100)); // let both subscriptions register
-    const m = (await w.bob.client.ok(SendMessageDocument, { input: { channelId: w.general.id, text: 'hello Ann' } })).sendMessage;
+    const m = (await w.bob.client.ok(SendMessageDocument, { input: { channelId: w.general.id, text: 'hello Ann' } }))
+      .sendMessage;
     await annSees.count(1);
-    expect(annSees.events[0]!.channel).toMatchObject({ __typename: 'MessagePosted', message: { id: m.id, text: 'hello Ann', author: { id: w.bob.id } } });
+    expect(annSees.events[0]!.channel).toMatchObject({
+      __typename: 'MessagePosted',
+      message: { id: m.id, text: 'hello Ann', author: { id: w.bob.id } },
+    });
 
     await w.bob.client.ok(EditMessageDocument, { id: m.id, text: 'hello Ann!' });
     await w.ann.client.ok(AddReactionDocument, { messageId: m.id, emoji: 'wave' });
-    const reply = (await w.ann.client.ok(SendMessageDocument, { input: { channelId: w.general.id, text: 'a reply', threadRootId: m.id } })).sendMessage;
+    const reply = (
+      await w.ann.client.ok(SendMessageDocument, {
+        input: { channelId: w.general.id, text: 'a reply', threadRootId: m.id },
+      })
+    ).sendMessage;
     await w.ann.client.ok(DeleteMessageDocument, { id: reply.id });
-    const types = ['MessagePosted', 'MessageEdited', 'ReactionChanged', 'ThreadUpdated', 'MessageDeleted', 'ThreadUpdated'];
+    const types = [
+      'MessagePosted',
+      'MessageEdited',
+      'ReactionChanged',
+      'ThreadUpdated',
+      'MessageDeleted',
+      'ThreadUpdated',
+    ];
     await annSees.count(types.length);
     await bobSees.count(types.length);
     expect(annSees.events.map((e) => e.channel.__typename)).toEqual(types);
@@ -81,27 +100,40 @@ describeApi('real-time delivery', () => {
     // reactedByMe is per viewer: true for Ann, false for Bob, on the same event.
     const annReaction = annSees.events[2]!.channel;
     const bobReaction = bobSees.events[2]!.channel;
-    expect(annReaction.__typename === 'ReactionChanged' && annReaction.message.reactions).toEqual([{ emoji: 'wave', count: 1, reactedByMe: true }]);
-    expect(bobReaction.__typename === 'ReactionChanged' && bobReaction.message.reactions).toEqual([{ emoji: 'wave', count: 1, reactedByMe: false }]);
+    expect(annReaction.__typename === 'ReactionChanged' && annReaction.message.reactions).toEqual([
+      { emoji: 'wave', count: 1, reactedByMe: true },
+    ]);
+    expect(bobReaction.__typename === 'ReactionChanged' && bobReaction.message.reactions).toEqual([
+      { emoji: 'wave', count: 1, reactedByMe: false },
+    ]);
     const thread = annSees.events[3]!.channel;
     expect(thread.__typename === 'ThreadUpdated' && thread.replyCount).toBe(1);
     // the thread-only reply itself is not pushed to channel viewers
-    expect(annSees.events.some((e) => e.channel.__typename === 'MessagePosted' && e.channel.message.id === reply.id)).toBe(false);
+    expect(
+      annSees.events.some((e) => e.channel.__typename === 'MessagePosted' && e.channel.message.id === reply.id),
+    ).toBe(false);
     annSees.unsubscribe();
     bobSees.unsubscribe();
   });
 
   it('replays what a reconnecting client missed, then goes live, without gaps or repeats', async () => {
-    const ch = (await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'replay' })).createChannel.id;
+    const ch = (await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'replay' }))
+      .createChannel.id;
     const first = (await w.ann.client.ok(SendMessageDocument, { input: { channelId: ch, text: 'seen' } })).sendMessage;
     const missed: string[] = [];
-    for (let i = 0; i < 130; i++) missed.push((await w.ann.client.ok(SendMessageDocument, { input: { channelId: ch, text: `missed ${i}` } })).sendMessage.id);
+    for (let i = 0; i < 130; i++)
+      missed.push(
+        (await w.ann.client.ok(SendMessageDocument, { input: { channelId: ch, text: `missed ${i}` } })).sendMessage.id,
+      );
     const client = open(w.ann.token).client;
     const sub = subscribe(client, ChannelEventsDocument, { channelId: ch, after: first.id });
     // Sends race the replay: each must arrive exactly once.
     const live: string[] = [];
     const sending = (async () => {
-      for (let i = 0; i < 20; i++) live.push((await w.ann.client.ok(SendMessageDocument, { input: { channelId: ch, text: `live ${i}` } })).sendMessage.id);
+      for (let i = 0; i < 20; i++)
+        live.push(
+          (await w.ann.client.ok(SendMessageDocument, { input: { channelId: ch, text: `live ${i}` } })).sendMessage.id,
+        );
     })();
     await sending;
     await sub.count(150, 10_000);
@@ -112,7 +144,9 @@ describeApi('real-time delivery', () => {
   });
 
   it('answers a forbidden subscription with an error on it alone; the socket and other subscriptions go on', async () => {
-    const secret = (await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'rt-secret', private: true })).createChannel.id;
+    const secret = (
+      await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'rt-secret', private: true })
+    ).createChannel.id;
     const bob = open(w.bob.token);
     const denied = subscribe(bob.client, ChannelEventsDocument, { channelId: secret });
     const allowed = subscribe(bob.client, ChannelEventsDocument, { channelId: w.general.id });
@@ -137,11 +171,19 @@ describeApi('real-time delivery', () => {
   });
 
   it('streams an open thread pane', async () => {
-    const root = (await w.ann.client.ok(SendMessageDocument, { input: { channelId: w.general.id, text: 'thread here' } })).sendMessage;
-    const r0 = (await w.bob.client.ok(SendMessageDocument, { input: { channelId: w.general.id, text: 'r0', threadRootId: root.id } })).sendMessage;
+    const root = (
+      await w.ann.client.ok(SendMessageDocument, { input: { channelId: w.general.id, text: 'thread here' } })
+    ).sendMessage;
+    const r0 = (
+      await w.bob.client.ok(SendMessageDocument, {
+        input: { channelId: w.general.id, text: 'r0', threadRootId: root.id },
+      })
+    ).sendMessage;
     const sub = subscribe(open(w.ann.token).client, ThreadEventsDocument, { rootId: root.id, after: root.id });
     await sub.count(1);
-    await w.bob.client.ok(SendMessageDocument, { input: { channelId: w.general.id, text: 'r1', threadRootId: root.id } });
+    await w.bob.client.ok(SendMessageDocument, {
+      input: { channelId: w.general.id, text: 'r1', threadRootId: root.id },
+    });
     await w.bob.client.ok(SendMessageDocument, { input: { channelId: w.general.id, text: 'not in thread' } });
     await sub.count(3);
     const kinds = sub.events.map((e) => e.thread.__typename);
@@ -168,7 +210,9 @@ describeApi('real-time delivery', () => {
 
   it('pushes presence only for the listed users: online, DND, offline after the grace period', async () => {
     const carol = await t.user('Carol');
-    await carol.client.ok((await import('../generated/gql/graphql.js')).JoinWorkspaceDocument, { inviteCode: w.workspace.inviteCode });
+    await carol.client.ok((await import('../generated/gql/graphql.js')).JoinWorkspaceDocument, {
+      inviteCode: w.workspace.inviteCode,
+    });
     const watcher = subscribe(open(w.ann.token).client, PresenceOfDocument, { userIds: [carol.id] });
     await watcher.count(1);
     expect(watcher.events[0]!.presence).toMatchObject({ userId: carol.id, status: 'OFFLINE' });
@@ -177,7 +221,9 @@ describeApi('real-time delivery', () => {
     await watcher.until(() => watcher.events.some((e) => e.presence.status === 'ONLINE'), 5_000, 'ONLINE');
     await carol.client.ok(SetPresenceDocument, { status: 'DND' });
     await watcher.until(() => watcher.events.at(-1)!.presence.status === 'DND', 5_000, 'DND');
-    expect((await w.ann.client.ok(PresenceNowDocument, { userIds: [carol.id, w.eve.id] })).presence).toEqual([{ userId: carol.id, status: 'DND' }]);
+    expect((await w.ann.client.ok(PresenceNowDocument, { userIds: [carol.id, w.eve.id] })).presence).toEqual([
+      { userId: carol.id, status: 'DND' },
+    ]);
     await carol.client.ok(SetPresenceDocument, { status: 'AUTO' });
     carolSocket.dispose();
     await watcher.until(() => watcher.events.at(-1)!.presence.status === 'OFFLINE', 5_000, 'OFFLINE');
@@ -199,15 +245,21 @@ describeApi('real-time delivery', () => {
     const storm = open(w.bob.token).client;
     for (let round = 0; round < 100; round++) {
       const batch = Array.from({ length: 100 }, (_, i) =>
-        i % 2 ? subscribe(storm, ChannelEventsDocument, { channelId: w.general.id }) : subscribe(storm, TypingInDocument, { channelId: w.general.id }),
+        i % 2
+          ? subscribe(storm, ChannelEventsDocument, { channelId: w.general.id })
+          : subscribe(storm, TypingInDocument, { channelId: w.general.id }),
       );
       await new Promise((r) => setTimeout(r, 1));
       for (const s of batch.slice(0, 100)) s.unsubscribe();
     }
-    await waitUntil(() => {
-      const s = t.app.realtime.hub.stats();
-      return s.listeners === 0 && s.topics === 0 && s.brokerTopics === 0;
-    }, 10_000, 'hub maps to be empty');
+    await waitUntil(
+      () => {
+        const s = t.app.realtime.hub.stats();
+        return s.listeners === 0 && s.topics === 0 && s.brokerTopics === 0;
+      },
+      10_000,
+      'hub maps to be empty',
+    );
     expect(t.app.realtime.badges.stats().sessions).toBe(0);
   }, 60_000);
 });

@@ -45,16 +45,44 @@ describe.skipIf(!databaseReady)(`search index [${testDbKind}]`, () => {
       const index = createPostgresSearchIndex({ prisma: db.prisma, language: 'english', rankWindow: 5 });
       const ids = createSnowflake(778);
       const channelId = ids.next();
-      const texts = ['heron heron heron', 'a heron', 'heron heron', 'one heron here', 'the heron', 'heron', 'heron again heron', 'x heron', 'heron y', 'heron z', 'heron heron heron heron', 'last heron'];
+      const texts = [
+        'heron heron heron',
+        'a heron',
+        'heron heron',
+        'one heron here',
+        'the heron',
+        'heron',
+        'heron again heron',
+        'x heron',
+        'heron y',
+        'heron z',
+        'heron heron heron heron',
+        'last heron',
+      ];
       const docs = texts.map((text) => ({
-        messageId: ids.next(), channelId, workspaceId: 1n, authorId: 2n, threadRootId: null, isThread: false,
-        hasFile: false, hasLink: false, mentionedUserIds: [], text, createdAt: new Date(),
+        messageId: ids.next(),
+        channelId,
+        workspaceId: 1n,
+        authorId: 2n,
+        threadRootId: null,
+        isThread: false,
+        hasFile: false,
+        hasLink: false,
+        mentionedUserIds: [],
+        text,
+        createdAt: new Date(),
       }));
       await index.upsert(docs);
       const seen: { id: bigint; score: number | null }[] = [];
       let after: string | null = null;
       for (let i = 0; i < 10; i++) {
-        const page = await index.search({ terms: [{ kind: 'word', text: 'heron', negated: false }], channelIds: [channelId], sort: 'relevance', limit: 4, after });
+        const page = await index.search({
+          terms: [{ kind: 'word', text: 'heron', negated: false }],
+          channelIds: [channelId],
+          sort: 'relevance',
+          limit: 4,
+          after,
+        });
         seen.push(...page.hits.map((h) => ({ id: h.messageId, score: h.score })));
         if (!page.hasMore) break;
         expect(page.hits).toHaveLength(4);
@@ -62,10 +90,20 @@ describe.skipIf(!databaseReady)(`search index [${testDbKind}]`, () => {
       }
       const newestFive = docs.slice(-5).map((d) => d.messageId);
       expect(seen).toHaveLength(12);
-      expect(seen.slice(0, 5).map((s) => s.id).sort()).toEqual([...newestFive].sort());
+      expect(
+        seen
+          .slice(0, 5)
+          .map((s) => s.id)
+          .sort(),
+      ).toEqual([...newestFive].sort());
       expect(seen[0]!.id).toBe(docs[10]!.messageId); // the best of the window: four herons
       expect(seen.slice(0, 5).every((s) => typeof s.score === 'number')).toBe(true);
-      expect(seen.slice(5).map((s) => s.id)).toEqual(docs.slice(0, 7).map((d) => d.messageId).reverse());
+      expect(seen.slice(5).map((s) => s.id)).toEqual(
+        docs
+          .slice(0, 7)
+          .map((d) => d.messageId)
+          .reverse(),
+      );
       expect(seen.slice(5).every((s) => s.score === null)).toBe(true);
     } finally {
       await db.close();
@@ -78,7 +116,8 @@ const typesenseUrl = process.env.TYPESENSE_URL;
 const typesenseKey = process.env.TYPESENSE_API_KEY ?? 'chat-dev-key';
 if (testDbKind === 'pglite') {
   if (!typesenseUrl) {
-    const reason = 'Typesense contract suite skipped: TYPESENSE_URL is not set (start one with `docker compose up typesense`, then TYPESENSE_URL=http://localhost:8108 TYPESENSE_API_KEY=chat-dev-key npm test)';
+    const reason =
+      'Typesense contract suite skipped: TYPESENSE_URL is not set (start one with `docker compose up typesense`, then TYPESENSE_URL=http://localhost:8108 TYPESENSE_API_KEY=chat-dev-key npm test)';
     if (process.env.REQUIRE_TYPESENSE === '1') {
       describe('search index [typesense]', () => {
         it('needs a Typesense server (REQUIRE_TYPESENSE=1)', () => {
@@ -94,14 +133,30 @@ if (testDbKind === 'pglite') {
   } else {
     describeSearchIndexContract(`typesense at ${typesenseUrl}`, async () => {
       const alias = `test_messages_${randomBytes(4).toString('hex')}`;
-      const index = createTypesenseSearchIndex({ url: typesenseUrl, apiKey: typesenseKey, collection: alias, language: 'english' });
+      const index = createTypesenseSearchIndex({
+        url: typesenseUrl,
+        apiKey: typesenseKey,
+        collection: alias,
+        language: 'english',
+      });
       return {
         index,
         async cleanup() {
-          const admin = new TypesenseClient({ nodes: [{ url: typesenseUrl }], apiKey: typesenseKey, logLevel: 'error' });
-          await admin.aliases(alias).delete().catch(() => {});
+          const admin = new TypesenseClient({
+            nodes: [{ url: typesenseUrl }],
+            apiKey: typesenseKey,
+            logLevel: 'error',
+          });
+          await admin
+            .aliases(alias)
+            .delete()
+            .catch(() => {});
           for (const c of await admin.collections().retrieve()) {
-            if (c.name.startsWith(`${alias}_`)) await admin.collections(c.name).delete().catch(() => {});
+            if (c.name.startsWith(`${alias}_`))
+              await admin
+                .collections(c.name)
+                .delete()
+                .catch(() => {});
           }
           await index.close();
         },

@@ -29,10 +29,12 @@ describeApi('search while the index is down', () => {
 
   /** Fails every call while `down`, like an unreachable server (with details that must never reach clients). */
   function flaky(index: SearchIndex): SearchIndex {
-    const guard = <A extends unknown[], R>(fn: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
-      if (down) throw new Error('connect ECONNREFUSED 10.9.8.7:8108 (api key sk-secret-123)');
-      return fn(...a);
-    };
+    const guard =
+      <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
+      async (...a: A): Promise<R> => {
+        if (down) throw new Error('connect ECONNREFUSED 10.9.8.7:8108 (api key sk-secret-123)');
+        return fn(...a);
+      };
     return {
       kind: index.kind,
       init: () => index.init(),
@@ -48,15 +50,29 @@ describeApi('search while the index is down', () => {
   beforeAll(async () => {
     testDb = await createTestDatabase();
     const config = {
-      ...loadConfig({ NODE_ENV: 'test', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', HOST: '127.0.0.1', PORT: '0', OUTBOX_POLL_MS: '50' }),
+      ...loadConfig({
+        NODE_ENV: 'test',
+        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+        HOST: '127.0.0.1',
+        PORT: '0',
+        OUTBOX_POLL_MS: '50',
+      }),
       database: testDb.config,
     };
     app = await buildApp(config, { decorateSearchIndex: flaky });
     const { url } = await app.start();
     const anon = new Client(url);
-    const signUp = (await anon.ok(SignUpDocument, { email: `ann-outage-${process.pid}@example.com`, password: 'correct horse', name: 'Ann' })).signUp;
+    const signUp = (
+      await anon.ok(SignUpDocument, {
+        email: `ann-outage-${process.pid}@example.com`,
+        password: 'correct horse',
+        name: 'Ann',
+      })
+    ).signUp;
     ann = anon.withToken(signUp.token);
-    generalId = (await ann.ok(CreateWorkspaceDocument, { name: 'Outage' })).createWorkspace.channels.find((c) => c.name === 'general')!.id;
+    generalId = (await ann.ok(CreateWorkspaceDocument, { name: 'Outage' })).createWorkspace.channels.find(
+      (c) => c.name === 'general',
+    )!.id;
   });
   afterAll(async () => {
     await app?.stop();
@@ -66,8 +82,15 @@ describeApi('search while the index is down', () => {
   const count = async (query: string) => (await ann.ok(SearchCountDocument, { query })).search.totalCount;
 
   it('keeps every change in the outbox while the index is down and applies them all when it is back', async () => {
-    const first = (await ann.ok(SendMessageDocument, { input: { channelId: generalId, text: 'pelican before the outage' } })).sendMessage;
-    expect(await eventually(() => count('pelican'), (n) => n === 1)).toBe(1);
+    const first = (
+      await ann.ok(SendMessageDocument, { input: { channelId: generalId, text: 'pelican before the outage' } })
+    ).sendMessage;
+    expect(
+      await eventually(
+        () => count('pelican'),
+        (n) => n === 1,
+      ),
+    ).toBe(1);
 
     down = true;
     const sent: string[] = [];
@@ -77,7 +100,12 @@ describeApi('search while the index is down', () => {
     await ann.ok(EditMessageDocument, { id: first.id, text: 'cormorant after the edit' });
 
     // Sends are acknowledged; the index writes fail and wait, with the reason kept.
-    const lag = await eventually(() => app.outbox.lag(), (l) => l.pending === 4 && l.retrying === 4, 10_000, 25);
+    const lag = await eventually(
+      () => app.outbox.lag(),
+      (l) => l.pending === 4 && l.retrying === 4,
+      10_000,
+      25,
+    );
     expect(lag).toMatchObject({ pending: 4, retrying: 4 });
     expect(lag.lagMs).toBeGreaterThan(0);
     const rows = await app.db.prisma.outboxEvent.findMany({ where: { processedAt: null } });
@@ -90,10 +118,33 @@ describeApi('search while the index is down', () => {
 
     down = false;
     // Back-off is at most a few seconds at this point; every change lands, in order per message.
-    expect(await eventually(() => count('pelican'), (n) => n === 3, 20_000, 50)).toBe(3);
-    expect(await eventually(() => count('cormorant'), (n) => n === 1, 20_000, 50)).toBe(1);
-    expect(await eventually(() => app.outbox.lag(), (l) => l.pending === 0, 20_000, 50)).toMatchObject({ pending: 0, retrying: 0, lagMs: 0 });
-    const ids = (await ann.ok(SearchDocument, { query: 'pelican', sort: 'NEWEST' })).search.edges.map((e) => e.node.message.id);
+    expect(
+      await eventually(
+        () => count('pelican'),
+        (n) => n === 3,
+        20_000,
+        50,
+      ),
+    ).toBe(3);
+    expect(
+      await eventually(
+        () => count('cormorant'),
+        (n) => n === 1,
+        20_000,
+        50,
+      ),
+    ).toBe(1);
+    expect(
+      await eventually(
+        () => app.outbox.lag(),
+        (l) => l.pending === 0,
+        20_000,
+        50,
+      ),
+    ).toMatchObject({ pending: 0, retrying: 0, lagMs: 0 });
+    const ids = (await ann.ok(SearchDocument, { query: 'pelican', sort: 'NEWEST' })).search.edges.map(
+      (e) => e.node.message.id,
+    );
     expect(ids).toEqual([...sent].reverse());
     const all = await app.db.prisma.outboxEvent.findMany();
     expect(all.every((e) => e.processedAt !== null && e.lastError === null)).toBe(true);

@@ -42,7 +42,10 @@ describeApi('search', () => {
     (await client.ok(SearchCountDocument, { query, filter })).search.totalCount;
   /** Waits until `query` has `n` results for `client` (the inline worker indexes asynchronously). */
   const indexed = (client: Client, query: string, n: number) =>
-    eventually(() => count(client, query), (c) => c === n).then((c) => expect(c).toBe(n));
+    eventually(
+      () => count(client, query),
+      (c) => c === n,
+    ).then((c) => expect(c).toBe(n));
   const errorOf = async (client: Client, vars: SearchQueryVariables) => {
     const r = await client.request(SearchDocument, vars);
     expect(r.errors?.length).toBe(1);
@@ -51,8 +54,17 @@ describeApi('search', () => {
 
   it('finds a new message within a second, by word, prefix, stem and phrase, with a highlighted snippet', async () => {
     const sent = performance.now();
-    const m = await send(w.ann.client, w.general.id, 'The quarterly deployment of the Zephyr service is <done> & dusted');
-    const found = await eventually(() => search(w.bob.client, 'zephyr'), (s) => s.edges.length === 1, 5_000, 10);
+    const m = await send(
+      w.ann.client,
+      w.general.id,
+      'The quarterly deployment of the Zephyr service is <done> & dusted',
+    );
+    const found = await eventually(
+      () => search(w.bob.client, 'zephyr'),
+      (s) => s.edges.length === 1,
+      5_000,
+      10,
+    );
     const lagMs = performance.now() - sent;
     expect(found.edges.map((e) => e.node.message.id)).toEqual([m.id]);
     expect(lagMs).toBeLessThan(1_000);
@@ -61,7 +73,9 @@ describeApi('search', () => {
     expect(node.channel).toMatchObject({ id: w.general.id, name: 'general', private: false });
     expect(node.message.author).toEqual({ id: w.ann.id, name: 'Ann' });
     expect(node.threadRootId).toBeNull();
-    expect(node.snippet).toBe('The quarterly deployment of the <mark>Zephyr</mark> service is &lt;done&gt; &amp; dusted');
+    expect(node.snippet).toBe(
+      'The quarterly deployment of the <mark>Zephyr</mark> service is &lt;done&gt; &amp; dusted',
+    );
     expect(node.snippetParts).toContainEqual({ text: 'Zephyr', highlighted: true });
     expect(node.snippetParts.map((p) => p.text).join('')).toBe(m.text);
 
@@ -75,7 +89,8 @@ describeApi('search', () => {
   });
 
   it('filters by person, channel, mention, date, link, file and thread: as modifiers and as typed filters', async () => {
-    const ops = (await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'ops' })).createChannel;
+    const ops = (await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'ops' }))
+      .createChannel;
     await w.bob.client.ok(JoinChannelDocument, { channelId: ops.id });
     const file = await t.app.db.prisma.file.create({
       data: {
@@ -95,7 +110,8 @@ describeApi('search', () => {
     const gamma = await send(w.ann.client, ops.id, 'heliotrope gamma');
     const delta = await send(w.bob.client, ops.id, 'heliotrope delta', { threadRootId: gamma.id });
     const epsilon = await send(w.ann.client, w.general.id, 'heliotrope epsilon', { fileIds: [file.id.toString()] });
-    const dm = (await w.ann.client.ok(OpenDirectMessageDocument, { workspaceId: w.workspace.id, userIds: [w.bob.id] })).openDirectMessage;
+    const dm = (await w.ann.client.ok(OpenDirectMessageDocument, { workspaceId: w.workspace.id, userIds: [w.bob.id] }))
+      .openDirectMessage;
     const zeta = await send(w.ann.client, dm.id, 'heliotrope zeta in private');
     await indexed(w.ann.client, 'heliotrope', 6);
 
@@ -110,7 +126,13 @@ describeApi('search', () => {
     expect(await ids(ann, 'heliotrope -from:me')).toEqual([delta.id, beta.id]);
     expect(await ids(ann, 'heliotrope from:@nobody')).toEqual([]);
     expect(await ids(ann, 'heliotrope in:#ops')).toEqual([delta.id, gamma.id, beta.id]);
-    expect(await ids(ann, 'heliotrope in:#OPS in:#general')).toEqual([epsilon.id, delta.id, gamma.id, beta.id, alpha.id]);
+    expect(await ids(ann, 'heliotrope in:#OPS in:#general')).toEqual([
+      epsilon.id,
+      delta.id,
+      gamma.id,
+      beta.id,
+      alpha.id,
+    ]);
     expect(await ids(ann, 'heliotrope -in:#ops')).toEqual([zeta.id, epsilon.id, alpha.id]);
     expect(await ids(ann, 'heliotrope in:@bob')).toEqual([zeta.id]);
     expect(await ids(ann, 'heliotrope in:#nowhere')).toEqual([]);
@@ -133,14 +155,19 @@ describeApi('search', () => {
     expect(await ids(ann, 'heliotrope before:2020-01-01')).toEqual([]);
 
     // The same through typed filters, also combined with modifiers (AND).
-    expect(await ids(ann, 'heliotrope', { channelIds: [ops.id], fromUserIds: [w.bob.id] })).toEqual([delta.id, beta.id]);
+    expect(await ids(ann, 'heliotrope', { channelIds: [ops.id], fromUserIds: [w.bob.id] })).toEqual([
+      delta.id,
+      beta.id,
+    ]);
     expect(await ids(ann, 'heliotrope', { mentionsUserIds: [w.ann.id] })).toEqual([beta.id]);
     expect(await ids(ann, 'heliotrope', { hasFile: true })).toEqual([epsilon.id]);
     expect(await ids(ann, 'heliotrope', { hasLink: true })).toEqual([alpha.id]);
     expect(await ids(ann, 'heliotrope', { isThread: true, fromUserIds: [w.bob.id] })).toEqual([delta.id]);
     expect(await ids(ann, 'heliotrope', { workspaceId: w.workspace.id, channelIds: [dm.id] })).toEqual([zeta.id]);
     expect(await ids(ann, 'heliotrope', { after: new Date(Date.now() + 60_000).toISOString() })).toEqual([]);
-    expect(await ids(ann, 'heliotrope', { before: new Date(Date.now() + 60_000).toISOString(), fromUserIds: [w.bob.id] })).toEqual([delta.id, beta.id]);
+    expect(
+      await ids(ann, 'heliotrope', { before: new Date(Date.now() + 60_000).toISOString(), fromUserIds: [w.bob.id] }),
+    ).toEqual([delta.id, beta.id]);
     expect(await ids(ann, 'heliotrope in:#ops', { hasFile: true })).toEqual([]);
     expect(await ids(ann, 'heliotrope has:file', { hasFile: false })).toEqual([]);
     // A filter alone (empty query) is a search too.
@@ -149,10 +176,13 @@ describeApi('search', () => {
   });
 
   it('never shows a private message to a non-member: not by query, filter, highlight or count', async () => {
-    const secret = (await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'secret-ops', private: true })).createChannel;
+    const secret = (
+      await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'secret-ops', private: true })
+    ).createChannel;
     const carl = await t.user('Carl');
     await carl.client.ok(JoinWorkspaceDocument, { inviteCode: w.workspace.inviteCode });
-    const dm = (await w.ann.client.ok(OpenDirectMessageDocument, { workspaceId: w.workspace.id, userIds: [carl.id] })).openDirectMessage;
+    const dm = (await w.ann.client.ok(OpenDirectMessageDocument, { workspaceId: w.workspace.id, userIds: [carl.id] }))
+      .openDirectMessage;
     await send(w.ann.client, secret.id, 'obsidian launch codes for the private plan');
     await send(w.ann.client, dm.id, 'obsidian whisper between ann and carl');
     const pub = await send(w.ann.client, w.general.id, 'obsidian public note');
@@ -165,18 +195,37 @@ describeApi('search', () => {
         (await search(outsider.client, query, { filter })).edges.map((e) => e.node.message.id);
       expect(await idsOf('obsidian')).toEqual(visible);
       expect(await count(outsider.client, 'obsidian')).toBe(visible.length);
-      for (const q of ['codes', 'launc', '"launch codes"', 'whisper', 'obsidian in:#secret-ops', 'in:#secret-ops', 'obsidian from:@ann -in:#general', 'obsidian in:@carl']) {
+      for (const q of [
+        'codes',
+        'launc',
+        '"launch codes"',
+        'whisper',
+        'obsidian in:#secret-ops',
+        'in:#secret-ops',
+        'obsidian from:@ann -in:#general',
+        'obsidian in:@carl',
+      ]) {
         expect(await idsOf(q)).toEqual([]);
         expect(await count(outsider.client, q)).toBe(0);
       }
       // Asking for the channel by id looks exactly like asking for one that does not exist.
-      const hidden = await outsider.client.request(SearchDocument, { query: 'obsidian', filter: { channelIds: [secret.id] } });
-      const missing = await outsider.client.request(SearchDocument, { query: 'obsidian', filter: { channelIds: ['123456789012'] } });
+      const hidden = await outsider.client.request(SearchDocument, {
+        query: 'obsidian',
+        filter: { channelIds: [secret.id] },
+      });
+      const missing = await outsider.client.request(SearchDocument, {
+        query: 'obsidian',
+        filter: { channelIds: ['123456789012'] },
+      });
       expect(hidden).toEqual(missing);
       expect(await count(outsider.client, 'obsidian', { channelIds: [secret.id, dm.id] })).toBe(0);
       // Nothing of the private text anywhere in any response body (snippets included).
       for (const q of ['obsidian', 'obsidian codes', 'plan', 'private', 'from:@ann']) {
-        const body = await (await outsider.client.raw({ query: `query { search(query: ${JSON.stringify(q)}, first: 100) { totalCount edges { node { snippet message { text } } } } }` })).text();
+        const body = await (
+          await outsider.client.raw({
+            query: `query { search(query: ${JSON.stringify(q)}, first: 100) { totalCount edges { node { snippet message { text } } } } }`,
+          })
+        ).text();
         expect(body).not.toMatch(/codes|whisper/);
       }
     }
@@ -265,7 +314,14 @@ describeApi('search', () => {
     await indexed(c, 'ocelot', 2);
     const first = await search(c, 'ocelot', { sort: 'NEWEST', first: 1 });
     await bad({ query: 'ocelot', sort: 'RELEVANCE', after: first.pageInfo.endCursor }, 'search/bad_cursor');
-    await bad({ query: 'ocelot', sort: 'NEWEST', after: Buffer.from('{"t":"pg","s":"n","id":"1; DROP"}').toString('base64url') }, 'search/bad_cursor');
+    await bad(
+      {
+        query: 'ocelot',
+        sort: 'NEWEST',
+        after: Buffer.from('{"t":"pg","s":"n","id":"1; DROP"}').toString('base64url'),
+      },
+      'search/bad_cursor',
+    );
 
     // Literal searches: no error, and only literal matches.
     const before = await t.app.db.prisma.message.count();

@@ -32,10 +32,15 @@ describe.skipIf(!available)('redis ring', () => {
     try {
       // Find a topic served by shard 1.
       let topic = '';
-      for (let i = 0; i < 1000 && !topic; i++) if (a.shardOf(`ch:${1000 + i}`)?.startsWith('shard-1')) topic = `ch:${1000 + i}`;
+      for (let i = 0; i < 1000 && !topic; i++)
+        if (a.shardOf(`ch:${1000 + i}`)?.startsWith('shard-1')) topic = `ch:${1000 + i}`;
       const got: number[] = [];
       let gaps = 0;
-      await a.subscribe(topic, (p) => got.push((p as { n: number }).n), () => gaps++);
+      await a.subscribe(
+        topic,
+        (p) => got.push((p as { n: number }).n),
+        () => gaps++,
+      );
       await b.publish(topic, { n: 1 });
       await new Promise((r) => setTimeout(r, 100));
       expect(got).toEqual([1]);

@@ -52,7 +52,11 @@ describe.skipIf(!ready)('two gateways, three redis shards', () => {
 
   async function user(gw: GatewayProcess, name: string) {
     const anon = new Client(gw.url);
-    const r = await anon.ok(SignUpDocument, { email: `${name}-${Date.now()}@example.com`, password: 'correct horse', name });
+    const r = await anon.ok(SignUpDocument, {
+      email: `${name}-${Date.now()}@example.com`,
+      password: 'correct horse',
+      name,
+    });
     return { id: r.signUp.user.id, token: r.signUp.token, http: anon.withToken(r.signUp.token) };
   }
 
@@ -70,11 +74,18 @@ describe.skipIf(!ready)('two gateways, three redis shards', () => {
     const annTyping = subscribe(annWs.client, TypingInDocument, { channelId: general });
     const annPresence = subscribe(annWs.client, PresenceOfDocument, { userIds: [bob.id] });
     await over(bobWs.client, MeDocument, {});
-    await annPresence.until(() => annPresence.events.some((e) => e.presence.status === 'ONLINE'), 5_000, 'Bob online across gateways');
+    await annPresence.until(
+      () => annPresence.events.some((e) => e.presence.status === 'ONLINE'),
+      5_000,
+      'Bob online across gateways',
+    );
 
     // Messages cross gateways: sent through gateway 1, pushed by gateway 2.
     const sent: string[] = [];
-    for (let i = 0; i < 5; i++) sent.push((await ann.http.ok(SendMessageDocument, { input: { channelId: general, text: `m${i}` } })).sendMessage.id);
+    for (let i = 0; i < 5; i++)
+      sent.push(
+        (await ann.http.ok(SendMessageDocument, { input: { channelId: general, text: `m${i}` } })).sendMessage.id,
+      );
     await bobSees.count(5);
     await bob.http.ok(TypingDocument, { channelId: general });
     await annTyping.count(1);
@@ -85,7 +96,11 @@ describe.skipIf(!ready)('two gateways, three redis shards', () => {
     await over(annWs.client, MeDocument, {});
     await new Promise((r) => setTimeout(r, 200));
     await bob.http.ok(SendMessageDocument, { input: { channelId: general, text: `hey <@${ann.id}>` } });
-    await annBadges.until(() => annBadges.events.some((e) => e.badges.channels.some((c) => c.mentionCount === 1)), 5_000, 'cross-gateway badge');
+    await annBadges.until(
+      () => annBadges.events.some((e) => e.badges.channels.some((c) => c.mentionCount === 1)),
+      5_000,
+      'cross-gateway badge',
+    );
     await bobSees.count(6);
 
     // Kill every shard but one, one at a time, while Ann keeps sending; nothing acknowledged is lost
@@ -95,12 +110,20 @@ describe.skipIf(!ready)('two gateways, three redis shards', () => {
     let firstAfterKill: number | null = null;
     const during: string[] = [];
     for (let i = 0; i < 30; i++) {
-      during.push((await ann.http.ok(SendMessageDocument, { input: { channelId: general, text: `during ${i}` } })).sendMessage.id);
+      during.push(
+        (await ann.http.ok(SendMessageDocument, { input: { channelId: general, text: `during ${i}` } })).sendMessage.id,
+      );
       await new Promise((r) => setTimeout(r, 100));
-      if (firstAfterKill === null && bobSees.events.some((e) => e.channel.__typename === 'MessagePosted' && during.includes(e.channel.message.id))) firstAfterKill = Date.now() - killedAt;
+      if (
+        firstAfterKill === null &&
+        bobSees.events.some((e) => e.channel.__typename === 'MessagePosted' && during.includes(e.channel.message.id))
+      )
+        firstAfterKill = Date.now() - killedAt;
     }
     await bobSees.until(() => bobSees.events.length >= 6 + 30, 10_000, 'all messages sent during the outage');
-    const ids = bobSees.events.map((e) => (e.channel.__typename === 'MessagePosted' ? e.channel.message.id : null)).filter(Boolean);
+    const ids = bobSees.events
+      .map((e) => (e.channel.__typename === 'MessagePosted' ? e.channel.message.id : null))
+      .filter(Boolean);
     expect(new Set(ids).size).toBe(ids.length); // exactly once
     for (const id of [...sent, ...during]) expect(ids).toContain(id);
     expect(firstAfterKill).not.toBeNull();
@@ -110,17 +133,36 @@ describe.skipIf(!ready)('two gateways, three redis shards', () => {
     await shards[0]!.restart();
     await new Promise((r) => setTimeout(r, 1_500));
     const after: string[] = [];
-    for (let i = 0; i < 5; i++) after.push((await ann.http.ok(SendMessageDocument, { input: { channelId: general, text: `back ${i}` } })).sendMessage.id);
-    await bobSees.until(() => after.every((id) => bobSees.events.some((e) => e.channel.__typename === 'MessagePosted' && e.channel.message.id === id)), 10_000, 'messages after recovery');
-    const all = bobSees.events.map((e) => (e.channel.__typename === 'MessagePosted' ? e.channel.message.id : null)).filter(Boolean);
+    for (let i = 0; i < 5; i++)
+      after.push(
+        (await ann.http.ok(SendMessageDocument, { input: { channelId: general, text: `back ${i}` } })).sendMessage.id,
+      );
+    await bobSees.until(
+      () =>
+        after.every((id) =>
+          bobSees.events.some((e) => e.channel.__typename === 'MessagePosted' && e.channel.message.id === id),
+        ),
+      10_000,
+      'messages after recovery',
+    );
+    const all = bobSees.events
+      .map((e) => (e.channel.__typename === 'MessagePosted' ? e.channel.message.id : null))
+      .filter(Boolean);
     expect(new Set(all).size).toBe(all.length);
 
     // Badge counts still equal the database after the failover.
-    await waitUntil(async () => {
-      const db = (await ann.http.ok(ChannelDocument, { id: general })).channel!;
-      const last = annBadges.events.flatMap((e) => e.badges.channels).filter((c) => c.channelId === general).at(-1);
-      return !!last && last.unreadCount === db.unreadCount && last.mentionCount === db.mentionCount;
-    }, 5_000, 'badges equal to the database');
+    await waitUntil(
+      async () => {
+        const db = (await ann.http.ok(ChannelDocument, { id: general })).channel!;
+        const last = annBadges.events
+          .flatMap((e) => e.badges.channels)
+          .filter((c) => c.channelId === general)
+          .at(-1);
+        return !!last && last.unreadCount === db.unreadCount && last.mentionCount === db.mentionCount;
+      },
+      5_000,
+      'badges equal to the database',
+    );
 
     // Presence lives in Redis: Bob disconnects from gateway 2, Ann (gateway 1) sees him go offline.
     bobWs.dispose();
@@ -141,7 +183,11 @@ describe.skipIf(!ready)('two gateways, three redis shards', () => {
     };
     const pair = await GatewayProcess.start(env, ['--gateways', '2']);
     try {
-      await waitUntil(() => (pair.output.join('').match(/Chat API ready at/g) ?? []).length === 2, 60_000, 'two gateways ready');
+      await waitUntil(
+        () => (pair.output.join('').match(/Chat API ready at/g) ?? []).length === 2,
+        60_000,
+        'two gateways ready',
+      );
       const text = pair.output.join('');
       const pids = new Set([...text.matchAll(/\[gateway pid (\d+)\]/g)].map((m) => m[1]));
       const ids = new Set([...text.matchAll(/"workerId":(\d+)/g)].map((m) => m[1]));
@@ -160,7 +206,15 @@ describe.skipIf(!ready)('two gateways, three redis shards', () => {
     const r = new Redis(shards[1]!.url);
     try {
       const lost: Error[] = [];
-      const leases = await Promise.all(Array.from({ length: 20 }, (_, i) => leaseWorkerId(() => r, `owner-${i}`, (e) => lost.push(e))));
+      const leases = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          leaseWorkerId(
+            () => r,
+            `owner-${i}`,
+            (e) => lost.push(e),
+          ),
+        ),
+      );
       expect(new Set(leases.map((l) => l.workerId)).size).toBe(20);
       const first = leases[0]!;
       expect(await r.get(`worker-id:${first.workerId}`)).toBe('owner-0');

@@ -17,9 +17,15 @@ describe.skipIf(!available)('redis presence', () => {
   });
 
   describePresenceContract('redis (2 shards)', async (events, opts) => {
-    const ring = createRedisRingBroker(shards.map((s) => s.url), { log: pino({ level: 'silent' }) });
+    const ring = createRedisRingBroker(
+      shards.map((s) => s.url),
+      { log: pino({ level: 'silent' }) },
+    );
     await ring.ready();
-    const presence = createRedisPresence((id) => ring.clientFor(id), events, pino({ level: 'silent' }), { ...opts, gatewayId: 'g1' });
+    const presence = createRedisPresence((id) => ring.clientFor(id), events, pino({ level: 'silent' }), {
+      ...opts,
+      gatewayId: 'g1',
+    });
     return { presence, close: async () => (presence.close(), await ring.close()) };
   });
 });

@@ -5,7 +5,10 @@ import type { Broker } from '../../src/infra/pubsub/broker.port.js';
  * The guarantees every pub/sub engine gives (src/infra/pubsub/broker.port.ts), run against each
  * implementation: the in-memory engine and the Redis ring.
  */
-export function describeBrokerContract(name: string, make: () => Promise<{ a: Broker; b: Broker; close(): Promise<void> }>) {
+export function describeBrokerContract(
+  name: string,
+  make: () => Promise<{ a: Broker; b: Broker; close(): Promise<void> }>,
+) {
   describe(`broker contract: ${name}`, () => {
     let a: Broker;
     let b: Broker;

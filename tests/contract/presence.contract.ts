@@ -3,7 +3,10 @@ import type { ChatEvent, EventPublisher } from '../../src/realtime/events.js';
 import type { Presence, PresenceOptions } from '../../src/realtime/presence.js';
 
 /** What every presence store does, run against the in-memory one and the Redis one. */
-export function describePresenceContract(name: string, make: (events: EventPublisher, opts: PresenceOptions) => Promise<{ presence: Presence; close(): Promise<void> }>) {
+export function describePresenceContract(
+  name: string,
+  make: (events: EventPublisher, opts: PresenceOptions) => Promise<{ presence: Presence; close(): Promise<void> }>,
+) {
   describe(`presence contract: ${name}`, () => {
     const published: ChatEvent[] = [];
     let presence: Presence;
@@ -13,7 +16,10 @@ export function describePresenceContract(name: string, make: (events: EventPubli
     });
     afterAll(() => close?.());
 
-    const statuses = (userId: string) => published.filter((e) => e.type === 'PresenceChanged' && e.userId === userId).map((e) => (e as { status: string }).status);
+    const statuses = (userId: string) =>
+      published
+        .filter((e) => e.type === 'PresenceChanged' && e.userId === userId)
+        .map((e) => (e as { status: string }).status);
     const until = async (check: () => boolean, ms = 3_000) => {
       const end = Date.now() + ms;
       while (!check()) {

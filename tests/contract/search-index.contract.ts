@@ -115,7 +115,9 @@ export function describeSearchIndexContract(name: string, make: () => Promise<Co
       expect(await index.count(q([word('walrus')], only), 100)).toEqual({ count: 1, exact: true });
       expect(await index.count(q([word('secret')], only), 100)).toEqual({ count: 0, exact: true });
       // Filters never widen the scope.
-      expect(await found([word('walrus')], { ...only, authorIds: [ann], hasFile: false, minMessageId: 0n })).toEqual([visible.messageId]);
+      expect(await found([word('walrus')], { ...only, authorIds: [ann], hasFile: false, minMessageId: 0n })).toEqual([
+        visible.messageId,
+      ]);
       // An empty channel list matches nothing at all.
       expect(await found([word('walrus')], { channelIds: [] })).toEqual([]);
       expect(await index.count(q([word('walrus')], { channelIds: [] }), 100)).toEqual({ count: 0, exact: true });
@@ -135,7 +137,12 @@ export function describeSearchIndexContract(name: string, make: () => Promise<Co
       await index.upsert([a, b, root, reply, late]);
       const sorted = (list: bigint[]) => [...list].sort((x, y) => (x < y ? -1 : 1));
       expect(await found([word('otter')], { authorIds: [bob] })).toEqual([reply.messageId, b.messageId]);
-      expect(await found([word('otter')], { authorIds: [bob, cat] })).toEqual([late.messageId, reply.messageId, root.messageId, b.messageId]);
+      expect(await found([word('otter')], { authorIds: [bob, cat] })).toEqual([
+        late.messageId,
+        reply.messageId,
+        root.messageId,
+        b.messageId,
+      ]);
       expect(await found([word('otter')], { authorIds: [] })).toEqual([]);
       expect(sorted(await found([word('otter')], { excludedAuthorIds: [bob, cat] }))).toEqual([a.messageId]);
       expect(await found([word('otter')], { mentionedUserIds: [[ann]] })).toEqual([b.messageId]);
@@ -145,7 +152,12 @@ export function describeSearchIndexContract(name: string, make: () => Promise<Co
       expect(await found([word('otter')], { hasLink: true })).toEqual([a.messageId]);
       expect(await found([word('otter')], { isThread: true })).toEqual([reply.messageId, root.messageId]);
       expect(await found([word('otter')], { isThread: false })).toEqual([late.messageId, b.messageId, a.messageId]);
-      expect(await found([word('otter')], { minMessageId: t0, maxMessageId: t1 })).toEqual([reply.messageId, root.messageId, b.messageId, a.messageId]);
+      expect(await found([word('otter')], { minMessageId: t0, maxMessageId: t1 })).toEqual([
+        reply.messageId,
+        root.messageId,
+        b.messageId,
+        a.messageId,
+      ]);
       expect(await found([word('otter')], { minMessageId: t1 })).toEqual([late.messageId]);
       // No words at all: filters alone.
       expect(await found([], { authorIds: [cat] })).toEqual([late.messageId, root.messageId]);
@@ -199,7 +211,9 @@ export function describeSearchIndexContract(name: string, make: () => Promise<Co
       const { doc, q } = fixture();
       // The best match is the oldest, so recency alone cannot put it first.
       const strong = doc('kestrel nest, kestrel nest');
-      const weak = Array.from({ length: 14 }, (_, i) => doc(`a kestrel was seen over the valley this morning, number ${i}, far from any nest`));
+      const weak = Array.from({ length: 14 }, (_, i) =>
+        doc(`a kestrel was seen over the valley this morning, number ${i}, far from any nest`),
+      );
       await index.upsert([strong, ...weak]);
       const seen: bigint[] = [];
       let after: string | null = null;
@@ -240,7 +254,7 @@ export function describeSearchIndexContract(name: string, make: () => Promise<Co
         "'); DROP TABLE search_documents; --",
         'channel_id:>0 || true',
         '`) || channel_id:>0 && (`',
-        "a:* | b:*",
+        'a:* | b:*',
         '!(x) <-> y',
         '\\',
         "'",
@@ -249,8 +263,12 @@ export function describeSearchIndexContract(name: string, make: () => Promise<Co
         'OR',
         '$1',
       ]) {
-        await expect(index.search({ terms: [word(hostile)], ...only, sort: 'relevance', limit: 5, after: null })).resolves.toBeDefined();
-        await expect(index.search({ terms: [phrase(hostile)], ...only, sort: 'newest', limit: 5, after: null })).resolves.toBeDefined();
+        await expect(
+          index.search({ terms: [word(hostile)], ...only, sort: 'relevance', limit: 5, after: null }),
+        ).resolves.toBeDefined();
+        await expect(
+          index.search({ terms: [phrase(hostile)], ...only, sort: 'newest', limit: 5, after: null }),
+        ).resolves.toBeDefined();
         await expect(index.count({ terms: [word('robert'), word(hostile, true)], ...only }, 10)).resolves.toBeDefined();
       }
       // Words are matched as words; the other channel stays out of reach.
@@ -264,9 +282,15 @@ export function describeSearchIndexContract(name: string, make: () => Promise<Co
       await index.upsert([doc('ibis one'), doc('ibis two')]);
       const newest = await index.search(q([word('ibis')], { limit: 1 }));
       const cursor = newest.hits[0]!.cursor;
-      await expect(index.search(q([word('ibis')], { after: 'not-a-cursor!' }))).rejects.toBeInstanceOf(InvalidCursorError);
-      await expect(index.search(q([word('ibis')], { after: Buffer.from('{"t":"other"}').toString('base64url') }))).rejects.toBeInstanceOf(InvalidCursorError);
-      await expect(index.search(q([word('ibis')], { sort: 'relevance', after: cursor }))).rejects.toBeInstanceOf(InvalidCursorError);
+      await expect(index.search(q([word('ibis')], { after: 'not-a-cursor!' }))).rejects.toBeInstanceOf(
+        InvalidCursorError,
+      );
+      await expect(
+        index.search(q([word('ibis')], { after: Buffer.from('{"t":"other"}').toString('base64url') })),
+      ).rejects.toBeInstanceOf(InvalidCursorError);
+      await expect(index.search(q([word('ibis')], { sort: 'relevance', after: cursor }))).rejects.toBeInstanceOf(
+        InvalidCursorError,
+      );
       const next = await index.search(q([word('ibis')], { limit: 1, after: cursor }));
       expect(next.hits).toHaveLength(1);
     });
@@ -276,9 +300,13 @@ export function describeSearchIndexContract(name: string, make: () => Promise<Co
       const a = doc('albatross');
       expect(a.messageId > 2n ** 53n && channelIds[0]! > 2n ** 53n).toBe(true);
       await index.upsert([a]);
-      const hits = (await index.search({ terms: [word('albatross')], channelIds, sort: 'newest', limit: 5, after: null })).hits;
+      const hits = (
+        await index.search({ terms: [word('albatross')], channelIds, sort: 'newest', limit: 5, after: null })
+      ).hits;
       expect(hits.map((h) => [h.messageId, h.channelId])).toEqual([[a.messageId, a.channelId]]);
-      expect(await found([word('albatross')], { minMessageId: a.messageId, maxMessageId: a.messageId + 1n })).toEqual([a.messageId]);
+      expect(await found([word('albatross')], { minMessageId: a.messageId, maxMessageId: a.messageId + 1n })).toEqual([
+        a.messageId,
+      ]);
     });
 
     it('rebuilds: after commit the index holds what the rebuild wrote (and later writes)', async () => {

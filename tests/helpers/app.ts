@@ -35,7 +35,10 @@ export class Client {
     });
   }
 
-  async request<R, V>(doc: TypedDocumentNode<R, V>, ...vars: V extends Record<string, never> ? [] : [V]): Promise<GqlResponse<R>> {
+  async request<R, V>(
+    doc: TypedDocumentNode<R, V>,
+    ...vars: V extends Record<string, never> ? [] : [V]
+  ): Promise<GqlResponse<R>> {
     const res = await this.raw({ query: print(doc), variables: vars[0] ?? {} });
     const body = (await res.json()) as ExecutionResult<R>;
     return { status: res.status, data: body.data, errors: body.errors as GqlResponse<R>['errors'] };
@@ -49,7 +52,10 @@ export class Client {
   }
 
   /** Expects exactly one error and returns its extensions.code. */
-  async errorCode<R, V>(doc: TypedDocumentNode<R, V>, ...vars: V extends Record<string, never> ? [] : [V]): Promise<string | undefined> {
+  async errorCode<R, V>(
+    doc: TypedDocumentNode<R, V>,
+    ...vars: V extends Record<string, never> ? [] : [V]
+  ): Promise<string | undefined> {
     const r = await this.request(doc, ...vars);
     if (!r.errors?.length) throw new Error(`expected an error, got ${JSON.stringify(r.data)}`);
     return r.errors[0]!.extensions?.['code'] as string | undefined;
@@ -71,7 +77,13 @@ let userSeq = 0;
 export async function startTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
   const db = await createTestDatabase();
   const config: Config = {
-    ...loadConfig({ NODE_ENV: 'test', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', HOST: '127.0.0.1', PORT: '0', ...overrides }),
+    ...loadConfig({
+      NODE_ENV: 'test',
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      ...overrides,
+    }),
     database: db.config,
   };
   const app = await buildApp(config);

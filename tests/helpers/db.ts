@@ -18,7 +18,10 @@ export function postgresAvailable(): Promise<boolean> {
       await client.end();
       return true;
     } catch (err) {
-      if (requireServices) throw new Error(`REQUIRE_SERVICES=1 but PostgreSQL is not reachable at ${ADMIN_URL}: ${(err as Error).message}`);
+      if (requireServices)
+        throw new Error(
+          `REQUIRE_SERVICES=1 but PostgreSQL is not reachable at ${ADMIN_URL}: ${(err as Error).message}`,
+        );
       return false;
     }
   })();

@@ -3,7 +3,12 @@
  * caller asserts on it, so a timeout fails with the value that was seen). For waiting on
  * asynchronous work such as outbox indexing: never sleep a fixed time in tests.
  */
-export async function eventually<T>(fn: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 10_000, everyMs = 20): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T>,
+  done: (v: T) => boolean,
+  timeoutMs = 10_000,
+  everyMs = 20,
+): Promise<T> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const v = await fn();

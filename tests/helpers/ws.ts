@@ -22,7 +22,9 @@ export function connect(httpUrl: string, token: string | null, opts: { headers?:
     connectionParams: token ? { authorization: `Bearer ${token}` } : {},
     retryAttempts: 0,
     lazy: false,
-    on: { closed: (e) => closed({ code: (e as { code: number }).code, reason: String((e as { reason: string }).reason) }) },
+    on: {
+      closed: (e) => closed({ code: (e as { code: number }).code, reason: String((e as { reason: string }).reason) }),
+    },
     onNonLazyError: () => {},
   });
   return { client, closed: closedP, dispose: () => client.dispose() };
@@ -68,7 +70,10 @@ export class Subscription<R> {
     const deadline = Date.now() + ms;
     while (!check()) {
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${what}; events: ${JSON.stringify(this.events).slice(0, 2000)} errors: ${JSON.stringify(this.errors)}`);
+      if (left <= 0)
+        throw new Error(
+          `timed out waiting for ${what}; events: ${JSON.stringify(this.events).slice(0, 2000)} errors: ${JSON.stringify(this.errors)}`,
+        );
       await new Promise<void>((r) => {
         const t = setTimeout(r, Math.min(left, 50));
         this.waiters.push(() => {
@@ -93,7 +98,11 @@ export function subscribe<R, V>(client: WsClient, doc: TypedDocumentNode<R, V>, 
 }
 
 /** One query or mutation over the socket. */
-export async function over<R, V>(client: WsClient, doc: TypedDocumentNode<R, V>, variables: V): Promise<ExecutionResult<R>> {
+export async function over<R, V>(
+  client: WsClient,
+  doc: TypedDocumentNode<R, V>,
+  variables: V,
+): Promise<ExecutionResult<R>> {
   return new Promise((resolve, reject) => {
     let result: ExecutionResult<R> | undefined;
     client.subscribe<R>(

@@ -9,9 +9,18 @@ it('defaults to the embedded database under ./data on port 4000', () => {
 });
 
 it('switches to PostgreSQL when DATABASE_URL is set, and hardens production', () => {
-  const c = loadConfig({ DATABASE_URL: 'postgresql://u@h:5432/db', NODE_ENV: 'production', PORT: '8080', WORKER_ID: '12' });
+  const c = loadConfig({
+    DATABASE_URL: 'postgresql://u@h:5432/db',
+    NODE_ENV: 'production',
+    PORT: '8080',
+    WORKER_ID: '12',
+  });
   expect(c.database).toEqual({ kind: 'postgres', url: 'postgresql://u@h:5432/db', poolSize: 10 });
-  expect(c).toMatchObject({ port: 8080, workerId: 12, graphql: { graphiql: false, introspection: false, fieldSuggestions: false } });
+  expect(c).toMatchObject({
+    port: 8080,
+    workerId: 12,
+    graphql: { graphiql: false, introspection: false, fieldSuggestions: false },
+  });
 });
 
 it('names every bad variable in one clear message', () => {

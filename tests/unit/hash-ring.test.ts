@@ -1,7 +1,9 @@
 import { expect, it } from 'vitest';
 import { HashRing } from '../../src/infra/pubsub/hash-ring.js';
 
-const ids = Array.from({ length: 100_000 }, (_, i) => (1576779745046036480n + BigInt(i) * 4194304n + BigInt(i % 7)).toString());
+const ids = Array.from({ length: 100_000 }, (_, i) =>
+  (1576779745046036480n + BigInt(i) * 4194304n + BigInt(i % 7)).toString(),
+);
 
 it('spreads 100,000 channel ids over 3 shards at 33% +/- 5% each', () => {
   const ring = new HashRing(['redis-a', 'redis-b', 'redis-c']);
@@ -36,7 +38,8 @@ it('hands a dead shard’s keys to live shards only, and takes them back when it
   for (const id of ids.slice(0, 5_000)) {
     const normal = ring.route(id)!;
     const failover = ring.route(id, (s) => !down.has(s))!;
-    if (normal !== 'b') expect(failover).toBe(normal); // nobody else moves
+    if (normal !== 'b')
+      expect(failover).toBe(normal); // nobody else moves
     else expect(failover).not.toBe('b');
   }
   expect(ring.route('x', () => false)).toBeNull();

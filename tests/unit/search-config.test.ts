@@ -16,7 +16,13 @@ it('configures Typesense, the language and the worker from the environment', () 
     OUTBOX_WORKER: 'off',
     OUTBOX_POLL_MS: '50',
   });
-  expect(c.search).toEqual({ kind: 'typesense', language: 'german', url: 'http://localhost:8108', apiKey: 'k', collection: 'messages' });
+  expect(c.search).toEqual({
+    kind: 'typesense',
+    language: 'german',
+    url: 'http://localhost:8108',
+    apiKey: 'k',
+    collection: 'messages',
+  });
   expect(c.outbox).toMatchObject({ worker: 'off', pollMs: 50 });
 });
 
@@ -35,6 +41,8 @@ it('names what is missing or wrong', () => {
   expect(m).toContain('TYPESENSE_API_KEY');
   expect(message({ SEARCH_BACKEND: 'elastic' })).toContain('SEARCH_BACKEND');
   expect(message({ SEARCH_LANGUAGE: "english'; drop" })).toContain('SEARCH_LANGUAGE');
-  expect(message({ OUTBOX_WORKER: 'sometimes', OUTBOX_POLL_MS: '0' })).toMatch(/OUTBOX_WORKER[\s\S]*OUTBOX_POLL_MS|OUTBOX_POLL_MS[\s\S]*OUTBOX_WORKER/);
+  expect(message({ OUTBOX_WORKER: 'sometimes', OUTBOX_POLL_MS: '0' })).toMatch(
+    /OUTBOX_WORKER[\s\S]*OUTBOX_POLL_MS|OUTBOX_POLL_MS[\s\S]*OUTBOX_WORKER/,
+  );
   expect(message({ TYPESENSE_URL: 'ftp://x' })).toContain('TYPESENSE_URL');
 });

@@ -77,7 +77,9 @@ describe('search query parser', () => {
   });
 
   it('parses in:, from:, mentions: with names, ids, emails, me and DMs', () => {
-    const q = parseSearchQuery('in:#General in:<#123|random> -in:#noise from:@Ann from:@"Ann Lee" from:me mentions:<@42> mentions:bob@example.com -from:@bot in:@carl');
+    const q = parseSearchQuery(
+      'in:#General in:<#123|random> -in:#noise from:@Ann from:@"Ann Lee" from:me mentions:<@42> mentions:bob@example.com -from:@bot in:@carl',
+    );
     expect(q.in).toEqual([
       { kind: 'name', name: 'general' },
       { kind: 'id', id: 123n },
@@ -86,13 +88,20 @@ describe('search query parser', () => {
     expect(q.notIn).toEqual([{ kind: 'name', name: 'noise' }]);
     expect(q.from).toEqual([{ kind: 'name', name: 'ann' }, { kind: 'name', name: 'annlee' }, { kind: 'me' }]);
     expect(q.notFrom).toEqual([{ kind: 'name', name: 'bot' }]);
-    expect(q.mentions).toEqual([{ kind: 'id', id: 42n }, { kind: 'email', email: 'bob@example.com' }]);
+    expect(q.mentions).toEqual([
+      { kind: 'id', id: 42n },
+      { kind: 'email', email: 'bob@example.com' },
+    ]);
     expect(q.terms).toEqual([]);
     expect(hasCriteria(q)).toBe(true);
   });
 
   it('parses has:, is: and their negations', () => {
-    expect(parseSearchQuery('has:file has:link is:thread')).toMatchObject({ hasFile: true, hasLink: true, isThread: true });
+    expect(parseSearchQuery('has:file has:link is:thread')).toMatchObject({
+      hasFile: true,
+      hasLink: true,
+      isThread: true,
+    });
     expect(parseSearchQuery('-has:link -is:thread')).toMatchObject({ hasFile: null, hasLink: false, isThread: false });
   });
 
@@ -101,10 +110,16 @@ describe('search query parser', () => {
     expect(q.before?.toISOString()).toBe('2026-03-10T00:00:00.000Z');
     expect(q.after?.toISOString()).toBe('2026-03-02T00:00:00.000Z');
     const on = parseSearchQuery('on:2024-02-29');
-    expect([on.after?.toISOString(), on.before?.toISOString()]).toEqual(['2024-02-29T00:00:00.000Z', '2024-03-01T00:00:00.000Z']);
+    expect([on.after?.toISOString(), on.before?.toISOString()]).toEqual([
+      '2024-02-29T00:00:00.000Z',
+      '2024-03-01T00:00:00.000Z',
+    ]);
     // Several bounds: the narrowest wins.
     const both = parseSearchQuery('after:2026-01-01 after:2026-02-01 before:2026-06-01 before:2026-05-01');
-    expect([both.after?.toISOString(), both.before?.toISOString()]).toEqual(['2026-02-02T00:00:00.000Z', '2026-05-01T00:00:00.000Z']);
+    expect([both.after?.toISOString(), both.before?.toISOString()]).toEqual([
+      '2026-02-02T00:00:00.000Z',
+      '2026-05-01T00:00:00.000Z',
+    ]);
   });
 
   it('says clearly what is wrong with a modifier value', () => {
@@ -125,8 +140,12 @@ describe('search query parser', () => {
     expect(parseSearchQuery('a'.repeat(SEARCH_QUERY_LIMITS.maxWordLength)).terms).toHaveLength(1);
     expect(badInput('x'.repeat(1_000)).reason).toBe('search/query_too_long');
     expect(badInput('y'.repeat(SEARCH_QUERY_LIMITS.maxWordLength + 1)).reason).toBe('search/word_too_long');
-    expect(badInput(Array.from({ length: SEARCH_QUERY_LIMITS.maxTerms + 1 }, (_, i) => `w${i}`).join(' ')).reason).toBe('search/too_many_terms');
-    expect(badInput(Array.from({ length: SEARCH_QUERY_LIMITS.maxValues + 1 }, (_, i) => `in:#c${i}`).join(' ')).reason).toBe('search/too_many_values');
+    expect(badInput(Array.from({ length: SEARCH_QUERY_LIMITS.maxTerms + 1 }, (_, i) => `w${i}`).join(' ')).reason).toBe(
+      'search/too_many_terms',
+    );
+    expect(
+      badInput(Array.from({ length: SEARCH_QUERY_LIMITS.maxValues + 1 }, (_, i) => `in:#c${i}`).join(' ')).reason,
+    ).toBe('search/too_many_values');
     // Length counts characters, not UTF-16 units.
     const astral = `${'𐐀'.repeat(49)} `.repeat(SEARCH_QUERY_LIMITS.maxLength / 50);
     expect([...astral].length).toBe(SEARCH_QUERY_LIMITS.maxLength);

@@ -3,8 +3,20 @@
  * the JSONL documents. The adapter's behaviour against a server is the contract suite.
  */
 import { describe, expect, it } from 'vitest';
-import { typesenseCollectionSchema, typesenseFilter, typesenseJsonl, typesenseQueryText } from '../../src/infra/search/typesense.search.js';
-import { cleanText, plainExcerpt, splitHighlighted, HL_END, HL_START, LT_MARK } from '../../src/infra/search/search-index.port.js';
+import {
+  typesenseCollectionSchema,
+  typesenseFilter,
+  typesenseJsonl,
+  typesenseQueryText,
+} from '../../src/infra/search/typesense.search.js';
+import {
+  cleanText,
+  plainExcerpt,
+  splitHighlighted,
+  HL_END,
+  HL_START,
+  LT_MARK,
+} from '../../src/infra/search/search-index.port.js';
 import type { SearchTerm } from '../../src/infra/search/search-index.port.js';
 
 const w = (text: string, negated = false): SearchTerm => ({ kind: 'word', text, negated });
@@ -45,7 +57,9 @@ describe('typesense filter_by', () => {
 
 describe('typesense q', () => {
   it('rebuilds words, phrases and exclusions without quotes or operators from the input', () => {
-    expect(typesenseQueryText([w('deploy'), p('exact phrase'), w('noise', true), p('not this', true)])).toBe('deploy "exact phrase" -noise -"not this"');
+    expect(typesenseQueryText([w('deploy'), p('exact phrase'), w('noise', true), p('not this', true)])).toBe(
+      'deploy "exact phrase" -noise -"not this"',
+    );
     expect(typesenseQueryText([w('-x'), w('a"b')])).toBe('x a b');
     expect(typesenseQueryText([p('say "hi" there')])).toBe('"say hi there"');
   });
@@ -93,7 +107,9 @@ describe('typesense documents', () => {
 
 describe('snippet helpers', () => {
   it('split marked backend output into parts and restore "<"', () => {
-    expect(splitHighlighted(`a ${HL_START}b${HL_END} c ${LT_MARK}tag> ${HL_START}d${HL_END}${HL_START}e${HL_END}`)).toEqual([
+    expect(
+      splitHighlighted(`a ${HL_START}b${HL_END} c ${LT_MARK}tag> ${HL_START}d${HL_END}${HL_START}e${HL_END}`),
+    ).toEqual([
       { text: 'a ', highlighted: false },
       { text: 'b', highlighted: true },
       { text: ' c <tag> ', highlighted: false },

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { createSnowflake, decodeSnowflake, parseId, SNOWFLAKE_EPOCH_MS, snowflakeAt } from '../../src/infra/ids/snowflake.js';
+import {
+  createSnowflake,
+  decodeSnowflake,
+  parseId,
+  SNOWFLAKE_EPOCH_MS,
+  snowflakeAt,
+} from '../../src/infra/ids/snowflake.js';
 
 describe('snowflake ids', () => {
   it('packs 42 bits of ms since 2015, 10 bits of worker and 12 of sequence', () => {
@@ -45,7 +51,8 @@ describe('snowflake ids', () => {
   it('parses client ids strictly', () => {
     expect(parseId('1576779745046036480')).toBe(1576779745046036480n);
     expect(parseId('9223372036854775807')).toBe(9223372036854775807n);
-    for (const bad of ['', '0', '-1', '01', '1.5', '1e5', 'abc', '9223372036854775808', ' 1']) expect(parseId(bad)).toBeNull();
+    for (const bad of ['', '0', '-1', '01', '1.5', '1e5', 'abc', '9223372036854775808', ' 1'])
+      expect(parseId(bad)).toBeNull();
   });
 
   it('serializes as strings that survive JSON (64-bit does not fit a JS number)', () => {

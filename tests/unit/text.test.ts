@@ -4,7 +4,11 @@ import { normalizeEmoji } from '../../src/domain/messages/emoji.js';
 
 describe('mentions', () => {
   it('finds user, here and channel mentions once each', () => {
-    expect(parseMentions('hi <@123> and <@123> <@456> <!here>')).toEqual({ userIds: [123n, 456n], here: true, channel: false });
+    expect(parseMentions('hi <@123> and <@123> <@456> <!here>')).toEqual({
+      userIds: [123n, 456n],
+      here: true,
+      channel: false,
+    });
     expect(parseMentions('<!everyone>')).toMatchObject({ channel: true });
     expect(parseMentions('@bob <@abc> <@> <!nobody> `<@12a>`')).toEqual({ userIds: [], here: false, channel: false });
   });
@@ -24,6 +28,7 @@ describe('emoji', () => {
     expect(normalizeEmoji('🇫🇷')).toBe('🇫🇷');
   });
   it('rejects everything else', () => {
-    for (const bad of ['', ' ', 'Thumbs Up', 'a'.repeat(65), '😀😀', 'x😀', '<b>', 'drop table']) expect(normalizeEmoji(bad)).toBeNull();
+    for (const bad of ['', ' ', 'Thumbs Up', 'a'.repeat(65), '😀😀', 'x😀', '<b>', 'drop table'])
+      expect(normalizeEmoji(bad)).toBeNull();
   });
 });

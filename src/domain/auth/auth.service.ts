@@ -30,7 +30,13 @@ export function createAuthService(deps: ServiceDeps) {
     if (row.kind === 'SESSION') return { kind: 'user', userId: row.userId, expiresAt: row.expiresAt };
     const bot = await prisma.bot.findUnique({ where: { userId: row.userId } });
     if (!bot) return null;
-    return { kind: 'bot', userId: bot.userId, workspaceId: bot.workspaceId, scopes: new Set(bot.scopes as BotScope[]), expiresAt: row.expiresAt };
+    return {
+      kind: 'bot',
+      userId: bot.userId,
+      workspaceId: bot.workspaceId,
+      scopes: new Set(bot.scopes as BotScope[]),
+      expiresAt: row.expiresAt,
+    };
   }
 
   async function issueSessionToken(userId: bigint): Promise<string> {
@@ -82,7 +88,8 @@ export function createAuthService(deps: ServiceDeps) {
       const tokenHash = hashToken(token);
       const now = Date.now();
       const hit = cache.get(tokenHash);
-      if (hit && hit.until > now && !(hit.viewer?.expiresAt && hit.viewer.expiresAt.getTime() <= now)) return hit.viewer;
+      if (hit && hit.until > now && !(hit.viewer?.expiresAt && hit.viewer.expiresAt.getTime() <= now))
+        return hit.viewer;
       const viewer = await lookup(tokenHash);
       if (cache.size >= TOKEN_CACHE_MAX) cache.delete(cache.keys().next().value!);
       cache.set(tokenHash, { viewer, until: now + TOKEN_CACHE_MS });

@@ -37,7 +37,11 @@ export function createChannelsService(deps: ServiceDeps, workspaces: WorkspacesS
    * private channels and DMs only by their members. Anything else is NOT_FOUND, the same answer
    * as for an id that does not exist.
    */
-  async function accessChannel(viewer: Viewer, channelId: bigint, db: Tx | typeof prisma = prisma): Promise<ChannelAccess> {
+  async function accessChannel(
+    viewer: Viewer,
+    channelId: bigint,
+    db: Tx | typeof prisma = prisma,
+  ): Promise<ChannelAccess> {
     requireScope(viewer, 'CHANNELS_READ');
     // One round trip: the channel, the viewer's membership, and whether they are in its workspace.
     const [row] = await db.$queryRaw<AccessRow[]>`
@@ -114,15 +118,21 @@ export function createChannelsService(deps: ServiceDeps, workspaces: WorkspacesS
     accessChannel,
     accessMembership,
 
-    async createChannel(viewer: Viewer, input: { workspaceId: bigint; name: string; private?: boolean | null; topic?: string | null }) {
+    async createChannel(
+      viewer: Viewer,
+      input: { workspaceId: bigint; name: string; private?: boolean | null; topic?: string | null },
+    ) {
       requireScope(viewer, 'CHANNELS_WRITE');
       await workspaces.accessWorkspace(viewer, input.workspaceId);
       const name = nameArg(input.name, 'name', 80).replace(/^#/, '').toLowerCase();
       if (!CHANNEL_NAME.test(name)) {
-        throw badInput('channel/bad_name', 'channel names use lower-case letters, digits, - and _ (at most 80)', { field: 'name' });
+        throw badInput('channel/bad_name', 'channel names use lower-case letters, digits, - and _ (at most 80)', {
+          field: 'name',
+        });
       }
       const topic = (input.topic ?? '').trim();
-      if ([...topic].length > 250) throw badInput('channel/topic_too_long', 'topic must be at most 250 characters', { field: 'topic' });
+      if ([...topic].length > 250)
+        throw badInput('channel/topic_too_long', 'topic must be at most 250 characters', { field: 'topic' });
       const id = ids.next();
       try {
         const channel = await withTx(prisma, (tx) =>
@@ -150,7 +160,8 @@ export function createChannelsService(deps: ServiceDeps, workspaces: WorkspacesS
     async setTopic(viewer: Viewer, channelId: bigint, topicInput: string) {
       const { channel } = await accessMembership(viewer, channelId);
       const topic = topicInput.trim();
-      if ([...topic].length > 250) throw badInput('channel/topic_too_long', 'topic must be at most 250 characters', { field: 'topic' });
+      if ([...topic].length > 250)
+        throw badInput('channel/topic_too_long', 'topic must be at most 250 characters', { field: 'topic' });
       return prisma.channel.update({ where: { id: channel.id }, data: { topic } });
     },
 
@@ -178,7 +189,8 @@ export function createChannelsService(deps: ServiceDeps, workspaces: WorkspacesS
       }
       await withTx(prisma, async (tx) => {
         const n = await tx.channelMember.deleteMany({ where: { channelId, userId: viewer.userId } });
-        if (n.count) await tx.channel.update({ where: { id: channelId }, data: { memberCount: { decrement: n.count } } });
+        if (n.count)
+          await tx.channel.update({ where: { id: channelId }, data: { memberCount: { decrement: n.count } } });
       });
       announce(channelId, [viewer.userId], false);
       return true;
@@ -196,7 +208,10 @@ export function createChannelsService(deps: ServiceDeps, workspaces: WorkspacesS
       });
       if (inWorkspace.length !== userIds.length) {
         const known = new Set(inWorkspace.map((m) => m.userId));
-        throw notFound('user', userIds.find((u) => !known.has(u)));
+        throw notFound(
+          'user',
+          userIds.find((u) => !known.has(u)),
+        );
       }
       const added = await withTx(prisma, async (tx) => {
         const fresh = await tx.channel.findUniqueOrThrow({ where: { id: channelId } });
@@ -211,12 +226,17 @@ export function createChannelsService(deps: ServiceDeps, workspaces: WorkspacesS
       await workspaces.accessWorkspace(viewer, workspaceId);
       const userIds = [...new Set([viewer.userId, ...otherIds])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       if (userIds.length > MAX_DM_USERS) {
-        throw badInput('channel/dm_too_large', `a direct message holds at most ${MAX_DM_USERS} people`, { field: 'userIds' });
+        throw badInput('channel/dm_too_large', `a direct message holds at most ${MAX_DM_USERS} people`, {
+          field: 'userIds',
+        });
       }
       const members = await prisma.workspaceMember.findMany({ where: { workspaceId, userId: { in: userIds } } });
       if (members.length !== userIds.length) {
         const known = new Set(members.map((m) => m.userId));
-        throw notFound('user', userIds.find((u) => !known.has(u)));
+        throw notFound(
+          'user',
+          userIds.find((u) => !known.has(u)),
+        );
       }
       const dmKey = `${workspaceId}:${userIds.join(',')}`;
       const existing = await prisma.channel.findUnique({ where: { dmKey } });
@@ -239,11 +259,16 @@ export function createChannelsService(deps: ServiceDeps, workspaces: WorkspacesS
     },
 
     /** Public channels of a workspace, by name, with an optional name filter; cursor = the last channel's id. */
-    async browse(viewer: Viewer, workspaceId: bigint, opts: { query?: string | null; first?: number | null; after?: string | null }) {
+    async browse(
+      viewer: Viewer,
+      workspaceId: bigint,
+      opts: { query?: string | null; first?: number | null; after?: string | null },
+    ) {
       await workspaces.accessWorkspace(viewer, workspaceId);
       const take = pageSize(opts.first, deps.limits.maxPageSize);
       const query = (opts.query ?? '').trim().toLowerCase().replace(/^#/, '');
-      if (query.length > 80) throw badInput('input/too_long', 'query must be at most 80 characters', { field: 'query' });
+      if (query.length > 80)
+        throw badInput('input/too_long', 'query must be at most 80 characters', { field: 'query' });
       let afterName: string | null = null;
       let afterId: bigint | null = null;
       if (opts.after) {
@@ -315,7 +340,13 @@ function encodeNameCursor(name: string, id: bigint): string {
 function decodeNameCursor(cursor: string): [string, bigint] | null {
   try {
     const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string' && /^\d{1,19}$/.test(v[1])) {
+    if (
+      Array.isArray(v) &&
+      v.length === 2 &&
+      typeof v[0] === 'string' &&
+      typeof v[1] === 'string' &&
+      /^\d{1,19}$/.test(v[1])
+    ) {
       return [v[0], BigInt(v[1])];
     }
   } catch {

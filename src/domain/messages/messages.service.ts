@@ -51,7 +51,8 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
   /** Validates message text; writes nothing. */
   function checkText(text: string, allowEmpty: boolean): string {
     if (typeof text !== 'string') throw badInput('message/bad_text', 'text must be a string', { field: 'text' });
-    if (!allowEmpty && text.trim().length === 0) throw badInput('message/empty', 'text must not be empty', { field: 'text' });
+    if (!allowEmpty && text.trim().length === 0)
+      throw badInput('message/empty', 'text must not be empty', { field: 'text' });
     const len = charLength(text);
     if (len > limits.maxMessageLength) {
       throw badInput('message/too_long', `text must be at most ${limits.maxMessageLength} characters (got ${len})`, {
@@ -100,9 +101,17 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
    * mentioned channel members follow the thread; every other follower gets one more unread reply
    * and the replier has read it all. Returns who started following (the badge sessions need it).
    */
-  async function followOnReply(tx: Tx, root: Message, channelId: bigint, authorId: bigint, mentioned: bigint[]): Promise<bigint[]> {
+  async function followOnReply(
+    tx: Tx,
+    root: Message,
+    channelId: bigint,
+    authorId: bigint,
+    mentioned: bigint[],
+  ): Promise<bigint[]> {
     const mentionedMembers = mentioned.length
-      ? (await tx.channelMember.findMany({ where: { channelId, userId: { in: mentioned } }, select: { userId: true } })).map((m) => m.userId)
+      ? (
+          await tx.channelMember.findMany({ where: { channelId, userId: { in: mentioned } }, select: { userId: true } })
+        ).map((m) => m.userId)
       : [];
     const candidates = [...new Set([authorId, root.authorId, ...mentionedMembers])];
     const added = await tx.$queryRaw<{ user_id: bigint }[]>`
@@ -133,8 +142,16 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
     parsed: { here: boolean; channel: boolean };
     online: bigint[];
   }): Promise<Message> {
-    const kinds = [...a.mentioned.map(() => 'USER'), ...(a.parsed.here ? ['HERE'] : []), ...(a.parsed.channel ? ['CHANNEL'] : [])];
-    const mentionUsers = [...a.mentioned.map(String), ...(a.parsed.here ? [null] : []), ...(a.parsed.channel ? [null] : [])];
+    const kinds = [
+      ...a.mentioned.map(() => 'USER'),
+      ...(a.parsed.here ? ['HERE'] : []),
+      ...(a.parsed.channel ? ['CHANNEL'] : []),
+    ];
+    const mentionUsers = [
+      ...a.mentioned.map(String),
+      ...(a.parsed.here ? [null] : []),
+      ...(a.parsed.channel ? [null] : []),
+    ];
     const countMentions = a.mentioned.length > 0 || a.parsed.channel || (a.parsed.here && a.online.length > 0);
     const payload = JSON.stringify({ messageId: a.id.toString(), channelId: a.channelId.toString() });
     const [row] = await prisma.$queryRaw<{ seq: bigint }[]>`
@@ -188,11 +205,14 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
     if (nonce !== null && (nonce.length === 0 || nonce.length > MAX_NONCE)) {
       throw badInput('message/bad_nonce', `clientNonce must be 1 to ${MAX_NONCE} characters`, { field: 'clientNonce' });
     }
-    if (fileIds.length > MAX_FILES) throw badInput('message/too_many_files', `at most ${MAX_FILES} files per message`, { field: 'fileIds' });
+    if (fileIds.length > MAX_FILES)
+      throw badInput('message/too_many_files', `at most ${MAX_FILES} files per message`, { field: 'fileIds' });
 
     // A retried send with the same nonce returns the first message, whatever else changed.
     if (nonce !== null) {
-      const prior = await prisma.message.findUnique({ where: { authorId_clientNonce: { authorId: viewer.userId, clientNonce: nonce } } });
+      const prior = await prisma.message.findUnique({
+        where: { authorId_clientNonce: { authorId: viewer.userId, clientNonce: nonce } },
+      });
       if (prior) return sameNonce(prior, input.channelId);
     }
 
@@ -201,19 +221,30 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
     if (input.threadRootId) {
       root = await prisma.message.findUnique({ where: { id: input.threadRootId } });
       if (!root || root.channelId !== channel.id || root.deletedAt) throw notFound('message', input.threadRootId);
-      if (root.threadRootId) throw badInput('message/nested_thread', 'replies cannot have replies; reply to the thread root', { field: 'threadRootId' });
+      if (root.threadRootId)
+        throw badInput('message/nested_thread', 'replies cannot have replies; reply to the thread root', {
+          field: 'threadRootId',
+        });
     } else if (input.alsoSendToChannel) {
-      throw badInput('message/also_send_without_thread', 'alsoSendToChannel needs threadRootId', { field: 'alsoSendToChannel' });
+      throw badInput('message/also_send_without_thread', 'alsoSendToChannel needs threadRootId', {
+        field: 'alsoSendToChannel',
+      });
     }
     if (fileIds.length) {
-      const files = await prisma.file.findMany({ where: { id: { in: fileIds }, uploaderId: viewer.userId, status: 'READY' } });
+      const files = await prisma.file.findMany({
+        where: { id: { in: fileIds }, uploaderId: viewer.userId, status: 'READY' },
+      });
       if (files.length !== fileIds.length) throw notFound('file');
     }
 
     const parsed = parseMentions(text);
     const mentioned = await resolveMentionedUsers(channel.workspaceId, parsed.userIds);
     const online = parsed.here
-      ? await deps.onlineAmong((await prisma.channelMember.findMany({ where: { channelId: channel.id }, select: { userId: true } })).map((m) => m.userId))
+      ? await deps.onlineAmong(
+          (await prisma.channelMember.findMany({ where: { channelId: channel.id }, select: { userId: true } })).map(
+            (m) => m.userId,
+          ),
+        )
       : [];
     const listed = !root || Boolean(input.alsoSendToChannel);
     const id = ids.next();
@@ -222,60 +253,81 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
     let message: Message;
     let newFollowers: bigint[] = [];
     try {
-      message = !root && !fileIds.length
-        ? await sendTopLevel({ id, channelId: channel.id, authorId: viewer.userId, text, nonce, now, mentioned, parsed, online })
-        : await withTx(prisma, async (tx) => {
-        const m = await tx.message.create({
-          data: {
-            id,
-            channelId: channel.id,
-            authorId: viewer.userId,
-            text,
-            seq: null, // set below, last, so the channel row stays locked as briefly as possible
-            threadRootId: root?.id ?? null,
-            alsoSentToChannel: Boolean(root && input.alsoSendToChannel),
-            listed,
-            clientNonce: nonce,
-            createdAt: now,
-          },
-        });
-        await writeMentions(tx, id, mentioned, parsed.here, parsed.channel);
-        if (fileIds.length) await tx.messageFile.createMany({ data: fileIds.map((fileId) => ({ messageId: id, fileId })) });
-        if (root) {
-          await tx.message.update({ where: { id: root.id }, data: { replyCount: { increment: 1 }, lastReplyAt: now } });
-          newFollowers = await followOnReply(tx, root, channel.id, viewer.userId, mentioned);
-        }
-        await tx.outboxEvent.create({
-          data: { kind: 'message.posted', aggregateId: id, payload: { messageId: id.toString(), channelId: channel.id.toString() } },
-        });
-        if (!listed) return m;
-        // Locks the channel row until commit: sends to one channel are serialized here, so the
-        // sequence is gap-free. Everything that does not need the sequence is done above.
-        const [row] = await tx.$queryRaw<{ last_seq: bigint }[]>`
+      message =
+        !root && !fileIds.length
+          ? await sendTopLevel({
+              id,
+              channelId: channel.id,
+              authorId: viewer.userId,
+              text,
+              nonce,
+              now,
+              mentioned,
+              parsed,
+              online,
+            })
+          : await withTx(prisma, async (tx) => {
+              const m = await tx.message.create({
+                data: {
+                  id,
+                  channelId: channel.id,
+                  authorId: viewer.userId,
+                  text,
+                  seq: null, // set below, last, so the channel row stays locked as briefly as possible
+                  threadRootId: root?.id ?? null,
+                  alsoSentToChannel: Boolean(root && input.alsoSendToChannel),
+                  listed,
+                  clientNonce: nonce,
+                  createdAt: now,
+                },
+              });
+              await writeMentions(tx, id, mentioned, parsed.here, parsed.channel);
+              if (fileIds.length)
+                await tx.messageFile.createMany({ data: fileIds.map((fileId) => ({ messageId: id, fileId })) });
+              if (root) {
+                await tx.message.update({
+                  where: { id: root.id },
+                  data: { replyCount: { increment: 1 }, lastReplyAt: now },
+                });
+                newFollowers = await followOnReply(tx, root, channel.id, viewer.userId, mentioned);
+              }
+              await tx.outboxEvent.create({
+                data: {
+                  kind: 'message.posted',
+                  aggregateId: id,
+                  payload: { messageId: id.toString(), channelId: channel.id.toString() },
+                },
+              });
+              if (!listed) return m;
+              // Locks the channel row until commit: sends to one channel are serialized here, so the
+              // sequence is gap-free. Everything that does not need the sequence is done above.
+              const [row] = await tx.$queryRaw<{ last_seq: bigint }[]>`
           UPDATE channels SET last_seq = last_seq + 1,
             last_message_id = GREATEST(COALESCE(last_message_id, 0), ${id})
           WHERE id = ${channel.id} RETURNING last_seq`;
-        const seq = row!.last_seq;
-        await tx.$executeRaw`UPDATE messages SET seq = ${seq} WHERE id = ${id}`;
-        // The author has read their own message.
-        await tx.$executeRaw`
+              const seq = row!.last_seq;
+              await tx.$executeRaw`UPDATE messages SET seq = ${seq} WHERE id = ${id}`;
+              // The author has read their own message.
+              await tx.$executeRaw`
           UPDATE channel_members SET last_read_seq = GREATEST(last_read_seq, ${seq}), last_read_message_id = ${id}, mention_count = 0
           WHERE channel_id = ${channel.id} AND user_id = ${viewer.userId}`;
-        if (mentioned.length || parsed.channel || (parsed.here && online.length)) {
-          // The rule the badge sessions mirror in memory (src/realtime/badges.ts): direct mentions
-          // count unless the level is NONE; @channel and @here also need the channel unmuted.
-          await tx.$executeRaw`
+              if (mentioned.length || parsed.channel || (parsed.here && online.length)) {
+                // The rule the badge sessions mirror in memory (src/realtime/badges.ts): direct mentions
+                // count unless the level is NONE; @channel and @here also need the channel unmuted.
+                await tx.$executeRaw`
             UPDATE channel_members SET mention_count = mention_count + 1
             WHERE channel_id = ${channel.id} AND user_id <> ${viewer.userId} AND notification_level <> 'NONE'
               AND (user_id = ANY(${mentioned}::bigint[])
                 OR (NOT muted AND (${parsed.channel} OR user_id = ANY(${online}::bigint[]))))`;
-        }
-        return { ...m, seq };
-      });
+              }
+              return { ...m, seq };
+            });
     } catch (err) {
       if (nonce !== null && isUniqueViolation(err)) {
         // A concurrent retry with the same nonce committed first.
-        const prior = await prisma.message.findUnique({ where: { authorId_clientNonce: { authorId: viewer.userId, clientNonce: nonce } } });
+        const prior = await prisma.message.findUnique({
+          where: { authorId_clientNonce: { authorId: viewer.userId, clientNonce: nonce } },
+        });
         if (prior) return sameNonce(prior, input.channelId);
       }
       throw err;
@@ -311,7 +363,8 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
   }
 
   function sameNonce(prior: Message, channelId: bigint): Message {
-    if (prior.channelId !== channelId) throw conflict('message/nonce_reused', 'clientNonce was already used for another channel');
+    if (prior.channelId !== channelId)
+      throw conflict('message/nonce_reused', 'clientNonce was already used for another channel');
     return prior;
   }
 
@@ -328,11 +381,22 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
       await tx.messageMention.deleteMany({ where: { messageId } });
       await writeMentions(tx, messageId, mentioned, parsed.here, parsed.channel);
       await tx.outboxEvent.create({
-        data: { kind: 'message.edited', aggregateId: messageId, payload: { messageId: messageId.toString(), channelId: channel.id.toString() } },
+        data: {
+          kind: 'message.edited',
+          aggregateId: messageId,
+          payload: { messageId: messageId.toString(), channelId: channel.id.toString() },
+        },
       });
       return m;
     });
-    publishAll([{ type: 'MessageEdited', channelId: channel.id.toString(), messageId: messageId.toString(), threadRootId: str(message.threadRootId) }]);
+    publishAll([
+      {
+        type: 'MessageEdited',
+        channelId: channel.id.toString(),
+        messageId: messageId.toString(),
+        threadRootId: str(message.threadRootId),
+      },
+    ]);
     return updated;
   }
 
@@ -346,7 +410,8 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
     if (message.deletedAt) throw notFound('message', messageId);
     if (message.authorId !== viewer.userId) {
       const role = await workspaces.roleOf(viewer.userId, channel.workspaceId);
-      if (role !== 'OWNER' && role !== 'ADMIN') throw forbidden('message/not_author', 'Only the author or an admin can delete a message');
+      if (role !== 'OWNER' && role !== 'ADMIN')
+        throw forbidden('message/not_author', 'Only the author or an admin can delete a message');
     }
     const extra: ChatEvent[] = [];
     await withTx(prisma, async (tx) => {
@@ -368,9 +433,20 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
         // A deleted root is listed only while it has replies.
         if (root.deletedAt && root.replyCount <= 0) {
           await tx.message.update({ where: { id: root.id }, data: { listed: false } });
-          extra.push({ type: 'MessageDeleted', channelId: channel.id.toString(), messageId: root.id.toString(), threadRootId: null });
+          extra.push({
+            type: 'MessageDeleted',
+            channelId: channel.id.toString(),
+            messageId: root.id.toString(),
+            threadRootId: null,
+          });
         }
-        extra.push({ type: 'ThreadUpdated', channelId: channel.id.toString(), rootId: root.id.toString(), replyCount: Math.max(0, root.replyCount), lastReplyAt: root.lastReplyAt?.toISOString() ?? null });
+        extra.push({
+          type: 'ThreadUpdated',
+          channelId: channel.id.toString(),
+          rootId: root.id.toString(),
+          replyCount: Math.max(0, root.replyCount),
+          lastReplyAt: root.lastReplyAt?.toISOString() ?? null,
+        });
       }
       if (m.listed && !keepListed && channel.lastMessageId === messageId) {
         await tx.$executeRaw`
@@ -379,17 +455,32 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
           WHERE id = ${channel.id}`;
       }
       await tx.outboxEvent.create({
-        data: { kind: 'message.deleted', aggregateId: messageId, payload: { messageId: messageId.toString(), channelId: channel.id.toString() } },
+        data: {
+          kind: 'message.deleted',
+          aggregateId: messageId,
+          payload: { messageId: messageId.toString(), channelId: channel.id.toString() },
+        },
       });
     });
-    publishAll([{ type: 'MessageDeleted', channelId: channel.id.toString(), messageId: messageId.toString(), threadRootId: str(message.threadRootId) }, ...extra]);
+    publishAll([
+      {
+        type: 'MessageDeleted',
+        channelId: channel.id.toString(),
+        messageId: messageId.toString(),
+        threadRootId: str(message.threadRootId),
+      },
+      ...extra,
+    ]);
     return true;
   }
 
   async function react(viewer: Viewer, messageId: bigint, emojiInput: string, add: boolean): Promise<Message> {
     requireScope(viewer, 'REACTIONS_WRITE');
     const emoji = normalizeEmoji(emojiInput);
-    if (!emoji) throw badInput('reaction/bad_emoji', 'emoji must be a shortcode like thumbsup or one emoji character', { field: 'emoji' });
+    if (!emoji)
+      throw badInput('reaction/bad_emoji', 'emoji must be a shortcode like thumbsup or one emoji character', {
+        field: 'emoji',
+      });
     const { message, membership, channel } = await accessMessage(viewer, messageId);
     if (message.deletedAt) throw notFound('message', messageId);
     if (!membership) throw forbidden('channel/not_member', 'Join the channel first');
@@ -397,7 +488,9 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
     if (add) {
       const kinds = await prisma.reaction.groupBy({ by: ['emoji'], where: { messageId } });
       if (kinds.length >= MAX_REACTION_KINDS && !kinds.some((k) => k.emoji === emoji)) {
-        throw badInput('reaction/too_many', `a message holds at most ${MAX_REACTION_KINDS} different reactions`, { field: 'emoji' });
+        throw badInput('reaction/too_many', `a message holds at most ${MAX_REACTION_KINDS} different reactions`, {
+          field: 'emoji',
+        });
       }
       changed = await prisma.$executeRaw`
         INSERT INTO reactions (message_id, user_id, emoji) VALUES (${messageId}, ${viewer.userId}, ${emoji}) ON CONFLICT DO NOTHING`;
@@ -405,7 +498,17 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
       changed = (await prisma.reaction.deleteMany({ where: { messageId, userId: viewer.userId, emoji } })).count;
     }
     if (changed) {
-      publishAll([{ type: 'ReactionChanged', channelId: channel.id.toString(), messageId: messageId.toString(), threadRootId: str(message.threadRootId), emoji, userId: viewer.userId.toString(), added: add }]);
+      publishAll([
+        {
+          type: 'ReactionChanged',
+          channelId: channel.id.toString(),
+          messageId: messageId.toString(),
+          threadRootId: str(message.threadRootId),
+          emoji,
+          userId: viewer.userId.toString(),
+          added: add,
+        },
+      ]);
     }
     return message;
   }
@@ -428,32 +531,47 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
     return p;
   }
 
-  async function history(viewer: Viewer, channelId: bigint, opts: { before?: bigint | null; after?: bigint | null; first?: number | null }): Promise<Page<Message>> {
+  async function history(
+    viewer: Viewer,
+    channelId: bigint,
+    opts: { before?: bigint | null; after?: bigint | null; first?: number | null },
+  ): Promise<Page<Message>> {
     await channels.accessChannel(viewer, channelId);
     const take = pageSize(opts.first, limits.maxPageSize);
     const before = opts.before ?? null;
     const after = opts.after ?? null;
     const key = `${channelId}:${before}:${after}:${take}`;
     if (after !== null && before === null) {
-      const rows = await coalesced(key, () => prisma.$queryRaw<Message[]>`
+      const rows = await coalesced(
+        key,
+        () => prisma.$queryRaw<Message[]>`
         SELECT ${COLUMNS} FROM messages
         WHERE channel_id = ${channelId} AND listed AND id > ${after}
-        ORDER BY id ASC LIMIT ${take + 1}`);
+        ORDER BY id ASC LIMIT ${take + 1}`,
+      );
       const page = rows.slice(0, take).reverse();
       return { nodes: page, hasPreviousPage: rows.length > take, hasNextPage: true };
     }
-    const rows = await coalesced(key, () => prisma.$queryRaw<Message[]>`
+    const rows = await coalesced(
+      key,
+      () => prisma.$queryRaw<Message[]>`
       SELECT ${COLUMNS} FROM messages
       WHERE channel_id = ${channelId} AND listed
         AND id < ${before ?? 9223372036854775807n} AND id > ${after ?? 0n}
-      ORDER BY id DESC LIMIT ${take + 1}`);
+      ORDER BY id DESC LIMIT ${take + 1}`,
+    );
     return { nodes: rows.slice(0, take), hasNextPage: rows.length > take, hasPreviousPage: before !== null };
   }
 
   /** Replies of a thread, oldest first; `after` pages forward. */
-  async function thread(viewer: Viewer, rootId: bigint, opts: { after?: bigint | null; first?: number | null }): Promise<Page<Message> & { root: Message }> {
+  async function thread(
+    viewer: Viewer,
+    rootId: bigint,
+    opts: { after?: bigint | null; first?: number | null },
+  ): Promise<Page<Message> & { root: Message }> {
     const { message: root } = await accessMessage(viewer, rootId);
-    if (root.threadRootId) throw badInput('message/not_root', 'rootId is a reply, not a thread root', { field: 'rootId' });
+    if (root.threadRootId)
+      throw badInput('message/not_root', 'rootId is a reply, not a thread root', { field: 'rootId' });
     const take = pageSize(opts.first, limits.maxPageSize);
     const rows = await prisma.$queryRaw<Message[]>`
       SELECT ${COLUMNS} FROM messages
@@ -474,9 +592,10 @@ export function createMessagesService(deps: ServiceDeps, channels: ChannelsServi
     const seq = message.seq;
     const mentionCount = await withTx(prisma, async (tx) => {
       const fresh = await tx.channel.findUniqueOrThrow({ where: { id: channelId } });
-      const [row] = seq >= fresh.lastSeq
-        ? [{ n: 0n }]
-        : await tx.$queryRaw<{ n: bigint }[]>`
+      const [row] =
+        seq >= fresh.lastSeq
+          ? [{ n: 0n }]
+          : await tx.$queryRaw<{ n: bigint }[]>`
             SELECT count(DISTINCT m.id) AS n FROM messages m JOIN message_mentions mm ON mm.message_id = m.id
             WHERE m.channel_id = ${channelId} AND m.listed AND m.deleted_at IS NULL AND m.seq > ${seq}
               AND m.author_id <> ${viewer.userId} AND (mm.user_id = ${viewer.userId} OR mm.kind = 'CHANNEL')`;

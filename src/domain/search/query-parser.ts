@@ -74,7 +74,10 @@ const SPACE = /\s/u;
 const DAY_MS = 86_400_000;
 
 export function normalizeUserName(name: string): string {
-  return name.normalize('NFKC').toLowerCase().replace(/[\s._-]+/gu, '');
+  return name
+    .normalize('NFKC')
+    .toLowerCase()
+    .replace(/[\s._-]+/gu, '');
 }
 
 const bad = (reason: string, message: string) => badInput(`search/${reason}`, message, { field: 'query' });
@@ -84,7 +87,10 @@ export function parseSearchQuery(input: string): ParsedSearchQuery {
   const s = input.normalize('NFKC');
   const chars = [...s];
   if (chars.length > SEARCH_QUERY_LIMITS.maxLength) {
-    throw bad('query_too_long', `the search query must be at most ${SEARCH_QUERY_LIMITS.maxLength} characters (got ${chars.length})`);
+    throw bad(
+      'query_too_long',
+      `the search query must be at most ${SEARCH_QUERY_LIMITS.maxLength} characters (got ${chars.length})`,
+    );
   }
   const out: ParsedSearchQuery = {
     terms: [],
@@ -240,7 +246,8 @@ export function parseUserRef(value: string, modifier: string): UserRef {
   if (/^me$/i.test(v)) return { kind: 'me' };
   if (/^[^\s@]+@[^\s@]+$/.test(v)) return { kind: 'email', email: v.toLowerCase() };
   const name = normalizeUserName(v);
-  if (!name || [...name].length > 80) throw bad('bad_user', `${modifier}: takes a person, e.g. ${modifier}:@ann or ${modifier}:me`);
+  if (!name || [...name].length > 80)
+    throw bad('bad_user', `${modifier}: takes a person, e.g. ${modifier}:@ann or ${modifier}:me`);
   return { kind: 'name', name };
 }
 
@@ -250,7 +257,8 @@ export function parseChannelRef(value: string): ChannelRef {
   if (idForm) return { kind: 'id', id: BigInt(idForm[1]!) };
   if (value.startsWith('@') || value.startsWith('<@')) return { kind: 'dm', user: parseUserRef(value, 'in') };
   const name = value.replace(/^#/, '').toLowerCase();
-  if (!CHANNEL_NAME.test(name)) throw bad('bad_channel', `in: takes a channel name, e.g. in:#general, not "${clip(value)}"`);
+  if (!CHANNEL_NAME.test(name))
+    throw bad('bad_channel', `in: takes a channel name, e.g. in:#general, not "${clip(value)}"`);
   return { kind: 'name', name };
 }
 
@@ -260,7 +268,8 @@ function parseDay(value: string, modifier: string): Date {
   if (m) {
     const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
     const date = new Date(Date.UTC(y, mo - 1, d));
-    if (y >= 1970 && date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d) return date;
+    if (y >= 1970 && date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d)
+      return date;
   }
   throw bad('bad_date', `${modifier}: takes a date as YYYY-MM-DD, e.g. ${modifier}:2026-11-30, not "${clip(value)}"`);
 }

@@ -86,7 +86,8 @@ interface DocRow {
   mentioned: string[];
 }
 
-const DOC_COLUMNS = Prisma.raw(`m.id::text AS id, m.channel_id::text AS channel_id, c.workspace_id::text AS workspace_id,
+const DOC_COLUMNS =
+  Prisma.raw(`m.id::text AS id, m.channel_id::text AS channel_id, c.workspace_id::text AS workspace_id,
   m.author_id::text AS author_id, m.thread_root_id::text AS thread_root_id, m.text, m.created_at, m.deleted_at, m.reply_count,
   EXISTS (SELECT 1 FROM message_files f WHERE f.message_id = m.id) AS has_file,
   ARRAY(SELECT DISTINCT mm.user_id::text FROM message_mentions mm WHERE mm.message_id = m.id AND mm.kind = 'USER' AND mm.user_id IS NOT NULL) AS mentioned`);
@@ -198,21 +199,36 @@ export function createSearchService(deps: ServiceDeps) {
   }
 
   function emptyPage(after: string | null | undefined): SearchPage {
-    return { results: [], hasNextPage: false, hasPreviousPage: Boolean(after), total: async () => ({ count: 0, exact: true }) };
+    return {
+      results: [],
+      hasNextPage: false,
+      hasPreviousPage: Boolean(after),
+      total: async () => ({ count: 0, exact: true }),
+    };
   }
 
   async function search(viewer: Viewer, input: SearchInput): Promise<SearchPage> {
     requireScope(viewer, 'CHANNELS_READ');
     const parsed = parseSearchQuery(input.query);
     const f = input.filter ?? {};
-    const filterHasCriteria = [f.workspaceId, f.channelIds, f.fromUserIds, f.mentionsUserIds, f.hasFile, f.hasLink, f.isThread, f.after, f.before].some(
-      (v) => v !== null && v !== undefined,
-    );
+    const filterHasCriteria = [
+      f.workspaceId,
+      f.channelIds,
+      f.fromUserIds,
+      f.mentionsUserIds,
+      f.hasFile,
+      f.hasLink,
+      f.isThread,
+      f.after,
+      f.before,
+    ].some((v) => v !== null && v !== undefined);
     if (!hasCriteria(parsed) && !filterHasCriteria) {
       throw badInput('search/empty_query', 'type something to search for, or set a filter', { field: 'query' });
     }
     if (parsed.terms.length > 0 && parsed.terms.every((t) => t.negated)) {
-      throw badInput('search/only_exclusions', 'add a word or "phrase" to search for: -word only excludes', { field: 'query' });
+      throw badInput('search/only_exclusions', 'add a word or "phrase" to search for: -word only excludes', {
+        field: 'query',
+      });
     }
     const limit = pageSize(input.first, limits.maxPageSize, DEFAULT_PAGE);
     if (input.after != null && (input.after.length === 0 || input.after.length > 512)) {
@@ -239,8 +255,12 @@ export function createSearchService(deps: ServiceDeps) {
     const hasLink = combineFlag(parsed.hasLink, f.hasLink);
     const isThread = combineFlag(parsed.isThread, f.isThread);
     if (hasFile === 'conflict' || hasLink === 'conflict' || isThread === 'conflict') return emptyPage(input.after);
-    const after = [parsed.after, f.after].filter((d): d is Date => Boolean(d)).sort((a, b) => b.getTime() - a.getTime())[0];
-    const before = [parsed.before, f.before].filter((d): d is Date => Boolean(d)).sort((a, b) => a.getTime() - b.getTime())[0];
+    const after = [parsed.after, f.after]
+      .filter((d): d is Date => Boolean(d))
+      .sort((a, b) => b.getTime() - a.getTime())[0];
+    const before = [parsed.before, f.before]
+      .filter((d): d is Date => Boolean(d))
+      .sort((a, b) => a.getTime() - b.getTime())[0];
 
     const filter: IndexFilter = {
       terms: parsed.terms,
@@ -259,7 +279,8 @@ export function createSearchService(deps: ServiceDeps) {
     try {
       page = await index.search({ ...filter, sort, limit, after: input.after ?? null });
     } catch (err) {
-      if (err instanceof InvalidCursorError) throw badInput('search/bad_cursor', 'after is not a cursor from this search', { field: 'after' });
+      if (err instanceof InvalidCursorError)
+        throw badInput('search/bad_cursor', 'after is not a cursor from this search', { field: 'after' });
       throw unavailable('search/unavailable', 'search is unavailable right now; try again shortly');
     }
 
@@ -307,7 +328,10 @@ export function createSearchService(deps: ServiceDeps) {
         UNION SELECT thread_root_id FROM messages WHERE id = ANY(${ids}::bigint[]) AND thread_root_id IS NOT NULL)`;
     const found = new Set(rows.map((r) => r.id));
     const live = rows.filter((r) => r.deleted_at === null);
-    const gone = [...rows.filter((r) => r.deleted_at !== null).map((r) => BigInt(r.id)), ...ids.filter((id) => !found.has(key(id)))];
+    const gone = [
+      ...rows.filter((r) => r.deleted_at !== null).map((r) => BigInt(r.id)),
+      ...ids.filter((id) => !found.has(key(id))),
+    ];
     await via.searchIndex.upsert(live.map(toDocument));
     await via.searchIndex.remove(gone);
   }
@@ -335,7 +359,9 @@ export function createSearchService(deps: ServiceDeps) {
     const batchSize = opts.batchSize ?? 2_000;
     const t0 = performance.now();
     const [{ started, total }] = (await prisma.$queryRaw<{ started: Date; total: number }[]>`
-      SELECT now() AS started, (SELECT count(*)::int FROM messages WHERE deleted_at IS NULL) AS total`) as [{ started: Date; total: number }];
+      SELECT now() AS started, (SELECT count(*)::int FROM messages WHERE deleted_at IS NULL) AS total`) as [
+      { started: Date; total: number },
+    ];
     await index.init();
     const rebuild = await index.beginRebuild();
     let done = 0;

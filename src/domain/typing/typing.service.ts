@@ -12,7 +12,12 @@ export const TYPING_TTL_MS = 6_000;
  * Typing indicators: ephemeral, never stored. At most one event per user per channel (or thread)
  * per 3 s; the rest are dropped here, before they reach the pub/sub engine.
  */
-export function createTypingService(deps: ServiceDeps, channels: ChannelsService, messages: MessagesService, now: () => number = Date.now) {
+export function createTypingService(
+  deps: ServiceDeps,
+  channels: ChannelsService,
+  messages: MessagesService,
+  now: () => number = Date.now,
+) {
   const lastSent = new Map<string, number>();
   let lastSweep = now();
 
@@ -28,7 +33,10 @@ export function createTypingService(deps: ServiceDeps, channels: ChannelsService
       await channels.accessMembership(viewer, channelId);
       if (threadRootId !== null) {
         const { message } = await messages.accessMessage(viewer, threadRootId);
-        if (message.channelId !== channelId || message.threadRootId) throw badInput('typing/bad_thread', 'threadRootId is not a thread root in this channel', { field: 'threadRootId' });
+        if (message.channelId !== channelId || message.threadRootId)
+          throw badInput('typing/bad_thread', 'threadRootId is not a thread root in this channel', {
+            field: 'threadRootId',
+          });
       }
       const t = now();
       sweep(t);

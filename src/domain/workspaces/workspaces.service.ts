@@ -68,7 +68,8 @@ export function createWorkspacesService(deps: ServiceDeps) {
     async joinWorkspace(viewer: Viewer, inviteCode: string) {
       requireHuman(viewer, 'join workspaces');
       const code = inviteCode.trim();
-      if (!code || code.length > 64) throw badInput('workspace/bad_invite', 'invite code is not valid', { field: 'inviteCode' });
+      if (!code || code.length > 64)
+        throw badInput('workspace/bad_invite', 'invite code is not valid', { field: 'inviteCode' });
       const ws = await prisma.workspace.findUnique({ where: { inviteCode: code } });
       if (!ws) throw notFound('invite');
       await withTx(prisma, async (tx) => {
@@ -123,7 +124,6 @@ export function createWorkspacesService(deps: ServiceDeps) {
       });
       return { bot, token };
     },
-
   };
 }
 

@@ -3,7 +3,9 @@ import { UserRef } from '../refs.js';
 
 const AuthPayload = builder.objectRef<{ token: string; userId: bigint }>('AuthPayload').implement({
   fields: (t) => ({
-    token: t.exposeString('token', { description: 'Send as Authorization: Bearer <token> (HTTP) or connectionParams.authorization (WebSocket)' }),
+    token: t.exposeString('token', {
+      description: 'Send as Authorization: Bearer <token> (HTTP) or connectionParams.authorization (WebSocket)',
+    }),
     user: t.field({ type: UserRef, resolve: async (p, _a, ctx) => (await ctx.loaders.user.load(p.userId))! }),
   }),
 });

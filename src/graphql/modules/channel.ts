@@ -22,7 +22,10 @@ ChannelRef.implement({
   fields: (t) => ({
     id: t.id({ resolve: (c) => c.id.toString() }),
     workspaceId: t.id({ resolve: (c) => c.workspaceId.toString() }),
-    workspace: t.field({ type: WorkspaceRef, resolve: async (c, _a, ctx) => (await ctx.loaders.workspace.load(c.workspaceId))! }),
+    workspace: t.field({
+      type: WorkspaceRef,
+      resolve: async (c, _a, ctx) => (await ctx.loaders.workspace.load(c.workspaceId))!,
+    }),
     kind: t.field({ type: ChannelKindEnum, resolve: (c) => c.kind }),
     name: t.exposeString('name', { description: 'Empty for direct messages' }),
     private: t.boolean({ resolve: (c) => c.kind !== 'PUBLIC' }),
@@ -40,7 +43,10 @@ ChannelRef.implement({
       },
     }),
     mentionCount: t.int({ resolve: async (c, _a, ctx) => (await membership(c, ctx))?.mentionCount ?? 0 }),
-    lastReadMessageId: t.id({ nullable: true, resolve: async (c, _a, ctx) => idString((await membership(c, ctx))?.lastReadMessageId) }),
+    lastReadMessageId: t.id({
+      nullable: true,
+      resolve: async (c, _a, ctx) => idString((await membership(c, ctx))?.lastReadMessageId),
+    }),
     notificationLevel: t.field({
       type: NotificationLevelEnum,
       resolve: async (c, _a, ctx) => (await membership(c, ctx))?.notificationLevel ?? 'ALL',
@@ -51,7 +57,10 @@ ChannelRef.implement({
       description: 'For direct messages: the people in it (empty for channels)',
       resolve: async (c, _a, ctx) => {
         if (c.kind !== 'DIRECT' || !c.dmKey) return [];
-        const ids = c.dmKey.split(':')[1]!.split(',').map((s) => BigInt(s));
+        const ids = c.dmKey
+          .split(':')[1]!
+          .split(',')
+          .map((s) => BigInt(s));
         const users = await Promise.all(ids.map((id) => ctx.loaders.user.load(id)));
         return users.filter((u) => u !== null);
       },
@@ -96,7 +105,10 @@ builder.queryFields((t) => ({
     args: { channelId: t.arg.id({ required: true }), first: t.arg.int(), after: t.arg.string() },
     resolve: async (_r, args, ctx) => {
       const after = args.after ? idArg(args.after, 'after') : null;
-      const page = await ctx.services.channels.members(viewerOf(ctx), idArg(args.channelId, 'channelId'), { first: args.first, after });
+      const page = await ctx.services.channels.members(viewerOf(ctx), idArg(args.channelId, 'channelId'), {
+        first: args.first,
+        after,
+      });
       return toConnection(page, (u) => u.id.toString());
     },
   }),
@@ -112,12 +124,16 @@ builder.mutationFields((t) => ({
       topic: t.arg.string(),
     },
     resolve: (_r, args, ctx) =>
-      ctx.services.channels.createChannel(viewerOf(ctx), { ...args, workspaceId: idArg(args.workspaceId, 'workspaceId') }),
+      ctx.services.channels.createChannel(viewerOf(ctx), {
+        ...args,
+        workspaceId: idArg(args.workspaceId, 'workspaceId'),
+      }),
   }),
   setChannelTopic: t.field({
     type: ChannelRef,
     args: { channelId: t.arg.id({ required: true }), topic: t.arg.string({ required: true }) },
-    resolve: (_r, args, ctx) => ctx.services.channels.setTopic(viewerOf(ctx), idArg(args.channelId, 'channelId'), args.topic),
+    resolve: (_r, args, ctx) =>
+      ctx.services.channels.setTopic(viewerOf(ctx), idArg(args.channelId, 'channelId'), args.topic),
   }),
   joinChannel: t.field({
     type: ChannelRef,
@@ -132,21 +148,38 @@ builder.mutationFields((t) => ({
     type: ChannelRef,
     args: { channelId: t.arg.id({ required: true }), userIds: t.arg.idList({ required: true }) },
     resolve: (_r, args, ctx) =>
-      ctx.services.channels.inviteToChannel(viewerOf(ctx), idArg(args.channelId, 'channelId'), idArgs(args.userIds, 'userIds')),
+      ctx.services.channels.inviteToChannel(
+        viewerOf(ctx),
+        idArg(args.channelId, 'channelId'),
+        idArgs(args.userIds, 'userIds'),
+      ),
   }),
   openDirectMessage: t.field({
     type: ChannelRef,
     args: { workspaceId: t.arg.id({ required: true }), userIds: t.arg.idList({ required: true }) },
     resolve: (_r, args, ctx) => {
       if (args.userIds.length === 0) throw badInput('input/empty', 'userIds must not be empty', { field: 'userIds' });
-      return ctx.services.channels.openDirectMessage(viewerOf(ctx), idArg(args.workspaceId, 'workspaceId'), idArgs(args.userIds, 'userIds', 8));
+      return ctx.services.channels.openDirectMessage(
+        viewerOf(ctx),
+        idArg(args.workspaceId, 'workspaceId'),
+        idArgs(args.userIds, 'userIds', 8),
+      );
     },
   }),
   setNotificationLevel: t.field({
     type: ChannelRef,
-    args: { channelId: t.arg.id({ required: true }), level: t.arg({ type: NotificationLevelEnum, required: true }), muted: t.arg.boolean() },
+    args: {
+      channelId: t.arg.id({ required: true }),
+      level: t.arg({ type: NotificationLevelEnum, required: true }),
+      muted: t.arg.boolean(),
+    },
     resolve: (_r, args, ctx) =>
-      ctx.services.channels.setNotificationLevel(viewerOf(ctx), idArg(args.channelId, 'channelId'), args.level, args.muted),
+      ctx.services.channels.setNotificationLevel(
+        viewerOf(ctx),
+        idArg(args.channelId, 'channelId'),
+        args.level,
+        args.muted,
+      ),
   }),
   markRead: t.field({
     type: ChannelRef,

@@ -10,21 +10,27 @@ builder.scalarType('DateTime', {
   serialize: (value) => (value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString()),
   parseValue: (value) => parseDate(value),
   parseLiteral: (ast) => {
-    if (ast.kind !== Kind.STRING) throw new GraphQLError('DateTime must be a string', { extensions: { code: 'BAD_USER_INPUT' } });
+    if (ast.kind !== Kind.STRING)
+      throw new GraphQLError('DateTime must be a string', { extensions: { code: 'BAD_USER_INPUT' } });
     return parseDate(ast.value);
   },
 });
 
 function parseDate(value: unknown): Date {
-  const d = typeof value === 'string' && /^\d{4}-\d{2}-\d{2}T.+(Z|[+-]\d{2}:\d{2})$/.test(value) ? new Date(value) : null;
+  const d =
+    typeof value === 'string' && /^\d{4}-\d{2}-\d{2}T.+(Z|[+-]\d{2}:\d{2})$/.test(value) ? new Date(value) : null;
   if (!d || Number.isNaN(d.getTime())) {
-    throw new GraphQLError('DateTime must be an ISO-8601 string with a time zone', { extensions: { code: 'BAD_USER_INPUT' } });
+    throw new GraphQLError('DateTime must be an ISO-8601 string with a time zone', {
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
   }
   return d;
 }
 
 export const PageInfo = builder
-  .objectRef<{ hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null }>('PageInfo')
+  .objectRef<{ hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null }>(
+    'PageInfo',
+  )
   .implement({
     fields: (t) => ({
       hasNextPage: t.exposeBoolean('hasNextPage'),
@@ -81,7 +87,8 @@ export function personalViewer(ctx: GraphQLContext): Viewer | null {
   return ctx.viewer;
 }
 
-export const idString = (id: bigint | null | undefined): string | null => (id === null || id === undefined ? null : id.toString());
+export const idString = (id: bigint | null | undefined): string | null =>
+  id === null || id === undefined ? null : id.toString();
 
 builder.queryType({});
 builder.mutationType({});

@@ -9,7 +9,11 @@ MentionRef.implement({
   fields: (t) => ({
     kind: t.field({ type: MentionKindEnum, resolve: (m) => m.kind }),
     userId: t.id({ nullable: true, resolve: (m) => idString(m.userId) }),
-    user: t.field({ type: UserRef, nullable: true, resolve: (m, _a, ctx) => (m.userId ? ctx.loaders.user.load(m.userId) : null) }),
+    user: t.field({
+      type: UserRef,
+      nullable: true,
+      resolve: (m, _a, ctx) => (m.userId ? ctx.loaders.user.load(m.userId) : null),
+    }),
   }),
 });
 
@@ -31,15 +35,24 @@ MessageRef.implement({
   fields: (t) => ({
     id: t.id({ resolve: (m) => m.id.toString() }),
     channelId: t.id({ resolve: (m) => m.channelId.toString() }),
-    channel: t.field({ type: ChannelRef, resolve: async (m, _a, ctx) => (await ctx.loaders.channel.load(m.channelId))! }),
+    channel: t.field({
+      type: ChannelRef,
+      resolve: async (m, _a, ctx) => (await ctx.loaders.channel.load(m.channelId))!,
+    }),
     author: t.field({ type: UserRef, resolve: async (m, _a, ctx) => (await ctx.loaders.user.load(m.authorId))! }),
     text: t.exposeString('text', { description: 'Markdown source, as written; empty once deleted' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     editedAt: t.expose('editedAt', { type: 'DateTime', nullable: true }),
     deleted: t.boolean({ resolve: (m) => m.deletedAt !== null }),
     deletedAt: t.expose('deletedAt', { type: 'DateTime', nullable: true }),
-    mentions: t.field({ type: [MentionRef], resolve: (m, _a, ctx) => (m.deletedAt ? [] : ctx.loaders.mentions.load(m.id)) }),
-    reactions: t.field({ type: [ReactionRef], resolve: (m, _a, ctx) => (m.deletedAt ? [] : ctx.loaders.reactions.load(m.id)) }),
+    mentions: t.field({
+      type: [MentionRef],
+      resolve: (m, _a, ctx) => (m.deletedAt ? [] : ctx.loaders.mentions.load(m.id)),
+    }),
+    reactions: t.field({
+      type: [ReactionRef],
+      resolve: (m, _a, ctx) => (m.deletedAt ? [] : ctx.loaders.reactions.load(m.id)),
+    }),
     files: t.field({ type: [FileRef], resolve: (m, _a, ctx) => (m.deletedAt ? [] : ctx.loaders.files.load(m.id)) }),
     threadRootId: t.id({ nullable: true, resolve: (m) => idString(m.threadRootId) }),
     alsoSentToChannel: t.exposeBoolean('alsoSentToChannel'),
@@ -55,11 +68,16 @@ const optionalId = (v: string | null | undefined, field: string) => (v ? idArg(v
 const SendMessageInput = builder.inputType('SendMessageInput', {
   fields: (t) => ({
     channelId: t.id({ required: true }),
-    text: t.string({ required: true, description: 'Markdown; mentions as <@userId>, <!here>, <!channel>. At most 40,000 characters' }),
+    text: t.string({
+      required: true,
+      description: 'Markdown; mentions as <@userId>, <!here>, <!channel>. At most 40,000 characters',
+    }),
     threadRootId: t.id({ description: 'Reply in the thread of this message' }),
     alsoSendToChannel: t.boolean({ description: 'A thread reply that also shows in the channel' }),
     fileIds: t.idList(),
-    clientNonce: t.string({ description: 'Makes the send idempotent: a retry with the same nonce returns the first message' }),
+    clientNonce: t.string({
+      description: 'Makes the send idempotent: a retry with the same nonce returns the first message',
+    }),
   }),
 });
 
@@ -93,7 +111,8 @@ builder.queryFields((t) => ({
     type: MessageRef,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (_r, args, ctx) => (await ctx.services.messages.accessMessage(viewerOf(ctx), idArg(args.id, 'id'))).message,
+    resolve: async (_r, args, ctx) =>
+      (await ctx.services.messages.accessMessage(viewerOf(ctx), idArg(args.id, 'id'))).message,
   }),
 }));
 
@@ -123,11 +142,13 @@ builder.mutationFields((t) => ({
   addReaction: t.field({
     type: MessageRef,
     args: { messageId: t.arg.id({ required: true }), emoji: t.arg.string({ required: true }) },
-    resolve: (_r, args, ctx) => ctx.services.messages.addReaction(viewerOf(ctx), idArg(args.messageId, 'messageId'), args.emoji),
+    resolve: (_r, args, ctx) =>
+      ctx.services.messages.addReaction(viewerOf(ctx), idArg(args.messageId, 'messageId'), args.emoji),
   }),
   removeReaction: t.field({
     type: MessageRef,
     args: { messageId: t.arg.id({ required: true }), emoji: t.arg.string({ required: true }) },
-    resolve: (_r, args, ctx) => ctx.services.messages.removeReaction(viewerOf(ctx), idArg(args.messageId, 'messageId'), args.emoji),
+    resolve: (_r, args, ctx) =>
+      ctx.services.messages.removeReaction(viewerOf(ctx), idArg(args.messageId, 'messageId'), args.emoji),
   }),
 }));

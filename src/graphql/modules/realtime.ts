@@ -45,7 +45,11 @@ const MessageDeleted = builder.objectRef<EventOf<'MessageDeleted'>>('MessageDele
 });
 const ReactionChanged = builder.objectRef<EventOf<'ReactionChanged'>>('ReactionChanged').implement({
   fields: (t) => ({
-    message: t.field({ type: MessageRef, description: 'With its reactions as they are now', resolve: (e, _a, ctx) => loadMessage(ctx, e.messageId) }),
+    message: t.field({
+      type: MessageRef,
+      description: 'With its reactions as they are now',
+      resolve: (e, _a, ctx) => loadMessage(ctx, e.messageId),
+    }),
     emoji: t.exposeString('emoji'),
     userId: t.exposeID('userId'),
     added: t.exposeBoolean('added'),
@@ -57,7 +61,11 @@ const ThreadUpdated = builder.objectRef<EventOf<'ThreadUpdated'>>('ThreadUpdated
     rootId: t.exposeID('rootId'),
     channelId: t.exposeID('channelId'),
     replyCount: t.exposeInt('replyCount'),
-    lastReplyAt: t.field({ type: 'DateTime', nullable: true, resolve: (e) => (e.lastReplyAt ? new Date(e.lastReplyAt) : null) }),
+    lastReplyAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      resolve: (e) => (e.lastReplyAt ? new Date(e.lastReplyAt) : null),
+    }),
     root: t.field({ type: MessageRef, resolve: (e, _a, ctx) => loadMessage(ctx, e.rootId) }),
   }),
 });
@@ -102,7 +110,9 @@ const BadgeUpdateRef = builder.objectRef<BadgeUpdate>('BadgeUpdate').implement({
   }),
 });
 
-export const PresenceStateEnum = builder.enumType('PresenceState', { values: ['ONLINE', 'AWAY', 'DND', 'OFFLINE'] as const });
+export const PresenceStateEnum = builder.enumType('PresenceState', {
+  values: ['ONLINE', 'AWAY', 'DND', 'OFFLINE'] as const,
+});
 export const PresenceStatusEnum = builder.enumType('PresenceStatus', {
   description: 'What a user sets: AUTO (online when active, away when idle), AWAY, or DND',
   values: ['AUTO', 'AWAY', 'DND'] as const,
@@ -111,7 +121,11 @@ const PresenceRef = builder.objectRef<PresenceInfo>('Presence').implement({
   fields: (t) => ({
     userId: t.exposeID('userId'),
     status: t.field({ type: PresenceStateEnum, resolve: (p) => p.status }),
-    lastActiveAt: t.field({ type: 'DateTime', nullable: true, resolve: (p) => (p.lastActiveAt ? new Date(p.lastActiveAt) : null) }),
+    lastActiveAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      resolve: (p) => (p.lastActiveAt ? new Date(p.lastActiveAt) : null),
+    }),
   }),
 });
 
@@ -121,7 +135,11 @@ const TypingEvent = builder.objectRef<EventOf<'Typing'>>('TypingEvent').implemen
     threadRootId: t.exposeID('threadRootId', { nullable: true }),
     userId: t.exposeID('userId'),
     user: t.field({ type: UserRef, resolve: async (e, _a, ctx) => (await ctx.loaders.user.load(BigInt(e.userId)))! }),
-    expiresAt: t.field({ type: 'DateTime', description: 'Stop showing the indicator after this', resolve: (e) => new Date(e.expiresAt) }),
+    expiresAt: t.field({
+      type: 'DateTime',
+      description: 'Stop showing the indicator after this',
+      resolve: (e) => new Date(e.expiresAt),
+    }),
   }),
 });
 
@@ -139,10 +157,16 @@ builder.subscriptionType({
   fields: (t) => ({
     channel: t.field({
       type: ChannelEvent,
-      description: 'The channel you are looking at. With after, every message after that id is replayed first, then live events follow, without gaps or repeats',
+      description:
+        'The channel you are looking at. With after, every message after that id is replayed first, then live events follow, without gaps or repeats',
       args: { channelId: t.arg.id({ required: true }), after: t.arg.id() },
       subscribe: (_r, args, ctx) =>
-        ctx.realtime.streams.channel(viewerOf(ctx), ctx.connection, idArg(args.channelId, 'channelId'), optionalId(args.after, 'after')),
+        ctx.realtime.streams.channel(
+          viewerOf(ctx),
+          ctx.connection,
+          idArg(args.channelId, 'channelId'),
+          optionalId(args.after, 'after'),
+        ),
       resolve: (e) => e as ChannelEventPayload,
     }),
     thread: t.field({
@@ -150,7 +174,12 @@ builder.subscriptionType({
       description: 'An open thread pane: new replies, edits, deletes and reactions in it, and root updates',
       args: { rootId: t.arg.id({ required: true }), after: t.arg.id() },
       subscribe: (_r, args, ctx) =>
-        ctx.realtime.streams.thread(viewerOf(ctx), ctx.connection, idArg(args.rootId, 'rootId'), optionalId(args.after, 'after')),
+        ctx.realtime.streams.thread(
+          viewerOf(ctx),
+          ctx.connection,
+          idArg(args.rootId, 'rootId'),
+          optionalId(args.after, 'after'),
+        ),
       resolve: (e) => e as ChannelEventPayload,
     }),
     badges: t.field({
@@ -163,7 +192,8 @@ builder.subscriptionType({
       type: PresenceRef,
       description: 'Presence of the listed users (the ones your screen shows): their current state, then changes',
       args: { userIds: t.arg.idList({ required: true }) },
-      subscribe: (_r, args, ctx) => ctx.realtime.streams.presence(viewerOf(ctx), ctx.connection, idArgs(args.userIds, 'userIds', 500)),
+      subscribe: (_r, args, ctx) =>
+        ctx.realtime.streams.presence(viewerOf(ctx), ctx.connection, idArgs(args.userIds, 'userIds', 500)),
       resolve: (e) => e as PresenceInfo,
     }),
     typing: t.field({
@@ -171,7 +201,12 @@ builder.subscriptionType({
       description: 'Who is typing in a channel (or, with threadRootId, in one thread), except you',
       args: { channelId: t.arg.id({ required: true }), threadRootId: t.arg.id() },
       subscribe: (_r, args, ctx) =>
-        ctx.realtime.streams.typing(viewerOf(ctx), ctx.connection, idArg(args.channelId, 'channelId'), optionalId(args.threadRootId, 'threadRootId')),
+        ctx.realtime.streams.typing(
+          viewerOf(ctx),
+          ctx.connection,
+          idArg(args.channelId, 'channelId'),
+          optionalId(args.threadRootId, 'threadRootId'),
+        ),
       resolve: (e) => e as EventOf<'Typing'>,
     }),
   }),
@@ -201,10 +236,15 @@ builder.mutationFields((t) => ({
     resolve: (_r, args, ctx) => ctx.realtime.presence.setStatus(viewerOf(ctx).userId.toString(), args.status),
   }),
   typing: t.boolean({
-    description: 'Says you are typing; throttled to one event per 3 s per channel or thread. True when an event went out',
+    description:
+      'Says you are typing; throttled to one event per 3 s per channel or thread. True when an event went out',
     args: { channelId: t.arg.id({ required: true }), threadRootId: t.arg.id() },
     resolve: (_r, args, ctx) =>
-      ctx.services.typing.typing(viewerOf(ctx), idArg(args.channelId, 'channelId'), optionalId(args.threadRootId, 'threadRootId')),
+      ctx.services.typing.typing(
+        viewerOf(ctx),
+        idArg(args.channelId, 'channelId'),
+        optionalId(args.threadRootId, 'threadRootId'),
+      ),
   }),
   followThread: t.boolean({
     args: { rootId: t.arg.id({ required: true }) },
@@ -219,4 +259,3 @@ builder.mutationFields((t) => ({
     resolve: (_r, args, ctx) => ctx.services.threads.markRead(viewerOf(ctx), idArg(args.rootId, 'rootId')),
   }),
 }));
-

@@ -7,7 +7,9 @@ import type { SnippetPart } from '../../infra/search/search-index.port.js';
 
 export const SearchSortEnum = builder.enumType('SearchSort', {
   values: {
-    RELEVANCE: { description: 'Best matches first (the newest 500 matches are ranked; older ones follow, newest first)' },
+    RELEVANCE: {
+      description: 'Best matches first (the newest 500 matches are ranked; older ones follow, newest first)',
+    },
     NEWEST: { description: 'Newest first' },
   } as const,
 });
@@ -35,20 +37,37 @@ const SnippetPartRef = builder.objectRef<SnippetPart>('SnippetPart').implement({
   }),
 });
 
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const escapeHtml = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 const SearchResultRef = builder.objectRef<SearchResultItem>('SearchResult').implement({
   description: 'A message that matched, with the channel it is in and an excerpt around the matches',
   fields: (t) => ({
     message: t.field({ type: MessageRef, resolve: (r) => r.message }),
-    channel: t.field({ type: ChannelRef, resolve: async (r, _a, ctx) => (await ctx.loaders.channel.load(r.message.channelId))! }),
-    threadRootId: t.id({ nullable: true, description: 'Set when the match is a thread reply', resolve: (r) => idString(r.message.threadRootId) }),
+    channel: t.field({
+      type: ChannelRef,
+      resolve: async (r, _a, ctx) => (await ctx.loaders.channel.load(r.message.channelId))!,
+    }),
+    threadRootId: t.id({
+      nullable: true,
+      description: 'Set when the match is a thread reply',
+      resolve: (r) => idString(r.message.threadRootId),
+    }),
     snippet: t.string({
       description: 'The excerpt as HTML-safe text: everything escaped, matches wrapped in <mark>…</mark>',
-      resolve: (r) => r.snippet.map((p) => (p.highlighted ? `<mark>${escapeHtml(p.text)}</mark>` : escapeHtml(p.text))).join(''),
+      resolve: (r) =>
+        r.snippet.map((p) => (p.highlighted ? `<mark>${escapeHtml(p.text)}</mark>` : escapeHtml(p.text))).join(''),
     }),
-    snippetParts: t.field({ type: [SnippetPartRef], description: 'The same excerpt as parts, for clients that render it themselves', resolve: (r) => r.snippet }),
-    score: t.float({ nullable: true, description: 'Relevance score (sort RELEVANCE only; comparable within one search)', resolve: (r) => r.score }),
+    snippetParts: t.field({
+      type: [SnippetPartRef],
+      description: 'The same excerpt as parts, for clients that render it themselves',
+      resolve: (r) => r.snippet,
+    }),
+    score: t.float({
+      nullable: true,
+      description: 'Relevance score (sort RELEVANCE only; comparable within one search)',
+      resolve: (r) => r.score,
+    }),
   }),
 });
 
@@ -75,7 +94,10 @@ const SearchResultConnection = builder.objectRef<SearchPage>('SearchResultConnec
       description: 'Matches you may read, counted up to 1,000 (see totalCountIsExact)',
       resolve: async (p) => (await p.total()).count,
     }),
-    totalCountIsExact: t.boolean({ description: 'false when counting stopped at 1,000: there are more', resolve: async (p) => (await p.total()).exact }),
+    totalCountIsExact: t.boolean({
+      description: 'false when counting stopped at 1,000: there are more',
+      resolve: async (p) => (await p.total()).exact,
+    }),
   }),
 });
 

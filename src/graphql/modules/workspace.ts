@@ -15,7 +15,10 @@ WorkspaceRef.implement({
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     myRole: t.field({
       type: WorkspaceRoleEnum,
-      resolve: async (w, _a, ctx) => (personalViewer(ctx), ((await ctx.loaders.myRole.load(w.id)) ?? 'MEMBER') as 'OWNER' | 'ADMIN' | 'MEMBER'),
+      resolve: async (w, _a, ctx) => (
+        personalViewer(ctx),
+        ((await ctx.loaders.myRole.load(w.id)) ?? 'MEMBER') as 'OWNER' | 'ADMIN' | 'MEMBER'
+      ),
     }),
     memberCount: t.int({ resolve: (w, _a, ctx) => ctx.services.workspaces.memberCount(w.id) }),
     channels: t.field({
@@ -36,19 +39,22 @@ BotRef.implement({
   }),
 });
 
-const BotCredentials = builder.objectRef<{ bot: import('../../generated/prisma/client.js').Bot; token: string }>('BotCredentials').implement({
-  fields: (t) => ({
-    bot: t.field({ type: BotRef, resolve: (c) => c.bot }),
-    token: t.exposeString('token', { description: 'Shown once; send it as Authorization: Bearer <token>' }),
-  }),
-});
+const BotCredentials = builder
+  .objectRef<{ bot: import('../../generated/prisma/client.js').Bot; token: string }>('BotCredentials')
+  .implement({
+    fields: (t) => ({
+      bot: t.field({ type: BotRef, resolve: (c) => c.bot }),
+      token: t.exposeString('token', { description: 'Shown once; send it as Authorization: Bearer <token>' }),
+    }),
+  });
 
 builder.queryFields((t) => ({
   workspace: t.field({
     type: WorkspaceRef,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (_r, args, ctx) => (await ctx.services.workspaces.accessWorkspace(viewerOf(ctx), idArg(args.id, 'id'))).workspace,
+    resolve: async (_r, args, ctx) =>
+      (await ctx.services.workspaces.accessWorkspace(viewerOf(ctx), idArg(args.id, 'id'))).workspace,
   }),
 }));
 

@@ -84,10 +84,7 @@ async function applyPending(s: SqlSession, migrations: Migration[]): Promise<Mig
         [id, m.checksum, m.name],
       );
       await s.exec(m.sql);
-      await s.query(
-        'UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1',
-        [id],
-      );
+      await s.query('UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1', [id]);
       await s.exec('COMMIT');
     } catch (err) {
       await s.exec('ROLLBACK');

@@ -4,7 +4,11 @@ const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadloc
 
 function sqlState(err: unknown): string | undefined {
   // Driver adapters surface the PostgreSQL SQLSTATE in different places; look in the usual ones.
-  const e = err as { code?: string; meta?: { driverAdapterError?: { cause?: { originalCode?: string; code?: string } } }; cause?: { code?: string } };
+  const e = err as {
+    code?: string;
+    meta?: { driverAdapterError?: { cause?: { originalCode?: string; code?: string } } };
+    cause?: { code?: string };
+  };
   return e?.meta?.driverAdapterError?.cause?.originalCode ?? e?.cause?.code ?? e?.code;
 }
 

@@ -21,7 +21,11 @@ export interface WorkerLease {
  * NX PX 30000`, renewed every 10 s. A process that dies lets its id go after 30 s. A process that
  * fails to renew (its lease was lost) calls `onLost`: it must stop making ids.
  */
-export async function leaseWorkerId(redis: () => Redis | null, owner: string, onLost: (err: Error) => void): Promise<WorkerLease> {
+export async function leaseWorkerId(
+  redis: () => Redis | null,
+  owner: string,
+  onLost: (err: Error) => void,
+): Promise<WorkerLease> {
   const start = Math.floor(Math.random() * (MAX_WORKER_ID + 1));
   for (let i = 0; i <= MAX_WORKER_ID; i++) {
     const id = (start + i) % (MAX_WORKER_ID + 1);
@@ -43,7 +47,9 @@ export async function leaseWorkerId(redis: () => Redis | null, owner: string, on
       workerId: id,
       async release() {
         clearInterval(timer);
-        await redis()?.eval(RELEASE, 1, key, owner).catch(() => {});
+        await redis()
+          ?.eval(RELEASE, 1, key, owner)
+          .catch(() => {});
       },
     };
   }

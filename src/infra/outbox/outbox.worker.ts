@@ -127,7 +127,14 @@ export function createOutboxWorker(opts: OutboxWorkerOptions): OutboxWorker {
       FROM claimed WHERE outbox.id = claimed.id
       RETURNING outbox.id, outbox.kind, outbox.aggregate_id, outbox.payload, outbox.attempts, outbox.created_at`;
     return rows
-      .map((r) => ({ id: BigInt(r.id), kind: r.kind, aggregateId: BigInt(r.aggregate_id), payload: r.payload, attempts: Number(r.attempts), createdAt: r.created_at }))
+      .map((r) => ({
+        id: BigInt(r.id),
+        kind: r.kind,
+        aggregateId: BigInt(r.aggregate_id),
+        payload: r.payload,
+        attempts: Number(r.attempts),
+        createdAt: r.created_at,
+      }))
       .sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
@@ -154,7 +161,10 @@ export function createOutboxWorker(opts: OutboxWorkerOptions): OutboxWorker {
       result.failed += events.length;
       const attempts = Math.max(...events.map((e) => e.attempts));
       const level = attempts >= 5 ? 'error' : 'warn';
-      log[level]({ err, kind, events: ids.length, attempts, firstId: ids[0]?.toString() }, 'outbox handler failed; will retry');
+      log[level](
+        { err, kind, events: ids.length, attempts, firstId: ids[0]?.toString() },
+        'outbox handler failed; will retry',
+      );
       await scheduleRetry(ids, err);
       return;
     }
@@ -183,7 +193,9 @@ export function createOutboxWorker(opts: OutboxWorkerOptions): OutboxWorker {
   }
 
   async function lag(): Promise<OutboxLag> {
-    const [row] = await prisma.$queryRaw<{ pending: number; retrying: number; oldest: Date | null; lag_ms: number | null }[]>`
+    const [row] = await prisma.$queryRaw<
+      { pending: number; retrying: number; oldest: Date | null; lag_ms: number | null }[]
+    >`
       SELECT count(*)::int AS pending, (count(*) FILTER (WHERE attempts > 0 AND last_error IS NOT NULL))::int AS retrying,
         min(created_at) AS oldest, (extract(epoch FROM now() - min(created_at)) * 1000)::float8 AS lag_ms
       FROM outbox WHERE processed_at IS NULL AND kind = ANY(${kinds}::text[])`;
@@ -201,7 +213,10 @@ export function createOutboxWorker(opts: OutboxWorkerOptions): OutboxWorker {
       lastLagLog = now;
       const l = await lag();
       if (l.pending > 0 && l.lagMs > 1_000) {
-        log[l.lagMs > 60_000 ? 'warn' : 'info']({ pending: l.pending, retrying: l.retrying, lagMs: l.lagMs }, 'outbox backlog');
+        log[l.lagMs > 60_000 ? 'warn' : 'info'](
+          { pending: l.pending, retrying: l.retrying, lagMs: l.lagMs },
+          'outbox backlog',
+        );
       }
     }
     if (retentionHours > 0 && now - lastPurge >= 600_000) {

@@ -66,11 +66,24 @@ export function createRedisRingBroker(urls: string[], opts: RedisRingOptions) {
 
   const shards: Shard[] = urls.map((url, i) => {
     const name = `shard-${i}:${new URL(url).host}`;
-    const publisher = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy, enableAutoPipelining: true });
+    const publisher = new Redis(url, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy,
+      enableAutoPipelining: true,
+    });
     const subscriber = new Redis(url, { retryStrategy, maxRetriesPerRequest: null, autoResubscribe: true });
-    for (const c of [publisher, subscriber]) c.on('error', (err) => log.debug({ err: err.message, shard: name }, 'redis connection error'));
-    const shard: Shard = { url, name, publisher, subscriber, // Cast: graphql-redis-subscriptions types name its own ioredis copy; the client API it uses is the same.
-      pubsub: new RedisPubSub({ publisher: publisher as never, subscriber: subscriber as never }), up: true, failures: 0 };
+    for (const c of [publisher, subscriber])
+      c.on('error', (err) => log.debug({ err: err.message, shard: name }, 'redis connection error'));
+    const shard: Shard = {
+      url,
+      name,
+      publisher,
+      subscriber, // Cast: graphql-redis-subscriptions types name its own ioredis copy; the client API it uses is the same.
+      pubsub: new RedisPubSub({ publisher: publisher as never, subscriber: subscriber as never }),
+      up: true,
+      failures: 0,
+    };
     // A re-established subscriber connection may have missed messages while it was away.
     let connectedOnce = false;
     subscriber.on('ready', () => {
@@ -175,7 +188,9 @@ export function createRedisRingBroker(urls: string[], opts: RedisRingOptions) {
             [s.publisher, s.subscriber].map((c) =>
               c.status === 'ready'
                 ? true
-                : withTimeout(new Promise<boolean>((r) => c.once('ready', () => r(true))), ms, 'connect').catch(() => false),
+                : withTimeout(new Promise<boolean>((r) => c.once('ready', () => r(true))), ms, 'connect').catch(
+                    () => false,
+                  ),
             ),
           );
           s.up = up.every(Boolean);
@@ -201,7 +216,9 @@ export function createRedisRingBroker(urls: string[], opts: RedisRingOptions) {
       entry.handlers.add(own);
       if (gap) entry.gapHandlers.add(gap);
       if (isNew) await attach(topic, entry);
-      else while (entry.shard && entry.subId === null && topics.get(topic) === entry) await new Promise((r) => setTimeout(r, 5));
+      else
+        while (entry.shard && entry.subId === null && topics.get(topic) === entry)
+          await new Promise((r) => setTimeout(r, 5));
       const mine = entry;
       let done = false;
       return async () => {

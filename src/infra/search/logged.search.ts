@@ -7,13 +7,15 @@ import { InvalidCursorError, type SearchIndex } from './search-index.port.js';
  * slow calls are logged at debug. Composed once, in app.ts.
  */
 export function withSearchLogging(index: SearchIndex, log: Logger, slowMs = 250): SearchIndex {
-  const timed = <A extends unknown[], R>(op: string, fn: (...args: A) => Promise<R>) =>
+  const timed =
+    <A extends unknown[], R>(op: string, fn: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
       const t0 = performance.now();
       try {
         return await fn(...args);
       } catch (err) {
-        if (!(err instanceof InvalidCursorError)) log.error({ err, backend: index.kind, op }, 'search index call failed');
+        if (!(err instanceof InvalidCursorError))
+          log.error({ err, backend: index.kind, op }, 'search index call failed');
         throw err;
       } finally {
         const ms = performance.now() - t0;

@@ -111,7 +111,8 @@ function lowerBound(sorted: string[], key: string): number {
 
 export function createPostgresSearchIndex(opts: PostgresSearchOptions): SearchIndex {
   const { prisma } = opts;
-  if (!LANGUAGE.test(opts.language)) throw new Error(`search language must be a text search configuration name, got "${opts.language}"`);
+  if (!LANGUAGE.test(opts.language))
+    throw new Error(`search language must be a text search configuration name, got "${opts.language}"`);
   const cfg = Prisma.raw(`'${opts.language}'::regconfig`);
   const rankWindow = opts.rankWindow ?? 500;
   const compiledCache = new Map<string, Compiled>();
@@ -143,7 +144,9 @@ export function createPostgresSearchIndex(opts: PostgresSearchOptions): SearchIn
         stems.push(stem);
         prefixes.push(tokens);
         fallback.push(prefix);
-        highlight.push(Prisma.sql`(regexp_replace(${stem}::text, ${PREFIX_PATTERN}, ${PREFIX_REPLACEMENT}, 'g')::tsquery || ${prefix})`);
+        highlight.push(
+          Prisma.sql`(regexp_replace(${stem}::text, ${PREFIX_PATTERN}, ${PREFIX_REPLACEMENT}, 'g')::tsquery || ${prefix})`,
+        );
       } else {
         const stem = Prisma.sql`websearch_to_tsquery(${cfg}, ${`"${t.text}"`})`;
         if (t.negated) {
@@ -155,11 +158,19 @@ export function createPostgresSearchIndex(opts: PostgresSearchOptions): SearchIn
         stems.push(stem);
         prefixes.push([]);
         fallback.push(simple);
-        highlight.push(Prisma.sql`(regexp_replace(${stem}::text, ${PREFIX_PATTERN}, ${PREFIX_REPLACEMENT}, 'g')::tsquery || ${simple})`);
+        highlight.push(
+          Prisma.sql`(regexp_replace(${stem}::text, ${PREFIX_PATTERN}, ${PREFIX_REPLACEMENT}, 'g')::tsquery || ${simple})`,
+        );
       }
     }
-    const all = (list: Prisma.Sql[], op: string) => (list.length ? Prisma.join(list, ` ${op} `) : Prisma.sql`''::tsquery`);
-    const stemArray = stems.length ? Prisma.sql`ARRAY[${Prisma.join(stems.map((x) => Prisma.sql`(${x})::text`), ', ')}]` : Prisma.sql`ARRAY[]::text[]`;
+    const all = (list: Prisma.Sql[], op: string) =>
+      list.length ? Prisma.join(list, ` ${op} `) : Prisma.sql`''::tsquery`;
+    const stemArray = stems.length
+      ? Prisma.sql`ARRAY[${Prisma.join(
+          stems.map((x) => Prisma.sql`(${x})::text`),
+          ', ',
+        )}]`
+      : Prisma.sql`ARRAY[]::text[]`;
     const [row] = await prisma.$queryRaw<{ pos: string; neg: string; hl: string; stems: string[] }[]>`
       SELECT q.pos::text AS pos, q.neg::text AS neg, q.hl::text AS hl, q.stems FROM (
         SELECT CASE WHEN numnode(p.main) = 0 THEN p.fb ELSE p.main END AS pos, p.neg, p.hl, p.stems FROM (
@@ -212,13 +223,19 @@ export function createPostgresSearchIndex(opts: PostgresSearchOptions): SearchIn
    * over the most common lexemes; the planner would guess a constant for prefixes, which sends rare
    * words down a walk over the whole table and common ones into a huge bitmap).
    */
-  function estimateShare(stats: LexemeStats, stems: string[], prefixes: string[][]): { share: number; postings: number } {
-    const lexemes = (tsquery: string) => [...tsquery.matchAll(/'((?:[^']|'')*)'/g)].map((m) => m[1]!.replaceAll("''", "'"));
+  function estimateShare(
+    stats: LexemeStats,
+    stems: string[],
+    prefixes: string[][],
+  ): { share: number; postings: number } {
+    const lexemes = (tsquery: string) =>
+      [...tsquery.matchAll(/'((?:[^']|'')*)'/g)].map((m) => m[1]!.replaceAll("''", "'"));
     const f = (lexeme: string) => stats.freq.get(lexeme) ?? stats.rare;
     const prefixShare = (token: string) => {
       let sum = 0;
       let i = lowerBound(stats.sorted, token);
-      for (; i < stats.sorted.length && stats.sorted[i]!.startsWith(token); i++) sum += stats.freq.get(stats.sorted[i]!) ?? 0;
+      for (; i < stats.sorted.length && stats.sorted[i]!.startsWith(token); i++)
+        sum += stats.freq.get(stats.sorted[i]!) ?? 0;
       return Math.min(1, sum || stats.rare);
     };
     let share = 1;
@@ -227,11 +244,15 @@ export function createPostgresSearchIndex(opts: PostgresSearchOptions): SearchIn
       const ls = lexemes(stem);
       const tokens = prefixes[i] ?? [];
       // A phrase (no prefixes) also needs its words adjacent: assume a quarter of the co-occurrences.
-      const stemShare = ls.length ? ls.reduce((acc, l) => acc * f(l), 1) * (tokens.length === 0 && ls.length > 1 ? 0.25 : 1) : 0;
+      const stemShare = ls.length
+        ? ls.reduce((acc, l) => acc * f(l), 1) * (tokens.length === 0 && ls.length > 1 ? 0.25 : 1)
+        : 0;
       const pre = tokens.length ? tokens.reduce((acc, t) => acc * ([...t].length >= 2 ? prefixShare(t) : f(t)), 1) : 0;
       const term = Math.max(stemShare, pre, stats.rare);
       share *= term;
-      postings += ls.reduce((acc, l) => acc + f(l), 0) + tokens.reduce((acc, t) => acc + ([...t].length >= 2 ? prefixShare(t) : f(t)), 0);
+      postings +=
+        ls.reduce((acc, l) => acc + f(l), 0) +
+        tokens.reduce((acc, t) => acc + ([...t].length >= 2 ? prefixShare(t) : f(t)), 0);
     });
     return { share: Math.min(1, share), postings };
   }
@@ -273,7 +294,8 @@ export function createPostgresSearchIndex(opts: PostgresSearchOptions): SearchIn
   }
   type Where = NonNullable<ReturnType<typeof conditions>>;
   const and = (parts: Prisma.Sql[]) => Prisma.join(parts, ' AND ');
-  const below = (parts: Prisma.Sql[], id: bigint | null) => (id === null ? parts : [...parts, Prisma.sql`d.message_id < ${id}`]);
+  const below = (parts: Prisma.Sql[], id: bigint | null) =>
+    id === null ? parts : [...parts, Prisma.sql`d.message_id < ${id}`];
 
   interface Found {
     id: string;
@@ -286,7 +308,13 @@ export function createPostgresSearchIndex(opts: PostgresSearchOptions): SearchIn
    * The newest `need` matches with id < `before`, newest first (with their rank when `withRank`).
    * Walks or takes the bitmap, whichever bitmapCheaper says.
    */
-  async function collect(w: Where, c: Compiled, need: number, before: bigint | null, withRank = false): Promise<Found[]> {
+  async function collect(
+    w: Where,
+    c: Compiled,
+    need: number,
+    before: bigint | null,
+    withRank = false,
+  ): Promise<Found[]> {
     if (w.text.length === 0) {
       // Filters only: the planner's estimates are good, let it pick the ordered index.
       return prisma.$queryRaw<Found[]>`
@@ -394,7 +422,13 @@ export function createPostgresSearchIndex(opts: PostgresSearchOptions): SearchIn
       floor = hits.length >= rankWindow ? BigInt(hits.at(-1)!.id) : 0n;
     } else {
       floor = window.floor;
-      hits = await collect({ scope: [...w.scope, Prisma.sql`d.message_id >= ${floor}`], text: w.text }, c, 100_000, null, true);
+      hits = await collect(
+        { scope: [...w.scope, Prisma.sql`d.message_id >= ${floor}`], text: w.text },
+        c,
+        100_000,
+        null,
+        true,
+      );
     }
     const score = (h: Found) => Number(h.rank ?? 0);
     const key = (h: Found): [number, bigint] => [score(h), BigInt(h.id)];
@@ -403,7 +437,7 @@ export function createPostgresSearchIndex(opts: PostgresSearchOptions): SearchIn
       const r = Number(after.rank);
       list = list.filter(({ k }) => k[0] < r || (k[0] === r && k[1] < after.id));
     }
-    list.sort((a, b) => (b.k[0] - a.k[0]) || (b.k[1] > a.k[1] ? 1 : b.k[1] < a.k[1] ? -1 : 0));
+    list.sort((a, b) => b.k[0] - a.k[0] || (b.k[1] > a.k[1] ? 1 : b.k[1] < a.k[1] ? -1 : 0));
     const top = list.slice(0, limit).map(({ h }) => h);
     const rows = await withSnippets(c, top);
     const rankOf = new Map(top.map((h) => [h.id, h.rank ?? '0']));
@@ -414,7 +448,13 @@ export function createPostgresSearchIndex(opts: PostgresSearchOptions): SearchIn
     const v = decodeCursor(after, CURSOR_TAG);
     if (v.s === 'n' && sort === 'newest') return { phase: 'newest' as const, id: cursorId(v.id) };
     if (v.s === 'rt' && sort === 'relevance') return { phase: 'older' as const, id: cursorId(v.id) };
-    if (v.s === 'r' && sort === 'relevance' && typeof v.r === 'string' && /^[0-9.eE+-]{1,32}$/.test(v.r) && Number.isFinite(Number(v.r))) {
+    if (
+      v.s === 'r' &&
+      sort === 'relevance' &&
+      typeof v.r === 'string' &&
+      /^[0-9.eE+-]{1,32}$/.test(v.r) &&
+      Number.isFinite(Number(v.r))
+    ) {
       return { phase: 'ranked' as const, rank: v.r, id: cursorId(v.id), floor: cursorId(v.f) };
     }
     throw new InvalidCursorError('cursor belongs to another query');
@@ -424,9 +464,13 @@ export function createPostgresSearchIndex(opts: PostgresSearchOptions): SearchIn
     kind: 'postgres',
 
     async init() {
-      const ok = await prisma.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_ts_config WHERE cfgname = ${opts.language}`;
+      const ok = await prisma.$queryRaw<
+        { n: number }[]
+      >`SELECT count(*)::int AS n FROM pg_ts_config WHERE cfgname = ${opts.language}`;
       if (!ok[0]?.n) {
-        throw new Error(`SEARCH_LANGUAGE "${opts.language}" is not a text search configuration of this database (see pg_ts_config)`);
+        throw new Error(
+          `SEARCH_LANGUAGE "${opts.language}" is not a text search configuration of this database (see pg_ts_config)`,
+        );
       }
       await prisma.$queryRaw`SELECT 1 FROM search_documents LIMIT 0`;
     },
@@ -478,7 +522,9 @@ export function createPostgresSearchIndex(opts: PostgresSearchOptions): SearchIn
 
       // NEWEST, and relevance without words (everything ranks the same) or past the ranked window.
       const byTime = async (below: bigint | null, tag: 'n' | 'rt', limit: number) =>
-        (await newest(where, c, limit, below)).map((r) => toHit(r, c, encodeCursor(CURSOR_TAG, { s: tag, id: r.id }), null));
+        (await newest(where, c, limit, below)).map((r) =>
+          toHit(r, c, encodeCursor(CURSOR_TAG, { s: tag, id: r.id }), null),
+        );
 
       let hits: IndexHit[];
       if (q.sort === 'newest' || !c.pos) {
@@ -488,9 +534,17 @@ export function createPostgresSearchIndex(opts: PostgresSearchOptions): SearchIn
         hits = await byTime(cursor.id, 'rt', want);
       } else {
         const rc = cursor?.phase === 'ranked' ? cursor : null;
-        const { rows, floor } = await ranked(where, c, want, rc ? { floor: rc.floor } : 'first', rc ? { rank: rc.rank, id: rc.id } : null);
+        const { rows, floor } = await ranked(
+          where,
+          c,
+          want,
+          rc ? { floor: rc.floor } : 'first',
+          rc ? { rank: rc.rank, id: rc.id } : null,
+        );
         const f = floor.toString();
-        hits = rows.map((r) => toHit(r, c, encodeCursor(CURSOR_TAG, { s: 'r', r: r.rank!, id: r.id, f }), Number(r.rank)));
+        hits = rows.map((r) =>
+          toHit(r, c, encodeCursor(CURSOR_TAG, { s: 'r', r: r.rank!, id: r.id, f }), Number(r.rank)),
+        );
         if (hits.length < want && floor > 0n) hits.push(...(await byTime(floor, 'rt', want - hits.length)));
       }
       return { hits: hits.slice(0, q.limit), hasMore: hits.length > q.limit };
@@ -518,7 +572,9 @@ export function createPostgresSearchIndex(opts: PostgresSearchOptions): SearchIn
       const startedAt = row!.t;
       // Every write from now on must be stamped strictly later (clocks can be coarse, e.g. PGlite's).
       for (let i = 0; i < 100; i++) {
-        const [later] = await prisma.$queryRaw<{ ok: boolean }[]>`SELECT clock_timestamp() > ${startedAt}::timestamptz AS ok`;
+        const [later] = await prisma.$queryRaw<
+          { ok: boolean }[]
+        >`SELECT clock_timestamp() > ${startedAt}::timestamptz AS ok`;
         if (later?.ok) break;
         await new Promise((r) => setTimeout(r, 1));
       }

@@ -182,7 +182,12 @@ export function plainExcerpt(text: string, maxChars = 240): SnippetPart[] {
  * query syntax: no quotes, operators, backslashes or spaces can survive.
  */
 export function wordTokens(word: string): string[] {
-  return word.normalize('NFKC').toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+  return (
+    word
+      .normalize('NFKC')
+      .toLowerCase()
+      .match(/[\p{L}\p{N}]+/gu) ?? []
+  );
 }
 
 /** Cursor encoding shared by adapters: base64url JSON with a tag naming the adapter and sort. */

@@ -12,7 +12,12 @@ export function createSearchIndex(config: SearchConfig, deps: { prisma: PrismaCl
     case 'postgres':
       return createPostgresSearchIndex({ prisma: deps.prisma, language: config.language });
     case 'typesense':
-      return createTypesenseSearchIndex({ url: config.url, apiKey: config.apiKey, collection: config.collection, language: config.language });
+      return createTypesenseSearchIndex({
+        url: config.url,
+        apiKey: config.apiKey,
+        collection: config.collection,
+        language: config.language,
+      });
     default: {
       const never: never = config;
       throw new Error(`unknown search backend ${(never as { kind: string }).kind}`);

@@ -49,9 +49,26 @@ const MAX_OFFSET = 10_000;
 
 /** SEARCH_LANGUAGE (PostgreSQL configuration names) to Typesense locales; '' is Typesense's default (English and most Latin scripts). */
 const LOCALES: Record<string, string> = {
-  english: 'en', simple: '', german: 'de', french: 'fr', spanish: 'es', italian: 'it', portuguese: 'pt',
-  dutch: 'nl', danish: 'da', swedish: 'sv', norwegian: 'nb', finnish: 'fi', russian: 'ru', turkish: 'tr',
-  greek: 'el', hungarian: 'hu', romanian: 'ro', indonesian: 'id', arabic: 'ar', hindi: 'hi',
+  english: 'en',
+  simple: '',
+  german: 'de',
+  french: 'fr',
+  spanish: 'es',
+  italian: 'it',
+  portuguese: 'pt',
+  dutch: 'nl',
+  danish: 'da',
+  swedish: 'sv',
+  norwegian: 'nb',
+  finnish: 'fi',
+  russian: 'ru',
+  turkish: 'tr',
+  greek: 'el',
+  hungarian: 'hu',
+  romanian: 'ro',
+  indonesian: 'id',
+  arabic: 'ar',
+  hindi: 'hi',
 };
 
 export function typesenseCollectionSchema(name: string, language: string) {
@@ -129,7 +146,11 @@ export function typesenseFilter(f: IndexFilter, extra: { belowMessageId?: bigint
  * has a letter or digit left (nothing can match: never let such a query become '*').
  */
 export function typesenseQueryText(terms: SearchTerm[]): string | null {
-  const clean = (s: string) => s.replace(/["\s]+/gu, ' ').trim().replace(/^-+/u, '');
+  const clean = (s: string) =>
+    s
+      .replace(/["\s]+/gu, ' ')
+      .trim()
+      .replace(/^-+/u, '');
   const hasText = (s: string) => /[\p{L}\p{N}]/u.test(s);
   const parts: string[] = [];
   let positives = 0;
@@ -197,7 +218,10 @@ export function createTypesenseSearchIndex(opts: TypesenseSearchOptions): Search
       .filter(Boolean)
       .map((line) => JSON.parse(line) as { success: boolean; error?: string })
       .filter((r) => !r.success);
-    if (failed.length) throw new Error(`typesense import: ${failed.length} of ${docs.length} documents failed: ${failed[0]?.error ?? '?'}`);
+    if (failed.length)
+      throw new Error(
+        `typesense import: ${failed.length} of ${docs.length} documents failed: ${failed[0]?.error ?? '?'}`,
+      );
   }
 
   async function runSearch(params: Record<string, unknown>): Promise<{ found: number; hits: TsHit[] }> {
@@ -249,7 +273,10 @@ export function createTypesenseSearchIndex(opts: TypesenseSearchOptions): Search
       if (messageIds.length === 0) return;
       await ensureReady();
       for (let i = 0; i < messageIds.length; i += 500) {
-        await client.collections(alias).documents().delete({ filter_by: `message_id:${ids(messageIds.slice(i, i + 500))}` });
+        await client
+          .collections(alias)
+          .documents()
+          .delete({ filter_by: `message_id:${ids(messageIds.slice(i, i + 500))}` });
       }
     },
 
@@ -259,7 +286,14 @@ export function createTypesenseSearchIndex(opts: TypesenseSearchOptions): Search
       if (q.after) {
         const v = decodeCursor(q.after, CURSOR_TAG);
         if (q.sort === 'newest' && v.s === 'n') below = cursorId(v.id);
-        else if (q.sort === 'relevance' && v.s === 'r' && Number.isInteger(v.o) && (v.o as number) > 0 && (v.o as number) <= MAX_OFFSET) offset = v.o as number;
+        else if (
+          q.sort === 'relevance' &&
+          v.s === 'r' &&
+          Number.isInteger(v.o) &&
+          (v.o as number) > 0 &&
+          (v.o as number) <= MAX_OFFSET
+        )
+          offset = v.o as number;
         else throw new InvalidCursorError('cursor belongs to another query');
       }
       const filter = typesenseFilter(q, { belowMessageId: below });
@@ -272,11 +306,13 @@ export function createTypesenseSearchIndex(opts: TypesenseSearchOptions): Search
         ...(q.sort === 'newest' ? { page: 1, per_page: q.limit + 1 } : { offset, limit: q.limit + 1 }),
       };
       const { hits } = await runSearch(params);
-      const page = hits.slice(0, q.limit).map((h, i) =>
-        q.sort === 'newest'
-          ? toHit(h, encodeCursor(CURSOR_TAG, { s: 'n', id: h.document.id }), null)
-          : toHit(h, encodeCursor(CURSOR_TAG, { s: 'r', o: offset + i + 1 }), h.text_match ?? null),
-      );
+      const page = hits
+        .slice(0, q.limit)
+        .map((h, i) =>
+          q.sort === 'newest'
+            ? toHit(h, encodeCursor(CURSOR_TAG, { s: 'n', id: h.document.id }), null)
+            : toHit(h, encodeCursor(CURSOR_TAG, { s: 'r', o: offset + i + 1 }), h.text_match ?? null),
+        );
       return { hits: page, hasMore: hits.length > q.limit && (q.sort === 'newest' || offset + q.limit < MAX_OFFSET) };
     },
 
@@ -295,14 +331,23 @@ export function createTypesenseSearchIndex(opts: TypesenseSearchOptions): Search
       return {
         upsert: (docs) => importInto(name, docs),
         async commit() {
-          const previous = await client.aliases(alias).retrieve().catch(() => null);
+          const previous = await client
+            .aliases(alias)
+            .retrieve()
+            .catch(() => null);
           await client.aliases().upsert(alias, { collection_name: name });
           if (previous && previous.collection_name !== name) {
-            await client.collections(previous.collection_name).delete().catch(() => {});
+            await client
+              .collections(previous.collection_name)
+              .delete()
+              .catch(() => {});
           }
         },
         async abort() {
-          await client.collections(name).delete().catch(() => {});
+          await client
+            .collections(name)
+            .delete()
+            .catch(() => {});
         },
       };
     },
