@@ -14,25 +14,25 @@
  *  - Searches go through multi_search (a POST body), so long channel lists never hit URL limits.
  */
 import { Client, Errors } from 'typesense';
+import { toHit, type TsHit } from './typesense.hits.js';
+import { baseParams, ids, typesenseFilter, typesenseQueryText } from './typesense.query.js';
+import { typesenseCollectionSchema, typesenseJsonl } from './typesense.schema.js';
 import {
-  HL_END,
-  HL_START,
   InvalidCursorError,
   cursorId,
   decodeCursor,
   encodeCursor,
-  plainExcerpt,
-  splitHighlighted,
   type IndexCount,
   type IndexFilter,
-  type IndexHit,
   type IndexPage,
   type IndexQuery,
   type IndexRebuild,
   type SearchDocument,
   type SearchIndex,
-  type SearchTerm,
 } from './search-index.port.js';
+
+export { typesenseFilter, typesenseQueryText } from './typesense.query.js';
+export { typesenseCollectionSchema, typesenseJsonl } from './typesense.schema.js';
 
 export interface TypesenseSearchOptions {
   url: string;
@@ -46,134 +46,6 @@ export interface TypesenseSearchOptions {
 
 const CURSOR_TAG = 'ts';
 const MAX_OFFSET = 10_000;
-
-/** SEARCH_LANGUAGE (PostgreSQL configuration names) to Typesense locales; '' is Typesense's default (English and most Latin scripts). */
-const LOCALES: Record<string, string> = {
-  english: 'en',
-  simple: '',
-  german: 'de',
-  french: 'fr',
-  spanish: 'es',
-  italian: 'it',
-  portuguese: 'pt',
-  dutch: 'nl',
-  danish: 'da',
-  swedish: 'sv',
-  norwegian: 'nb',
-  finnish: 'fi',
-  russian: 'ru',
-  turkish: 'tr',
-  greek: 'el',
-  hungarian: 'hu',
-  romanian: 'ro',
-  indonesian: 'id',
-  arabic: 'ar',
-  hindi: 'hi',
-};
-
-export function typesenseCollectionSchema(name: string, language: string) {
-  return {
-    name,
-    fields: [
-      { name: 'message_id', type: 'int64' as const, sort: true },
-      { name: 'channel_id', type: 'int64' as const },
-      { name: 'workspace_id', type: 'int64' as const },
-      { name: 'author_id', type: 'int64' as const },
-      { name: 'thread_root_id', type: 'int64' as const, optional: true },
-      { name: 'is_thread', type: 'bool' as const },
-      { name: 'has_file', type: 'bool' as const },
-      { name: 'has_link', type: 'bool' as const },
-      { name: 'mentioned_user_ids', type: 'int64[]' as const, optional: true },
-      { name: 'text', type: 'string' as const, locale: LOCALES[language] ?? '', stem: true },
-      { name: 'created_at', type: 'int64' as const },
-      // Stored, not indexed: read back exactly (int64 JSON numbers lose precision in JavaScript).
-      { name: 'channel', type: 'string' as const, index: false, optional: true },
-    ],
-    default_sorting_field: 'message_id',
-  };
-}
-
-/** One JSONL line per document, with int64 fields written as exact integer literals. */
-export function typesenseJsonl(docs: SearchDocument[]): string {
-  const big = (v: bigint) => `\u0000${v.toString()}\u0000`;
-  return docs
-    .map((d) =>
-      JSON.stringify({
-        id: d.messageId.toString(),
-        message_id: big(d.messageId),
-        channel_id: big(d.channelId),
-        workspace_id: big(d.workspaceId),
-        author_id: big(d.authorId),
-        ...(d.threadRootId !== null ? { thread_root_id: big(d.threadRootId) } : {}),
-        is_thread: d.isThread,
-        has_file: d.hasFile,
-        has_link: d.hasLink,
-        mentioned_user_ids: d.mentionedUserIds.map(big),
-        text: d.text,
-        created_at: d.createdAt.getTime(),
-        channel: d.channelId.toString(),
-      }).replace(/"\\u0000([0-9]+)\\u0000"/g, '$1'),
-    )
-    .join('\n');
-}
-
-const ids = (list: readonly bigint[]) => `[${list.map((v) => v.toString()).join(',')}]`;
-
-/**
- * filter_by for the access list and filters. Only bigint, boolean and number values are ever
- * written into it. Returns null when nothing can match (an empty list).
- */
-export function typesenseFilter(f: IndexFilter, extra: { belowMessageId?: bigint | null } = {}): string | null {
-  if (f.channelIds.length === 0) return null;
-  if (f.authorIds && f.authorIds.length === 0) return null;
-  if (f.mentionedUserIds?.some((g) => g.length === 0)) return null;
-  const parts = [`channel_id:${ids(f.channelIds)}`];
-  if (f.authorIds) parts.push(`author_id:${ids(f.authorIds)}`);
-  for (const a of f.excludedAuthorIds ?? []) parts.push(`author_id:!=${a.toString()}`);
-  for (const g of f.mentionedUserIds ?? []) parts.push(`mentioned_user_ids:${ids(g)}`);
-  if (f.hasFile != null) parts.push(`has_file:${f.hasFile ? 'true' : 'false'}`);
-  if (f.hasLink != null) parts.push(`has_link:${f.hasLink ? 'true' : 'false'}`);
-  if (f.isThread != null) parts.push(`is_thread:${f.isThread ? 'true' : 'false'}`);
-  if (f.minMessageId != null) parts.push(`message_id:>=${f.minMessageId.toString()}`);
-  if (f.maxMessageId != null) parts.push(`message_id:<${f.maxMessageId.toString()}`);
-  if (extra.belowMessageId != null) parts.push(`message_id:<${extra.belowMessageId.toString()}`);
-  return parts.join(' && ');
-}
-
-/**
- * `q` from parsed terms: words (no quotes, no leading '-'), "phrases", -exclusions. '*' when
- * there are no positive terms at all (filters only); null when there were positive terms but none
- * has a letter or digit left (nothing can match: never let such a query become '*').
- */
-export function typesenseQueryText(terms: SearchTerm[]): string | null {
-  const clean = (s: string) =>
-    s
-      .replace(/["\s]+/gu, ' ')
-      .trim()
-      .replace(/^-+/u, '');
-  const hasText = (s: string) => /[\p{L}\p{N}]/u.test(s);
-  const parts: string[] = [];
-  let positives = 0;
-  for (const t of terms) {
-    if (!t.negated) positives++;
-    const text = clean(t.text);
-    if (!hasText(text)) continue;
-    const body = t.kind === 'phrase' ? `"${text}"` : text;
-    parts.push(t.negated ? `-${body}` : body);
-  }
-  const positive = parts.filter((p) => !p.startsWith('-'));
-  if (positives > 0) return positive.length ? parts.join(' ') : null;
-  // Typesense cannot exclude from '*'; the search service never sends exclusions alone.
-  if (parts.length) throw new Error('typesense: excluded terms need at least one word or phrase to search for');
-  return '*';
-}
-
-interface TsHit {
-  document: { id: string; channel?: string; text?: string };
-  highlight?: { text?: { snippet?: string } };
-  highlights?: { field: string; snippet?: string }[];
-  text_match?: number;
-}
 
 export function createTypesenseSearchIndex(opts: TypesenseSearchOptions): SearchIndex {
   const client = new Client({
@@ -233,30 +105,6 @@ export function createTypesenseSearchIndex(opts: TypesenseSearchOptions): Search
     if (!r) throw new Error('typesense: empty multi_search response');
     if ('error' in r) throw new Error(`typesense search failed (${r.code}): ${r.error}`);
     return { found: r.found, hits: r.hits ?? [] };
-  }
-
-  const baseParams = (q: string) => ({
-    q,
-    query_by: 'text',
-    prefix: true,
-    drop_tokens_threshold: 0, // every word must match: never silently drop words
-    highlight_fields: 'text',
-    highlight_start_tag: HL_START,
-    highlight_end_tag: HL_END,
-    highlight_affix_num_tokens: 8,
-    snippet_threshold: 40,
-    include_fields: 'id,channel,text',
-  });
-
-  function toHit(h: TsHit, cursor: string, score: number | null): IndexHit {
-    const snippet = h.highlight?.text?.snippet ?? h.highlights?.find((x) => x.field === 'text')?.snippet;
-    return {
-      messageId: BigInt(h.document.id),
-      channelId: BigInt(h.document.channel ?? '0'),
-      snippet: snippet ? splitHighlighted(snippet) : plainExcerpt(h.document.text ?? ''),
-      score,
-      cursor,
-    };
   }
 
   const index: SearchIndex = {

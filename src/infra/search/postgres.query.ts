@@ -1,0 +1,169 @@
+/** PostgreSQL search: the WHERE clause, the walk-or-bitmap collection of matches, and the ranked window. */
+import { Prisma } from '../../generated/prisma/client.js';
+import type { PrismaClient } from '../db/database.js';
+import { withSnippets, type Row } from './postgres.snippet.js';
+import type { Compiled } from './postgres.tsquery.js';
+import type { IndexFilter } from './search-index.port.js';
+
+export interface Found {
+  id: string;
+  channel_id: string;
+  /** ts_rank_cd as float4 text, when asked for. */
+  rank?: string;
+}
+
+/**
+ * How to find the newest `need` matches: walk the scope newest first (ordered index: pkey,
+ * channel or author) testing each row, or take the GIN bitmap of all matches and sort it. In
+ * rows touched: a walk costs about need / share rows; a bitmap reads every posting of every term
+ * plus a heap visit and recheck per match (about 13 walk rows each, measured). The estimate is
+ * ours (estimateShare) because the planner guesses a constant for prefix queries ('x':*), which
+ * sends rare words down a walk over the whole table and common ones into a huge bitmap.
+ */
+function bitmapCheaper(c: Compiled, need: number): boolean {
+  if (c.pos === null || c.docs <= 0) return false;
+  const matches = c.share * c.docs;
+  const walk = Math.min(c.docs, need / Math.max(c.share, 1e-9));
+  return c.postings * c.docs + 13 * matches < walk;
+}
+
+/** The WHERE clause shared by search and count, split into the scope (no text) and the text match; null when nothing can match. */
+export function conditions(f: IndexFilter, c: Compiled): { scope: Prisma.Sql[]; text: Prisma.Sql[] } | null {
+  if (f.channelIds.length === 0) return null;
+  if (f.authorIds && f.authorIds.length === 0) return null;
+  if (f.mentionedUserIds?.some((g) => g.length === 0)) return null;
+  if (c.pos === null && f.terms.some((t) => !t.negated)) return null; // only punctuation: nothing to find
+  const scope: Prisma.Sql[] = [Prisma.sql`d.channel_id = ANY(${f.channelIds}::bigint[])`];
+  const text: Prisma.Sql[] = [];
+  if (c.pos) text.push(Prisma.sql`d.tsv @@ ${c.pos}::tsquery`);
+  if (c.neg) text.push(Prisma.sql`NOT (d.tsv @@ ${c.neg}::tsquery)`);
+  if (f.authorIds) scope.push(Prisma.sql`d.author_id = ANY(${f.authorIds}::bigint[])`);
+  if (f.excludedAuthorIds?.length) scope.push(Prisma.sql`NOT (d.author_id = ANY(${f.excludedAuthorIds}::bigint[]))`);
+  for (const group of f.mentionedUserIds ?? []) scope.push(Prisma.sql`d.mentioned_user_ids && ${group}::bigint[]`);
+  if (f.hasFile != null) scope.push(Prisma.sql`d.has_file = ${f.hasFile}`);
+  if (f.hasLink != null) scope.push(Prisma.sql`d.has_link = ${f.hasLink}`);
+  if (f.isThread != null) scope.push(Prisma.sql`d.is_thread = ${f.isThread}`);
+  if (f.minMessageId != null) scope.push(Prisma.sql`d.message_id >= ${f.minMessageId}`);
+  if (f.maxMessageId != null) scope.push(Prisma.sql`d.message_id < ${f.maxMessageId}`);
+  return { scope, text };
+}
+export type Where = NonNullable<ReturnType<typeof conditions>>;
+export const and = (parts: Prisma.Sql[]) => Prisma.join(parts, ' AND ');
+const below = (parts: Prisma.Sql[], id: bigint | null) =>
+  id === null ? parts : [...parts, Prisma.sql`d.message_id < ${id}`];
+
+/** The read side of one index: RELEVANCE ranks at most the newest `rankWindow` matches. */
+export function createPostgresReader(prisma: PrismaClient, rankWindow: number) {
+  /**
+   * The newest `need` matches with id < `before`, newest first (with their rank when `withRank`).
+   * Walks or takes the bitmap, whichever bitmapCheaper says.
+   */
+  async function collect(
+    w: Where,
+    c: Compiled,
+    need: number,
+    before: bigint | null,
+    withRank = false,
+  ): Promise<Found[]> {
+    if (w.text.length === 0) {
+      // Filters only: the planner's estimates are good, let it pick the ordered index.
+      return prisma.$queryRaw<Found[]>`
+        SELECT d.message_id::text AS id, d.channel_id::text AS channel_id FROM search_documents d
+        WHERE ${and(below(w.scope, before))} ORDER BY d.message_id DESC LIMIT ${need}`;
+    }
+    const rank = withRank && c.pos ? Prisma.sql`ts_rank_cd(d.tsv, ${c.pos}::tsquery)::text` : Prisma.sql`NULL::text`;
+    if (bitmapCheaper(c, need)) {
+      // (message_id + 0) keeps ordered index walks out of the plan: the GIN bitmap it is.
+      const rows = await prisma.$queryRaw<Found[]>`
+        SELECT d.message_id::text AS id, d.channel_id::text AS channel_id, ${rank} AS rank FROM search_documents d
+        WHERE ${and(below([...w.scope, ...w.text], before))}
+        ORDER BY (d.message_id + 0) DESC LIMIT ${need}`;
+      return rows;
+    }
+    // Galloping walk: chunks of the scope, newest first, each a bounded ordered-index scan (an
+    // index-only scan of (channel_id, message_id) INCLUDE (tsv) when the scope is a few channels).
+    const found: Found[] = [];
+    let bound = before;
+    // Start small and gallop: an extra round trip is cheap, a chunk far too large is not (every hit
+    // in it is tested and ranked).
+    let chunk = Math.round(Math.min(Math.max((1.2 * need) / Math.max(c.share, 1e-9), 128), 8_000));
+    let walked = 0;
+    // Past a few times the expected walk, the estimate was wrong (a word absent from the newest rows,
+    // a phrase of common but rarely adjacent words): the bitmap finishes the job.
+    const budget = Math.min(200_000, Math.max(2_000, (4 * need) / Math.max(c.share, 1e-9)));
+    for (;;) {
+      // One pass over the chunk: the match test (and rank) run in the scan, nothing is materialized.
+      const [row] = await prisma.$queryRaw<{ n: number; boundary: string | null; hits: string[] | null }[]>`
+        SELECT count(*)::int AS n, min(x.message_id)::text AS boundary,
+          array_agg(x.message_id::text || ':' || x.channel_id::text || ':' || coalesce(x.rank, '') ORDER BY x.message_id DESC) FILTER (WHERE x.hit) AS hits
+        FROM (
+          SELECT d.message_id, d.channel_id, y.hit, CASE WHEN y.hit THEN ${rank} END AS rank
+          FROM search_documents d CROSS JOIN LATERAL (SELECT (${and(w.text)}) AS hit) y
+          WHERE ${and(below(w.scope, bound))} ORDER BY d.message_id DESC LIMIT ${chunk}
+        ) x`;
+      for (const h of (row?.hits ?? []).slice(0, need - found.length)) {
+        const [id, channel_id, r] = h.split(':') as [string, string, string];
+        found.push(r ? { id, channel_id, rank: r } : { id, channel_id });
+      }
+      const scanned = row?.n ?? 0;
+      if (found.length >= need || scanned < chunk || !row?.boundary) return found;
+      walked += scanned;
+      bound = BigInt(row.boundary);
+      if (walked >= budget) {
+        const rest = await prisma.$queryRaw<Found[]>`
+          SELECT d.message_id::text AS id, d.channel_id::text AS channel_id, ${rank} AS rank FROM search_documents d
+          WHERE ${and(below([...w.scope, ...w.text], bound))}
+          ORDER BY (d.message_id + 0) DESC LIMIT ${need - found.length}`;
+        return [...found, ...rest];
+      }
+      chunk = Math.min(chunk * 4, 100_000);
+    }
+  }
+
+  async function newest(w: Where, c: Compiled, limit: number, before: bigint | null): Promise<Row[]> {
+    return withSnippets(prisma, c, await collect(w, c, limit, before));
+  }
+
+  /**
+   * Ranked matches of the window: on the first page the newest rankWindow matches (floor = the
+   * oldest of them, or 0 when there are fewer), on later pages every match with id >= floor. Ranks
+   * are computed where the rows are read (the walk or the bitmap), ordering and the keyset in here.
+   */
+  async function ranked(
+    w: Where,
+    c: Compiled,
+    limit: number,
+    window: { floor: bigint } | 'first',
+    after: { rank: string; id: bigint } | null,
+  ): Promise<{ rows: Row[]; floor: bigint }> {
+    let hits: Found[];
+    let floor: bigint;
+    if (window === 'first') {
+      hits = await collect(w, c, rankWindow, null, true);
+      floor = hits.length >= rankWindow ? BigInt(hits.at(-1)!.id) : 0n;
+    } else {
+      floor = window.floor;
+      hits = await collect(
+        { scope: [...w.scope, Prisma.sql`d.message_id >= ${floor}`], text: w.text },
+        c,
+        100_000,
+        null,
+        true,
+      );
+    }
+    const score = (h: Found) => Number(h.rank ?? 0);
+    const key = (h: Found): [number, bigint] => [score(h), BigInt(h.id)];
+    let list = hits.map((h) => ({ h, k: key(h) }));
+    if (after) {
+      const r = Number(after.rank);
+      list = list.filter(({ k }) => k[0] < r || (k[0] === r && k[1] < after.id));
+    }
+    list.sort((a, b) => b.k[0] - a.k[0] || (b.k[1] > a.k[1] ? 1 : b.k[1] < a.k[1] ? -1 : 0));
+    const top = list.slice(0, limit).map(({ h }) => h);
+    const rows = await withSnippets(prisma, c, top);
+    const rankOf = new Map(top.map((h) => [h.id, h.rank ?? '0']));
+    return { rows: rows.map((r) => ({ ...r, rank: rankOf.get(r.id) ?? '0' })), floor };
+  }
+
+  return { collect, newest, ranked };
+}
