@@ -7,17 +7,20 @@ import { createSnowflake } from './infra/ids/snowflake.js';
 import { createServices, type Services } from './domain/services.js';
 import { schema } from './graphql/schema.js';
 import { createGraphQLHandler } from './gateway/yoga.js';
+import { createContextFactory } from './gateway/context.js';
+import { createLoaders } from './graphql/loaders.js';
 import { attachWebSocket } from './gateway/ws.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMemoryBroker } from './infra/pubsub/memory.broker.js';
 import type { Broker } from './infra/pubsub/broker.port.js';
 import { createBrokerPublisher } from './realtime/publisher.js';
 import { createHub } from './realtime/hub.js';
-import { createMemoryPresence, type Presence } from './realtime/presence.js';
-import { createRedisPresence } from './realtime/presence.redis.js';
+import { createMemoryPresence } from './infra/presence/presence.memory.js';
+import type { Presence } from './infra/presence/presence.port.js';
+import { createRedisPresence } from './infra/presence/presence.redis.js';
 import { createRedisRingBroker } from './infra/pubsub/redis-ring.broker.js';
 import { leaseWorkerId, type WorkerLease } from './infra/ids/worker-lease.js';
-import type { EventPublisher } from './realtime/events.js';
+import type { EventPublisher } from './domain/events/events.js';
 import { randomUUID } from 'node:crypto';
 import { createBadgeManager } from './realtime/badges.js';
 import { createStreams } from './realtime/streams.js';
@@ -111,9 +114,22 @@ export async function buildApp(
       { hub, badges: services.badges, log },
       { flushMs: config.realtime.badgeFlushMs, queueLimit },
     ),
-    streams: createStreams({ hub, services, presence, queueLimit }),
+    streams: createStreams({
+      hub,
+      sources: {
+        accessChannel: services.channels.accessChannel,
+        accessMessage: services.messages.accessMessage,
+        history: services.messages.history,
+        thread: services.messages.thread,
+        visibleUserIds: async (viewer, ids) =>
+          (await services.users.visibleUsers(viewer, ids)).flatMap((u) => (u ? [u.id] : [])),
+      },
+      presence,
+      queueLimit,
+    }),
   };
-  const handler = createGraphQLHandler({ config, schema, services, prisma: db.prisma, realtime, log });
+  const contexts = createContextFactory({ services, realtime, loadersFor: (viewer) => createLoaders(db.prisma, viewer) });
+  const handler = createGraphQLHandler({ config, schema, contexts, realtime, log });
   const server = createServer(handler);
   // The outbox worker gets connections of its own on PostgreSQL (a bulkhead): requests queueing
   // for the main pool under load must not delay indexing. PGlite has one connection anyway.
@@ -135,7 +151,7 @@ export async function buildApp(
     pollMs: config.outbox.pollMs,
     retentionHours: config.outbox.retentionHours,
   });
-  const websocket = attachWebSocket({ server, yoga: handler, config, services, prisma: db.prisma, realtime, log });
+  const websocket = attachWebSocket({ server, yoga: handler, config, contexts, realtime, log });
 
   let stopped = false;
   return {

@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import type { PrismaClient } from '../infra/db/database.js';
 import type { IdGenerator } from '../infra/ids/snowflake.js';
-import type { EventPublisher } from '../realtime/events.js';
+import type { EventPublisher } from './events/events.js';
 import type { SearchIndex } from '../infra/search/search-index.port.js';
 
 /** What domain services are built from; assembled once in the composition root (src/app.ts). */

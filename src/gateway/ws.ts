@@ -5,17 +5,14 @@ import { GraphQLError, execute, getOperationAST, type ExecutionResult } from 'gr
 import { CloseCode, makeServer, type ConnectionInitMessage } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config.js';
-import type { Services } from '../domain/services.js';
 import type { Viewer } from '../domain/viewer.js';
-import { createLoaders } from '../domain/loaders.js';
-import type { PrismaClient } from '../infra/db/database.js';
-import type { GraphQLContext } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
 import { ConnectionState } from '../realtime/connection.js';
 import type { Realtime } from '../realtime/realtime.js';
 import { createMaskError } from './errors.js';
 import { createRenderer, type SubscriptionArgs } from './renderer.js';
-import { bearerToken, type createGraphQLHandler } from './yoga.js';
+import type { createGraphQLHandler } from './yoga.js';
+import { bearerToken, type ContextFactory } from './context.js';
 
 interface Extra {
   socket: WebSocket;
@@ -56,24 +53,18 @@ export function attachWebSocket(deps: {
   server: Server;
   yoga: ReturnType<typeof createGraphQLHandler>;
   config: Config;
-  services: Services;
-  prisma: PrismaClient;
+  contexts: ContextFactory;
   realtime: Realtime;
   log: Logger;
 }) {
-  const { config, services, realtime, log } = deps;
+  const { config, contexts, realtime, log } = deps;
   const ws = config.websocket;
   const maskError = createMaskError(log);
   const shareable = new WeakSet<object>();
   const stats = { sharedRenders: 0, ownRenders: 0 };
 
-  const freshContext = (base: GraphQLContext): GraphQLContext => ({
-    ...base,
-    loaders: createLoaders(deps.prisma, base.viewer),
-    viewerDependency: { used: false },
-  });
   const renderer = createRenderer({
-    freshContext,
+    freshContext: contexts.fresh,
     shareable,
     onRender: (shared) => (shared ? stats.sharedRenders++ : stats.ownRenders++),
   });
@@ -102,7 +93,7 @@ export function attachWebSocket(deps: {
     async onConnect(ctx) {
       const raw = ctx.connectionParams?.['authorization'] ?? ctx.connectionParams?.['Authorization'];
       const token = typeof raw === 'string' ? (bearerToken(raw) ?? raw.trim()) : null;
-      const viewer = token ? await services.auth.authenticate(token) : null;
+      const viewer = await contexts.viewerFor(token);
       if (!viewer) return false; // graphql-ws closes with 4403 Forbidden
       const socket = ctx.extra.socket;
       ctx.extra.viewer = viewer;
@@ -156,15 +147,7 @@ export function attachWebSocket(deps: {
         state.subscriptions += 1;
         state.counted.add(id);
       }
-      const contextValue: GraphQLContext = {
-        viewer,
-        token: token ?? null,
-        services,
-        loaders: createLoaders(deps.prisma, viewer),
-        realtime,
-        connection: state,
-        viewerDependency: { used: false },
-      };
+      const contextValue = contexts.build(viewer, token ?? null, state);
       return {
         schema,
         document,

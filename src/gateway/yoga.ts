@@ -5,24 +5,17 @@ import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspect
 import type { Logger } from 'pino';
 import type { GraphQLSchema } from 'graphql';
 import type { Config } from '../config.js';
-import type { Services } from '../domain/services.js';
-import { createLoaders } from '../domain/loaders.js';
-import type { PrismaClient } from '../infra/db/database.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { createMaskError } from './errors.js';
 import { randomUUID } from 'node:crypto';
 import type { Realtime } from '../realtime/realtime.js';
 import { ConnectionState } from '../realtime/connection.js';
+import { bearerToken, type ContextFactory } from './context.js';
 import { nestingLimit } from './nesting-limit.js';
 
 export const CSRF_HEADER = 'x-graphql-yoga-csrf';
 const MAX_BODY_BYTES = 1024 * 1024;
 
-export function bearerToken(header: string | null | undefined): string | null {
-  if (!header) return null;
-  const m = /^Bearer\s+(\S+)$/i.exec(header.trim());
-  return m ? m[1]! : null;
-}
 
 /** Rejects oversized bodies before they are read. */
 const bodyLimit: Plugin = {
@@ -70,14 +63,13 @@ const badRequestForInvalidDocuments: Plugin = {
 export interface YogaDeps {
   config: Config;
   schema: GraphQLSchema;
-  services: Services;
-  prisma: PrismaClient;
+  contexts: ContextFactory;
   realtime: Realtime;
   log: Logger;
 }
 
 /** The GraphQL HTTP handler: auth → context → schema, with parser/validation limits and CSRF prevention. */
-export function createGraphQLHandler({ config, schema, services, prisma, realtime, log }: YogaDeps) {
+export function createGraphQLHandler({ config, schema, contexts, realtime, log }: YogaDeps) {
   const g = config.graphql;
   return createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
@@ -111,17 +103,9 @@ export function createGraphQLHandler({ config, schema, services, prisma, realtim
     ],
     context: async ({ request }): Promise<GraphQLContext> => {
       const token = bearerToken(request.headers.get('authorization'));
-      const viewer = token ? await services.auth.authenticate(token) : null;
+      const viewer = await contexts.viewerFor(token);
       if (viewer) realtime.presence.activity(viewer.userId.toString());
-      return {
-        viewer,
-        token,
-        services,
-        loaders: createLoaders(prisma, viewer),
-        realtime,
-        connection: new ConnectionState(randomUUID()),
-        viewerDependency: { used: false },
-      };
+      return contexts.build(viewer, token, new ConnectionState(randomUUID()));
     },
   });
 }

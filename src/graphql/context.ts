@@ -1,5 +1,5 @@
 import type { Services } from '../domain/services.js';
-import type { Loaders } from '../domain/loaders.js';
+import type { Loaders } from './loaders.js';
 import type { Viewer } from '../domain/viewer.js';
 import type { ConnectionState } from '../realtime/connection.js';
 import type { Realtime } from '../realtime/realtime.js';

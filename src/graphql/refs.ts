@@ -1,6 +1,6 @@
 import { builder } from './builder.js';
 import type { Channel, File, Message, MessageMention, User, Workspace, Bot } from '../generated/prisma/client.js';
-import type { ReactionSummary } from '../domain/loaders.js';
+import type { ReactionSummary } from './loaders.js';
 
 /** Object refs, declared once so modules can point at each other without import cycles. */
 export const UserRef = builder.objectRef<User>('User');

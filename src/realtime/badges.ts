@@ -1,10 +1,10 @@
-import type { BadgesService } from '../domain/badges/badges.service.js';
+import type { ChannelBadgeRow, ThreadBadgeRow } from '../domain/badges/badges.service.js';
 import type { Logger } from '../logger.js';
 import type { ConnectionState } from './connection.js';
-import type { ChatEvent, EventOf, NotificationLevelName } from './events.js';
+import type { ChatEvent, EventOf, NotificationLevelName } from '../domain/events/events.js';
 import type { Hub } from './hub.js';
 import { EventQueue } from './queue.js';
-import { topics } from './topics.js';
+import { topics } from '../domain/events/topics.js';
 
 export interface ChannelBadge {
   channelId: string;
@@ -36,7 +36,15 @@ interface ThreadState {
   unread: number;
 }
 
-type ChannelRow = Awaited<ReturnType<BadgesService['channelState']>>[number];
+type ChannelRow = ChannelBadgeRow;
+
+/** Where a badge session's counts start from (the domain's badges service). */
+export interface BadgeCounts {
+  /** The user's membership counts, in every channel or one. */
+  channelState(userId: bigint, channelId?: bigint): Promise<ChannelBadgeRow[]>;
+  /** The user's followed threads with their unread counts. */
+  threadState(userId: bigint): Promise<ThreadBadgeRow[]>;
+}
 
 /**
  * Everything this process's badge sessions need from one channel: one topic listener for all of
@@ -136,7 +144,7 @@ export interface BadgeManagerOptions {
 }
 
 /** Owns this process's badge sessions, their channel groups, and the flush timer. */
-export function createBadgeManager(deps: { hub: Hub; badges: BadgesService; log: Logger }, opts: BadgeManagerOptions) {
+export function createBadgeManager(deps: { hub: Hub; badges: BadgeCounts; log: Logger }, opts: BadgeManagerOptions) {
   const sessions = new Set<BadgeSession>();
   const dirtySessions = new Set<BadgeSession>();
   const groups = new Map<string, ChannelGroup>();

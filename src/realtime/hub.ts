@@ -1,6 +1,7 @@
 import type { Broker, Unsubscribe } from '../infra/pubsub/broker.port.js';
 import type { Logger } from '../logger.js';
-import type { ChatEvent } from './events.js';
+import type { ChatEvent } from '../domain/events/events.js';
+import type { Topic } from '../domain/events/topics.js';
 
 type Listener = (event: ChatEvent) => void;
 
@@ -13,23 +14,55 @@ interface Entry {
 /**
  * The local hub: one upstream subscription per topic for this process, fanned out to every
  * local listener (viewers' channel subscriptions, badge sessions, typing and presence
- * subscribers). All local listeners receive the same event object, which lets the renderer
- * execute a subscription's selection once per event and share the result.
+ * subscribers). This is the only place local listeners are reference-counted; the broker sees
+ * one subscription per topic. All local listeners receive the same event object, which lets the
+ * renderer execute a subscription's selection once per event and share the result.
  */
 export function createHub(broker: Broker, log: Logger) {
   const entries = new Map<string, Entry>();
+  /** Upstream unsubscribes in flight: a new subscription to the same topic waits for them. */
+  const closing = new Map<string, Promise<void>>();
 
-  function dispatch(topic: string, payload: unknown) {
-    const entry = entries.get(topic);
-    if (!entry) return;
+  function dispatch(entry: Entry, topic: Topic, payload: unknown) {
     const event = payload as ChatEvent;
     for (const l of [...entry.listeners]) {
       try {
         l(event);
       } catch (err) {
-        log.error({ err, topic }, 'listener failed');
+        log.error({ err, topic: topic.name }, 'listener failed');
       }
     }
+  }
+
+  function open(topic: Topic): Entry {
+    const gapListeners = new Set<() => void>();
+    const entry: Entry = { listeners: new Set(), gapListeners, ready: null as unknown as Promise<Unsubscribe> };
+    const previous = closing.get(topic.name) ?? Promise.resolve();
+    entry.ready = previous.then(() =>
+      broker.subscribe(
+        topic,
+        (p) => dispatch(entry, topic, p),
+        () => {
+          for (const g of [...gapListeners]) g();
+        },
+      ),
+    );
+    entries.set(topic.name, entry);
+    entry.ready.catch(() => {
+      if (entries.get(topic.name) === entry) entries.delete(topic.name);
+    });
+    return entry;
+  }
+
+  function shut(topic: Topic, entry: Entry) {
+    entries.delete(topic.name);
+    const done: Promise<void> = entry.ready
+      .then((unsub) => unsub())
+      .catch(() => {})
+      .finally(() => {
+        if (closing.get(topic.name) === done) closing.delete(topic.name);
+      });
+    closing.set(topic.name, done);
   }
 
   return {
@@ -38,41 +71,22 @@ export function createHub(broker: Broker, log: Logger) {
      * that removes the listener (and the upstream subscription with the last listener).
      * `onGap` runs when the engine may have dropped events (shard failover): catch up from the database.
      */
-    async listen(topic: string, listener: Listener, onGap?: () => void): Promise<() => void> {
-      let entry = entries.get(topic);
-      if (!entry) {
-        const gapListeners = new Set<() => void>();
-        const ready = broker.subscribe(
-          topic,
-          (p) => dispatch(topic, p),
-          () => {
-            for (const g of [...gapListeners]) g();
-          },
-        );
-        entry = { listeners: new Set(), gapListeners, ready };
-        entries.set(topic, entry);
-        ready.catch(() => {
-          if (entries.get(topic) === entry) entries.delete(topic);
-        });
-      }
+    async listen(topic: Topic, listener: Listener, onGap?: () => void): Promise<() => void> {
+      const entry = entries.get(topic.name) ?? open(topic);
       const own: Listener = (e) => listener(e); // distinct identity, so one function can listen twice
       const gap = onGap ? () => onGap() : null;
       entry.listeners.add(own);
       if (gap) entry.gapListeners.add(gap);
-      const mine = entry;
       let removed = false;
       const remove = () => {
         if (removed) return;
         removed = true;
-        mine.listeners.delete(own);
-        if (gap) mine.gapListeners.delete(gap);
-        if (mine.listeners.size === 0 && entries.get(topic) === mine) {
-          entries.delete(topic);
-          mine.ready.then((unsub) => unsub()).catch(() => {});
-        }
+        entry.listeners.delete(own);
+        if (gap) entry.gapListeners.delete(gap);
+        if (entry.listeners.size === 0 && entries.get(topic.name) === entry) shut(topic, entry);
       };
       try {
-        await mine.ready;
+        await entry.ready;
       } catch (err) {
         remove();
         throw err;

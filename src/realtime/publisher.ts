@@ -1,6 +1,6 @@
 import type { Broker } from '../infra/pubsub/broker.port.js';
 import type { Logger } from '../logger.js';
-import { topicsFor, type ChatEvent, type EventPublisher } from './events.js';
+import { topicsFor, type ChatEvent, type EventPublisher } from '../domain/events/events.js';
 
 /**
  * Publishes domain events to their topics. A failed publish is logged and dropped, never
@@ -14,7 +14,7 @@ export function createBrokerPublisher(broker: Broker, log: Logger): EventPublish
       for (const topic of topicsFor(event)) {
         const p = broker
           .publish(topic, event)
-          .catch((err) => log.warn({ err, topic, type: event.type }, 'publish failed; clients will catch up by replay'))
+          .catch((err) => log.warn({ err, topic: topic.name, type: event.type }, 'publish failed; clients will catch up by replay'))
           .finally(() => pending.delete(p));
         pending.add(p);
       }

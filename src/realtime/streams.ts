@@ -1,15 +1,14 @@
-import type { Services } from '../domain/services.js';
 import type { Viewer } from '../domain/viewer.js';
 import { notFound } from '../domain/errors.js';
 import type { Message } from '../generated/prisma/client.js';
 import type { ConnectionState } from './connection.js';
-import type { ChatEvent, EventOf } from './events.js';
+import type { ChatEvent, EventOf } from '../domain/events/events.js';
 import type { Hub } from './hub.js';
-import type { Presence } from './presence.js';
+import type { Presence } from '../infra/presence/presence.port.js';
 import { EventQueue } from './queue.js';
-import { topics } from './topics.js';
+import { topics } from '../domain/events/topics.js';
 import { snowflakeAt } from '../infra/ids/snowflake.js';
-import { toWire } from './wire.js';
+import { toWire } from '../domain/events/wire.js';
 
 /** A subscription payload: a live event (shared by every local subscriber) or a replayed message. */
 export type ChannelEventPayload =
@@ -19,9 +18,30 @@ const REPLAY_PAGE = 100;
 /** Replayed ids remembered to drop their live duplicates (publishes still in flight after replay). */
 const DEDUPE_WINDOW = 1_000;
 
+/**
+ * What the streams need from the domain, and no more: access checks (the same rules as every
+ * query) and the reads a replay is made of. The composition root passes the domain services' functions.
+ */
+export interface StreamSources {
+  /** Throws NOT_FOUND when the viewer may not read the channel. */
+  accessChannel(viewer: Viewer, channelId: bigint): Promise<{ channel: { kind: string } }>;
+  /** Throws NOT_FOUND when the viewer may not read the message. */
+  accessMessage(viewer: Viewer, messageId: bigint): Promise<{ message: Message; channel: { kind: string } }>;
+  /** Listed messages right after `after`, newest first (as the history query pages). */
+  history(
+    viewer: Viewer,
+    channelId: bigint,
+    opts: { after: bigint; first: number },
+  ): Promise<{ nodes: Message[]; hasPreviousPage: boolean }>;
+  /** Replies of a thread after `after`, oldest first. */
+  thread(viewer: Viewer, rootId: bigint, opts: { after: bigint; first: number }): Promise<{ nodes: Message[]; hasNextPage: boolean }>;
+  /** The ids among these of users the viewer may see. */
+  visibleUserIds(viewer: Viewer, userIds: bigint[]): Promise<bigint[]>;
+}
+
 export interface StreamDeps {
   hub: Hub;
-  services: Services;
+  sources: StreamSources;
   presence: Presence;
   queueLimit: number;
 }
@@ -143,19 +163,19 @@ export function abortable<T>(gen: AsyncGenerator<T>, abort: () => unknown): Asyn
 }
 
 export function createStreams(deps: StreamDeps) {
-  const { services } = deps;
+  const { sources } = deps;
 
   return {
     /** The visible channel: messages and changes, replayed after `after`, then live. */
     async channel(viewer: Viewer, connection: ConnectionState, channelId: bigint, after: bigint | null) {
-      const { channel } = await services.channels.accessChannel(viewer, channelId);
+      const { channel } = await sources.accessChannel(viewer, channelId);
       const isPrivate = channel.kind !== 'PUBLIC';
       const id = channelId.toString();
       const me = viewer.userId.toString();
       async function* replay(from: bigint) {
         let cursor = from;
         for (;;) {
-          const page = await services.messages.history(viewer, channelId, { after: cursor, first: REPLAY_PAGE });
+          const page = await sources.history(viewer, channelId, { after: cursor, first: REPLAY_PAGE });
           const asc = [...page.nodes].reverse();
           yield* asc;
           if (!page.hasPreviousPage || asc.length === 0) return;
@@ -189,7 +209,7 @@ export function createStreams(deps: StreamDeps) {
 
     /** An open thread pane: replies (and changes to them and the root), replayed then live. */
     async thread(viewer: Viewer, connection: ConnectionState, rootId: bigint, after: bigint | null) {
-      const { message: root, channel } = await services.messages.accessMessage(viewer, rootId);
+      const { message: root, channel } = await sources.accessMessage(viewer, rootId);
       if (root.threadRootId) throw notFound('thread', rootId);
       const isPrivate = channel.kind !== 'PUBLIC';
       const rid = rootId.toString();
@@ -197,7 +217,7 @@ export function createStreams(deps: StreamDeps) {
       async function* replay(from: bigint) {
         let cursor = from;
         for (;;) {
-          const page = await services.messages.thread(viewer, rootId, { after: cursor, first: REPLAY_PAGE });
+          const page = await sources.thread(viewer, rootId, { after: cursor, first: REPLAY_PAGE });
           yield* page.nodes;
           if (!page.hasNextPage || page.nodes.length === 0) return;
           cursor = page.nodes.at(-1)!.id;
@@ -231,14 +251,14 @@ export function createStreams(deps: StreamDeps) {
 
     /** Typing in a channel (threadRootId null) or one thread, from everyone but the viewer. */
     async typing(viewer: Viewer, connection: ConnectionState, channelId: bigint, threadRootId: bigint | null) {
-      await services.channels.accessChannel(viewer, channelId);
+      await sources.accessChannel(viewer, channelId);
       const me = viewer.userId.toString();
       const thread = threadRootId?.toString() ?? null;
       const queue = new EventQueue<EventOf<'Typing'>>(deps.queueLimit, () => connection.close(1013, 'slow consumer'));
       const unlisten = await deps.hub.listen(topics.channel(channelId), (e) => {
         if (e.type === 'Typing' && e.userId !== me && e.threadRootId === thread) queue.push(e);
         else if (e.type === 'MembershipChanged' && e.userId === me && !e.joined) {
-          services.channels.accessChannel(viewer, channelId).catch((err) => queue.fail(err));
+          sources.accessChannel(viewer, channelId).catch((err) => queue.fail(err));
         }
       });
       queue.onClose(unlisten);
@@ -247,8 +267,7 @@ export function createStreams(deps: StreamDeps) {
 
     /** Presence changes of the listed users (the ones a client shows), current state first. */
     async presence(viewer: Viewer, connection: ConnectionState, userIds: bigint[]) {
-      const visible = (await services.users.visibleUsers(viewer, userIds)).filter((u) => u !== null);
-      const ids = visible.map((u) => u!.id.toString());
+      const ids = (await sources.visibleUserIds(viewer, userIds)).map(String);
       const queue = new EventQueue<EventOf<'PresenceChanged'>>(deps.queueLimit, () =>
         connection.close(1013, 'slow consumer'),
       );

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisRingBroker } from '../../src/infra/pubsub/redis-ring.broker.js';
+import { topics } from '../../src/domain/events/topics.js';
 import { describeBrokerContract } from '../contract/broker.contract.js';
 import { RedisShard, redisServerAvailable } from '../helpers/redis.js';
 
@@ -31,9 +32,9 @@ describe.skipIf(!available)('redis ring', () => {
     const b = createRedisRingBroker(urls, opts);
     try {
       // Find a topic served by shard 1.
-      let topic = '';
-      for (let i = 0; i < 1000 && !topic; i++)
-        if (a.shardOf(`ch:${1000 + i}`)?.startsWith('shard-1')) topic = `ch:${1000 + i}`;
+      let topic = topics.channel('0');
+      for (let i = 0; i < 1000 && topic.shardKey === '0'; i++)
+        if (a.shardOf(topics.channel(String(1000 + i)))?.startsWith('shard-1')) topic = topics.channel(String(1000 + i));
       const got: number[] = [];
       let gaps = 0;
       await a.subscribe(

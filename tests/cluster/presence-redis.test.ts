@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { createRedisRingBroker } from '../../src/infra/pubsub/redis-ring.broker.js';
-import { createRedisPresence } from '../../src/realtime/presence.redis.js';
+import { createRedisPresence } from '../../src/infra/presence/presence.redis.js';
 import { describePresenceContract } from '../contract/presence.contract.js';
 import { RedisShard, redisServerAvailable } from '../helpers/redis.js';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChatEvent, EventPublisher } from '../../src/realtime/events.js';
-import type { Presence, PresenceOptions } from '../../src/realtime/presence.js';
+import type { ChatEvent, EventPublisher } from '../../src/domain/events/events.js';
+import type { Presence, PresenceOptions } from '../../src/infra/presence/presence.port.js';
 
 /** What every presence store does, run against the in-memory one and the Redis one. */
 export function describePresenceContract(

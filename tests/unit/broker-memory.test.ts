@@ -1,8 +1,10 @@
-import { createMemoryBroker } from '../../src/infra/pubsub/memory.broker.js';
+import { createMemoryBroker, createMemoryBus } from '../../src/infra/pubsub/memory.broker.js';
 import { describeBrokerContract } from '../contract/broker.contract.js';
 
-// One process: both "gateways" share the one in-memory engine.
+// Two "processes" on one in-memory bus.
 describeBrokerContract('memory', async () => {
-  const broker = createMemoryBroker();
-  return { a: broker, b: broker, close: () => broker.close() };
+  const bus = createMemoryBus();
+  const a = createMemoryBroker(bus);
+  const b = createMemoryBroker(bus);
+  return { a, b, close: async () => void (await Promise.all([a.close(), b.close()])) };
 });

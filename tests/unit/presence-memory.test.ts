@@ -1,4 +1,4 @@
-import { createMemoryPresence } from '../../src/realtime/presence.js';
+import { createMemoryPresence } from '../../src/infra/presence/presence.memory.js';
 import { describePresenceContract } from '../contract/presence.contract.js';
 
 describePresenceContract('memory', async (events, opts) => {

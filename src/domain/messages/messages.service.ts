@@ -9,8 +9,8 @@ import type { ChannelsService } from '../channels/channels.service.js';
 import type { WorkspacesService } from '../workspaces/workspaces.service.js';
 import { parseMentions } from './mentions.js';
 import { normalizeEmoji } from './emoji.js';
-import type { ChatEvent } from '../../realtime/events.js';
-import { toWire } from '../../realtime/wire.js';
+import type { ChatEvent } from '../events/events.js';
+import { toWire } from '../events/wire.js';
 
 export type { Message };
 

@@ -3,7 +3,6 @@ import { ChannelRef, MessageRef } from '../refs.js';
 import { PageInfo, idString, viewerOf } from './common.js';
 import { idArg, idArgs } from '../../domain/validate.js';
 import type { SearchPage, SearchResultItem } from '../../domain/search/search.service.js';
-import type { SnippetPart } from '../../infra/search/search-index.port.js';
 
 export const SearchSortEnum = builder.enumType('SearchSort', {
   values: {
@@ -28,6 +27,9 @@ const SearchFilter = builder.inputType('SearchFilter', {
     before: t.field({ type: 'DateTime', description: 'Sent before this instant' }),
   }),
 });
+
+/** A piece of a result's snippet, as the search service returns it. */
+type SnippetPart = SearchResultItem['snippet'][number];
 
 const SnippetPartRef = builder.objectRef<SnippetPart>('SnippetPart').implement({
   description: 'A piece of a snippet: plain text, or a part that matched the query',

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { Logger } from '../../logger.js';
-import type { Broker, Unsubscribe } from './broker.port.js';
+import { alreadySubscribed, type Broker, type Topic, type Unsubscribe } from './broker.port.js';
 import { HashRing } from './hash-ring.js';
 
 export interface RedisRingOptions {
@@ -26,15 +26,14 @@ interface Shard {
   failures: number;
 }
 
+/** This process's one subscription to a topic (the hub fans it out to local listeners). */
 interface TopicEntry {
-  handlers: Set<(payload: unknown) => void>;
-  gapHandlers: Set<() => void>;
+  topic: Topic;
+  handler: (payload: unknown) => void;
+  onGap: (() => void) | null;
   shard: Shard | null;
   subId: number | null;
 }
-
-/** The shard key of a topic: the id after its prefix (channel id, user id). */
-const shardKey = (topic: string) => topic.slice(topic.indexOf(':') + 1);
 
 const withTimeout = <T>(p: Promise<T>, ms: number, what: string) =>
   new Promise<T>((resolve, reject) => {
@@ -98,25 +97,26 @@ export function createRedisRingBroker(urls: string[], opts: RedisRingOptions) {
   const timers = new Set<NodeJS.Timeout>();
   let closed = false;
 
-  const route = (topic: string): Shard | null => {
-    const name = ring.route(shardKey(topic), (n) => byName.get(n)!.up);
+  const route = (topic: Topic): Shard | null => {
+    const name = ring.route(topic.shardKey, (n) => byName.get(n)!.up);
     return name ? byName.get(name)! : null;
   };
 
   function signalGaps(which: (e: TopicEntry) => boolean) {
-    for (const e of topics.values()) if (which(e)) for (const g of [...e.gapHandlers]) g();
+    for (const e of topics.values()) if (which(e)) e.onGap?.();
   }
 
-  async function attach(topic: string, entry: TopicEntry) {
+  async function attach(entry: TopicEntry) {
+    const { topic } = entry;
     const shard = route(topic);
     entry.shard = shard;
     entry.subId = null;
     if (!shard) return;
-    const subId = await shard.pubsub.subscribe(topic, (payload: unknown) => {
+    const subId = await shard.pubsub.subscribe(topic.name, (payload: unknown) => {
       if (entry.shard !== shard) return; // a late message from the shard we left
-      for (const h of [...entry.handlers]) h(payload);
+      entry.handler(payload);
     });
-    if (entry.shard === shard && topics.get(topic) === entry) entry.subId = subId;
+    if (entry.shard === shard && topics.get(topic.name) === entry) entry.subId = subId;
     else shard.pubsub.unsubscribe(subId);
   }
 
@@ -129,17 +129,19 @@ export function createRedisRingBroker(urls: string[], opts: RedisRingOptions) {
   async function rebalance() {
     const moved: TopicEntry[] = [];
     await Promise.all(
-      [...topics].map(async ([topic, entry]) => {
-        if (route(topic) === entry.shard) return;
+      [...topics.values()].map(async (entry) => {
+        if (route(entry.topic) === entry.shard) return;
         detach(entry);
-        await attach(topic, entry).catch((err) => log.warn({ err: err.message, topic }, 'resubscribe failed'));
+        await attach(entry).catch((err: Error) =>
+          log.warn({ err: err.message, topic: entry.topic.name }, 'resubscribe failed'),
+        );
         moved.push(entry);
       }),
     );
     if (!moved.length) return;
     log.info({ topics: moved.length }, 'topics moved between shards');
     const notify = () => {
-      for (const e of moved) for (const g of [...e.gapHandlers]) g();
+      for (const e of moved) e.onGap?.();
     };
     notify();
     const t = setTimeout(() => {
@@ -199,37 +201,29 @@ export function createRedisRingBroker(urls: string[], opts: RedisRingOptions) {
       );
       if (!shards.some((s) => s.up)) throw new Error(`no redis shard reachable (${urls.join(', ')})`);
     },
-    async publish(topic: string, payload: unknown) {
+    async publish(topic: Topic, payload: unknown) {
       const shard = route(topic);
       if (!shard) throw new Error('no live redis shard');
-      await withTimeout(shard.pubsub.publish(topic, payload), publishTimeoutMs, `publish to ${shard.name}`);
+      await withTimeout(shard.pubsub.publish(topic.name, payload), publishTimeoutMs, `publish to ${shard.name}`);
     },
-    async subscribe(topic: string, handler: (payload: unknown) => void, onGap?: () => void): Promise<Unsubscribe> {
-      let entry = topics.get(topic);
-      const isNew = !entry;
-      if (!entry) {
-        entry = { handlers: new Set(), gapHandlers: new Set(), shard: null, subId: null };
-        topics.set(topic, entry);
+    async subscribe(topic: Topic, handler: (payload: unknown) => void, onGap?: () => void): Promise<Unsubscribe> {
+      if (topics.has(topic.name)) throw alreadySubscribed(topic);
+      const entry: TopicEntry = { topic, handler, onGap: onGap ?? null, shard: null, subId: null };
+      topics.set(topic.name, entry);
+      try {
+        await attach(entry);
+      } catch (err) {
+        topics.delete(topic.name);
+        throw err;
       }
-      const own = (p: unknown) => handler(p);
-      const gap = onGap ? () => onGap() : null;
-      entry.handlers.add(own);
-      if (gap) entry.gapHandlers.add(gap);
-      if (isNew) await attach(topic, entry);
-      else
-        while (entry.shard && entry.subId === null && topics.get(topic) === entry)
-          await new Promise((r) => setTimeout(r, 5));
-      const mine = entry;
       let done = false;
-      return async () => {
-        if (done) return;
-        done = true;
-        mine.handlers.delete(own);
-        if (gap) mine.gapHandlers.delete(gap);
-        if (mine.handlers.size === 0 && topics.get(topic) === mine) {
-          topics.delete(topic);
-          detach(mine);
+      return () => {
+        if (!done && topics.get(topic.name) === entry) {
+          topics.delete(topic.name);
+          detach(entry);
         }
+        done = true;
+        return Promise.resolve();
       };
     },
     topicCount: () => topics.size,
@@ -242,7 +236,7 @@ export function createRedisRingBroker(urls: string[], opts: RedisRingOptions) {
       return name ? byName.get(name)!.publisher : null;
     },
     /** Which shard serves a topic now (tests, metrics). */
-    shardOf: (topic: string) => route(topic)?.name ?? null,
+    shardOf: (topic: Topic) => route(topic)?.name ?? null,
     shardStates: () => shards.map((s) => ({ name: s.name, up: s.up })),
     async close() {
       closed = true;

@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
-import type { PrismaClient } from '../infra/db/database.js';
-import type { Viewer } from './viewer.js';
+import type { PrismaClient } from '../generated/prisma/client.js';
+import type { Viewer } from '../domain/viewer.js';
 import type {
   Channel,
   ChannelMember,

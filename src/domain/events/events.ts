@@ -1,4 +1,4 @@
-import { topics } from './topics.js';
+import { topics, type Topic } from './topics.js';
 
 /**
  * Every client-visible event, as a closed union that survives JSON (ids are strings, times ISO
@@ -100,7 +100,7 @@ export type ChannelTopicEvent = EventOf<
 >;
 
 /** Where an event is published. */
-export function topicsFor(event: ChatEvent): string[] {
+export function topicsFor(event: ChatEvent): Topic[] {
   switch (event.type) {
     case 'MessagePosted':
     case 'MessageEdited':

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
-import type { Logger } from '../logger.js';
-import type { EventPublisher, PresenceStatusName } from './events.js';
-import type { ManualStatus, Presence, PresenceInfo, PresenceOptions } from './presence.js';
+import type { Logger } from '../../logger.js';
+import type { EventPublisher, PresenceStatusName } from '../../domain/events/events.js';
+import type { ManualStatus, Presence, PresenceInfo, PresenceOptions } from './presence.port.js';
 
 /** Connections are leases: a gateway that dies stops renewing, and its connections expire. */
 const CONN_TTL_MS = 30_000;

@@ -1,4 +1,4 @@
-import type { Message } from '../generated/prisma/client.js';
+import type { Message } from '../../generated/prisma/client.js';
 import type { WireMessage } from './events.js';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);

@@ -1,0 +1,21 @@
+/**
+ * A pub/sub topic: its name, and the id the Redis ring routes it by (the same shape as the
+ * broker port's Topic, src/infra/pubsub/broker.port.ts).
+ */
+export interface Topic {
+  readonly name: string;
+  readonly shardKey: string;
+}
+
+const topic = (prefix: string, id: string | bigint): Topic => ({ name: `${prefix}:${id}`, shardKey: String(id) });
+
+/**
+ * Topic builders: the only place topics are made. Channel topics carry everything that happens
+ * in a channel; user topics what concerns one user on all their connections; presence topics
+ * one user's presence. Each topic carries its shard key (the channel or user id).
+ */
+export const topics = {
+  channel: (channelId: string | bigint) => topic('ch', channelId),
+  user: (userId: string | bigint) => topic('u', userId),
+  presence: (userId: string | bigint) => topic('p', userId),
+};
