@@ -14,42 +14,50 @@
  *
  * Deliveries/s = (full pushes + badge frames) / (first send -> last frame); latency = HTTP send
  * start -> frame at the viewer, both in the load generator (one clock). Loopback only; bounded.
+ *
+ * Wrong results fail the run (exit code 1, listed after the report): any send error (load phases
+ * and failover sender), full pushes not exactly viewers x messages, duplicates or missing pushes,
+ * badge unread counts that differ from the database, a kill after which nothing is delivered, and
+ * a failover message (acknowledged) that the viewer never got, or got twice.
+ *
+ * Knobs (env): BENCH_ONLINE (2000), BENCH_VIEWERS (200), BENCH_MESSAGES (300), BENCH_RATE (50),
+ * BENCH_KILLS (5). PostgreSQL: the scratch database `chat_bench_cluster` (or DATABASE_URL).
  */
 import { cpus, totalmem } from 'node:os';
 import pg from 'pg';
 import { createDatabase } from '../src/infra/db/database.js';
 import { migrate } from '../src/infra/db/migrator.js';
 import { HashRing } from '../src/infra/pubsub/hash-ring.js';
-import { topics } from '../src/realtime/topics.js';
+import { topics } from '../src/domain/events/topics.js';
 import { GatewayProcess } from '../tests/helpers/gateway.js';
 import { RedisShard } from '../tests/helpers/redis.js';
 import { connect, subscribe } from '../tests/helpers/ws.js';
 import { ChannelEventsDocument } from '../tests/generated/gql/graphql.js';
-import { startFanoutClient, type PhaseJob, type PhaseResult } from './lib/ws-fanout.js';
+import {
+  badgeFailures,
+  checkBadgeCounts,
+  phaseFailures,
+  startFanoutClient,
+  type PhaseJob,
+  type PhaseResult,
+} from './lib/ws-fanout.js';
 import { fmt, formatTable, percentile } from './lib/stats.js';
 import { seed } from './seed.js';
+import { dropScratch, prepareDatabase } from './lib/scratch-db.js';
+import { envInt } from './lib/env.js';
+import { Failures } from './lib/failures.js';
 
-const ADMIN_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
 const DB = 'chat_bench_cluster';
-const env = (name: string, def: number) => (process.env[name] ? Number(process.env[name]) : def);
-const ONLINE = env('BENCH_ONLINE', 2_000);
-const VIEWERS = env('BENCH_VIEWERS', 200);
-const MESSAGES = env('BENCH_MESSAGES', 300);
-const RATE = env('BENCH_RATE', 50);
-const KILLS = env('BENCH_KILLS', 5);
+const ONLINE = envInt('BENCH_ONLINE', 2_000);
+const VIEWERS = envInt('BENCH_VIEWERS', 200);
+const MESSAGES = envInt('BENCH_MESSAGES', 300);
+const RATE = envInt('BENCH_RATE', 50);
+const KILLS = envInt('BENCH_KILLS', 5, 0);
 const FLUSH_MS = 250;
 const log = (m: string) => process.stderr.write(`[bench:cluster] ${new Date().toISOString().slice(11, 19)} ${m}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function admin(sql: string) {
-  const c = new pg.Client({ connectionString: ADMIN_URL });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
+/** Wrong results, printed after the report; exit code 1. */
+const failures = new Failures('bench:cluster');
 
 interface Row {
   setup: string;
@@ -63,6 +71,7 @@ async function runLoad(
   tokens: string[],
   senderTokens: string[],
   channelId: string,
+  db: { pool: pg.Pool; userIds: string[] },
 ): Promise<Row> {
   const client = await startFanoutClient();
   try {
@@ -97,8 +106,10 @@ async function runLoad(
     };
     const r = await client.phase(job);
     log(
-      `${setup}: sent ${r.sent}, full ${r.fullPushes}/${r.expectedFullPushes}, badges ${r.badgeFrames}, p99 ${fmt(r.latency.p99)} ms`,
+      `${setup}: sent ${r.sent} (${r.sendErrors} errors), full ${r.fullPushes}/${r.expectedFullPushes}, badges ${r.badgeFrames}, p99 ${fmt(r.latency.p99)} ms`,
     );
+    failures.add(...phaseFailures(setup, r));
+    failures.add(...badgeFailures(setup, await checkBadgeCounts(db.pool, channelId, db.userIds, r)));
     return { setup, r };
   } finally {
     await client.close();
@@ -111,9 +122,9 @@ async function main() {
     process.exit(2);
   }, 15 * 60_000);
   watchdog.unref();
-  await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
-  await admin(`CREATE DATABASE ${DB}`);
-  const dbUrl = `postgresql://postgres@127.0.0.1:5432/${DB}`;
+  const { url: dbUrl, scratch } = await prepareDatabase(DB);
+  const pool = new pg.Pool({ connectionString: dbUrl, max: 2 });
+  pool.on('error', (err) => log(`pool: ${err.message}`));
   const shards: RedisShard[] = [];
   const gateways: GatewayProcess[] = [];
   const rows: Row[] = [];
@@ -135,6 +146,7 @@ async function main() {
     }
     const channelId = fx.channelIds[0]!;
     const tokens = fx.tokens.slice(0, ONLINE).map((t) => t.token);
+    const load = { pool, userIds: fx.tokens.slice(0, ONLINE).map((t) => t.userId) };
     const senders = fx.tokens.slice(ONLINE, ONLINE + 8).map((t) => t.token);
     const base = {
       DATABASE_URL: dbUrl,
@@ -147,7 +159,7 @@ async function main() {
     // 1. One gateway, in-memory engine.
     const solo = await GatewayProcess.start(base);
     gateways.push(solo);
-    rows.push(await runLoad('memory, 1 gateway', [solo.url], solo.url, tokens, senders, channelId));
+    rows.push(await runLoad('memory, 1 gateway', [solo.url], solo.url, tokens, senders, channelId, load));
     await solo.stop();
     gateways.pop();
 
@@ -157,33 +169,53 @@ async function main() {
     const g1 = await GatewayProcess.start(ringEnv);
     const g2 = await GatewayProcess.start(ringEnv);
     gateways.push(g1, g2);
-    rows.push(await runLoad('redis ring, 2 gateways, 3 shards', [g1.url, g2.url], g1.url, tokens, senders, channelId));
+    rows.push(
+      await runLoad('redis ring, 2 gateways, 3 shards', [g1.url, g2.url], g1.url, tokens, senders, channelId, load),
+    );
 
     // 3. Failover: kill the shard that owns the channel topic, KILLS times.
     const ring = new HashRing(shards.map((s, i) => `shard-${i}:127.0.0.1:${s.port}`));
-    const owner = ring.route(topics.channel(channelId).slice(3))!;
+    const owner = ring.route(topics.channel(channelId).shardKey)!;
     const victim = shards[Number(/^shard-(\d+)/.exec(owner)![1])]!;
     log(`channel topic lives on ${owner}`);
     const viewer = connect(g2.url, fx.tokens[0]!.token);
     const sub = subscribe(viewer.client, ChannelEventsDocument, { channelId });
     await sleep(1_000);
-    const sendOne = (text: string) =>
-      fetch(g1.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${senders[0]}` },
-        body: JSON.stringify({
-          query: 'mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }',
-          variables: { i: { channelId, text } },
-        }),
-      }).then((r) => r.json() as Promise<{ data?: { sendMessage: { id: string } } }>);
+    // A send is acknowledged (its id returned) or an error: a write is committed before its
+    // publish, and a failed publish does not fail it, so a shard down is no reason to fail a send.
+    let failoverSendErrors = 0;
+    const failoverErrorSamples: string[] = [];
+    const failoverSent = new Set<string>();
+    const sendOne = async (text: string): Promise<string | null> => {
+      try {
+        const res = await fetch(g1.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${senders[0]}` },
+          body: JSON.stringify({
+            query: 'mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }',
+            variables: { i: { channelId, text } },
+          }),
+        });
+        const body = await res.text();
+        const j = JSON.parse(body) as { data?: { sendMessage?: { id: string } }; errors?: unknown[] };
+        const id = j.data?.sendMessage?.id;
+        if (res.status !== 200 || j.errors?.length || !id) throw new Error(`HTTP ${res.status}: ${body.slice(0, 200)}`);
+        failoverSent.add(id);
+        return id;
+      } catch (err) {
+        failoverSendErrors++;
+        if (failoverErrorSamples.length < 3) failoverErrorSamples.push(`${text}: ${(err as Error).message}`);
+        return null;
+      }
+    };
     for (let k = 0; k < KILLS; k++) {
       const sentAfter = new Set<string>();
       let stop = false;
       let killedAt: number | null = null;
       const sender = (async () => {
         for (let i = 0; !stop && i < 400; i++) {
-          const r = await sendOne(`failover ${k}.${i}`).catch(() => null);
-          if (r?.data && killedAt !== null) sentAfter.add(r.data.sendMessage.id);
+          const id = await sendOne(`failover ${k}.${i}`);
+          if (id !== null && killedAt !== null) sentAfter.add(id);
           await sleep(50);
         }
       })();
@@ -206,14 +238,57 @@ async function main() {
       await sender;
       kills.push(back ?? Number.POSITIVE_INFINITY);
       log(`kill ${k + 1}: first delivery after ${back === null ? 'NEVER (20 s)' : `${fmt(back)} ms`}`);
+      failures.check(
+        back !== null,
+        `failover kill ${k + 1}: no message sent after the kill reached the viewer within 20 s`,
+      );
       await victim.restart();
       await sleep(3_000); // the topic moves back
     }
-    viewer.dispose();
+    // Every acknowledged failover message reaches the viewer exactly once (live, or replayed after
+    // the topic moved; replayed ids are deduplicated against late live copies).
+    const delivered = () => {
+      const seen = new Map<string, number>();
+      for (const e of sub.events) {
+        if (e.channel.__typename === 'MessagePosted' && failoverSent.has(e.channel.message.id))
+          seen.set(e.channel.message.id, (seen.get(e.channel.message.id) ?? 0) + 1);
+      }
+      return seen;
+    };
+    await sub.until(() => delivered().size === failoverSent.size, 10_000).catch(() => {});
+    const seen = delivered();
+    const missing = [...failoverSent].filter((id) => !seen.has(id));
+    const dupes = [...seen].filter(([, n]) => n > 1);
+    log(
+      `failover: ${failoverSent.size} messages acknowledged (${failoverSendErrors} send errors), ${seen.size} delivered, ${missing.length} missing, ${dupes.length} duplicated`,
+    );
+    failures.check(
+      failoverSendErrors === 0,
+      () => `failover: ${failoverSendErrors} send errors, e.g. ${failoverErrorSamples.join(' | ')}`,
+    );
+    failures.check(
+      missing.length === 0,
+      () =>
+        `failover: ${missing.length} of ${failoverSent.size} acknowledged messages never reached the viewer (e.g. ${missing.slice(0, 3).join(', ')})`,
+    );
+    failures.check(
+      dupes.length === 0,
+      () =>
+        `failover: ${dupes.length} messages delivered more than once (e.g. ${dupes
+          .slice(0, 3)
+          .map(([id, n]) => `${id} x${n}`)
+          .join(', ')})`,
+    );
+    failures.check(
+      sub.errors.length === 0,
+      () => `failover viewer: subscription errors ${JSON.stringify(sub.errors).slice(0, 300)}`,
+    );
+    await viewer.dispose();
   } finally {
     for (const g of gateways) await g.stop();
     for (const s of shards) await s.kill();
-    await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`).catch(() => {});
+    await pool.end().catch(() => {});
+    if (scratch) await dropScratch(DB).catch((e: unknown) => log(`could not drop ${DB}: ${(e as Error).message}`));
   }
 
   const perSec = (r: PhaseResult) => ((r.fullPushes + r.badgeFrames) / r.windowMs) * 1000;
@@ -270,9 +345,11 @@ async function main() {
     `shard kill -> first message delivered again (${kills.length} kills): ${kills.map((k) => (Number.isFinite(k) ? `${fmt(k)} ms` : 'never')).join(', ')}`,
   );
   console.log(`median ${finite.length ? fmt(percentile(finite, 50)) : '-'} ms (goal: under 5,000 ms)`);
+  failures.report();
 }
 
 main().catch((err) => {
   console.error(err);
+  failures.report();
   process.exit(1);
 });

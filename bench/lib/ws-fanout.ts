@@ -9,17 +9,20 @@
  *  - full pushes: `next` frames of the `channel` subscription (MessagePosted), checked per viewer
  *    and message (no duplicates, none missing, none from another phase);
  *  - badge frames: `next` frames of the `badges` subscription, per connection, with the channel's
- *    unread count they carry (checked against the number of messages sent at the end);
+ *    unread count they carry (the last one per connection is returned, for the parent to check
+ *    against the database: `checkBadgeCounts`);
  *  - bytes: WebSocket frame bytes received (payload + frame header), by kind, and the TCP bytes
  *    the sockets read (`bytesRead`, which also counts control frames);
  *  - latency: receipt at each viewer minus the start of that message's HTTP send.
  *
- * Only loopback targets; every wait has a deadline.
+ * Only loopback targets; every wait has a deadline. `phaseFailures` and `checkBadgeCounts` turn a
+ * phase's counts into the list of wrong results the benchmarks fail on (bench/lib/failures.ts).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type pg from 'pg';
 import WebSocket from 'ws';
 import { assertLoopback } from './http-load.js';
 import { summarize, type Summary } from './stats.js';
@@ -122,15 +125,21 @@ export interface PhaseResult {
   badgeFramesOnViewers: number;
   /** Smallest gap between two badge frames of one connection. */
   minBadgeGapMs: number;
-  /** Badge-subscribed, non-viewing connections whose last unread count != unreadExpected. */
+  /** Listed messages this load generator has sent so far (all phases): informational only. */
   unreadExpected: number;
-  unreadMismatches: number;
-  unreadMismatchSample: string;
+  /**
+   * Per connection (by token index): the channel's unread count in the last badge frame received
+   * (-1: no frame yet), or NOT_CHECKED for connections without badges, viewing, or closed.
+   * Compared with the database by `checkBadgeCounts`.
+   */
+  badgeUnread: number[];
   fullBytes: number;
   badgeBytes: number;
   otherFrames: number;
   otherBytes: number;
   otherSamples: string[];
+  /** Other frames that are not pings: errors, completes, anything the phase did not ask for. */
+  unexpectedFrames: number;
   tcpBytes: number;
   latency: Summary;
   /** Connections closed by the server during the phase. */
@@ -145,6 +154,9 @@ export interface PhaseResult {
   /** The drain budget ran out before every push due arrived (or before a quiet period). */
   timedOut: boolean;
 }
+
+/** `PhaseResult.badgeUnread` of a connection whose badge count is not checked. */
+export const NOT_CHECKED = -2;
 
 type ToChild =
   | { type: 'connect'; id: number; job: ConnectJob }
@@ -211,6 +223,7 @@ class Phase {
   otherFrames = 0;
   otherBytes = 0;
   otherSamples: string[] = [];
+  unexpectedFrames = 0;
   closed = 0;
   closeSamples: string[] = [];
   firstAt = 0;
@@ -219,12 +232,15 @@ class Phase {
   latencies: Float64Array;
   nLat = 0;
   sendStart: Float64Array;
+  /** Messages whose send succeeded (a push of a failed send is not "missing" when it never comes). */
+  sentOk: Uint8Array;
   constructor(
     readonly job: PhaseJob | null,
     capacity: number,
   ) {
     this.latencies = new Float64Array(capacity);
     this.sendStart = new Float64Array(job?.messages ?? 0);
+    this.sentOk = new Uint8Array(job?.messages ?? 0);
   }
 }
 
@@ -444,7 +460,10 @@ function childMain() {
           p.otherBytes += frameBytes(data.length);
           const text = data.toString('utf8');
           if (text.startsWith('{"type":"ping"')) ws.send('{"type":"pong"}');
-          else sample(p.otherSamples, `conn ${index}: ${text}`);
+          else {
+            p.unexpectedFrames++;
+            sample(p.otherSamples, `conn ${index}: ${text}`);
+          }
         }
         notify();
       });
@@ -607,6 +626,7 @@ function childMain() {
               if (sendErrors.length < 5) sendErrors.push(r.error);
             } else {
               sent++;
+              p.sentOk[i] = 1;
             }
           }
         }),
@@ -617,6 +637,7 @@ function childMain() {
       firstSend = performance.now();
       lastSend = firstSend;
       p.sendStart.fill(firstSend);
+      p.sentOk.fill(1);
       await arm(); // the parent injects now; its reply comes back after the last publish
       sent = job.messages;
       totalSentOk += sent;
@@ -636,21 +657,16 @@ function childMain() {
     {
       for (const c of viewingConns) {
         if (!c.seen) continue;
-        for (let i = 0; i < c.seen.length; i++) if (!c.seen[i] && p.sendStart[i]! > 0) missing++;
+        for (let i = 0; i < c.seen.length; i++) if (!c.seen[i] && p.sentOk[i]) missing++;
       }
     }
     let badgeConnections = 0;
     let maxBadge = 0;
-    let unreadMismatches = 0;
-    let unreadMismatchSample = '';
+    const badgeUnread = new Array<number>(conns.reduce((n, c) => Math.max(n, c.index + 1), 0)).fill(NOT_CHECKED);
     for (const c of conns) {
       if (c.badgeFrames > 0) badgeConnections++;
       if (c.badgeFrames > maxBadge) maxBadge = c.badgeFrames;
-      if (c.badges && !c.viewing && !c.closed && c.unread !== totalSentOk) {
-        unreadMismatches++;
-        if (!unreadMismatchSample)
-          unreadMismatchSample = `conn ${c.index}: last unread ${c.unread}, expected ${totalSentOk}`;
-      }
+      if (c.badges && !c.viewing && !c.closed) badgeUnread[c.index] = c.unread;
     }
     const windowEnd = Math.max(p.lastFrameAt, lastSend);
     const result: PhaseResult = {
@@ -678,13 +694,13 @@ function childMain() {
       badgeFramesOnViewers: p.badgeFramesOnViewers,
       minBadgeGapMs: Number.isFinite(p.minBadgeGapMs) ? p.minBadgeGapMs : Number.NaN,
       unreadExpected: totalSentOk,
-      unreadMismatches,
-      unreadMismatchSample,
+      badgeUnread,
       fullBytes: p.fullBytes,
       badgeBytes: p.badgeBytes,
       otherFrames: p.otherFrames,
       otherBytes: p.otherBytes,
       otherSamples: p.otherSamples,
+      unexpectedFrames: p.unexpectedFrames,
       tcpBytes: tcp1 - tcp0,
       latency: summarize(p.latencies.subarray(0, p.nLat)),
       closed: p.closed,
@@ -704,7 +720,7 @@ function childMain() {
   const injectedWaiters = new Map<number, () => void>();
   process.on('message', (raw) => {
     const msg = raw as ToChild;
-    const reply = (work: Promise<unknown> | unknown) =>
+    const reply = (work: unknown) =>
       Promise.resolve(work).then(
         (result) => send({ type: 'result', id: msg.id, result }),
         (err: unknown) =>
@@ -810,7 +826,7 @@ export async function startFanoutClient(): Promise<FanoutClient> {
         reject,
         onArmed: onArmed ? () => onArmed(id) : undefined,
       });
-      child.send({ ...msg, id } as ToChild);
+      child.send({ ...msg, id });
     });
   }
 
@@ -836,6 +852,99 @@ export async function startFanoutClient(): Promise<FanoutClient> {
       clearTimeout(timer);
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks: what makes a phase's result wrong (the benchmarks collect these in bench/lib/failures.ts)
+
+/**
+ * The wrong results of one phase: any send error, full pushes not exactly viewers x messages sent,
+ * duplicates, missing or stray pushes, invalid or unexpected frames, connections the server
+ * closed, a drain that timed out. A send budget running out (fewer messages sent than asked) is
+ * not among them: that is the gateway saturating, a result the reports show as a goal missed.
+ */
+export function phaseFailures(label: string, r: PhaseResult): string[] {
+  const f: string[] = [];
+  const eg = (samples: string[]) => (samples.length ? `, e.g. ${samples.join(' | ')}` : '');
+  if (r.sendErrors > 0) f.push(`${label}: ${r.sendErrors} send errors${eg(r.sendErrorSamples)}`);
+  if (r.fullPushes !== r.expectedFullPushes)
+    f.push(
+      `${label}: ${r.fullPushes} full pushes, expected ${r.expectedFullPushes} (viewers x ${r.sent} messages sent)`,
+    );
+  if (r.duplicates > 0) f.push(`${label}: ${r.duplicates} duplicate full pushes`);
+  if (r.missing > 0) f.push(`${label}: ${r.missing} full pushes missing (a viewer never got a message that was sent)`);
+  if (r.strays > 0) f.push(`${label}: ${r.strays} stray full pushes (another phase's message, or an unknown one)`);
+  if (r.invalid > 0) f.push(`${label}: ${r.invalid} invalid frames${eg(r.invalidSamples)}`);
+  if (r.unexpectedFrames > 0) f.push(`${label}: ${r.unexpectedFrames} unexpected frames${eg(r.otherSamples)}`);
+  if (r.closed > 0) f.push(`${label}: ${r.closed} connections closed by the server${eg(r.closeSamples)}`);
+  if (r.timedOut) f.push(`${label}: the drain budget ran out before every push due arrived and the sockets went quiet`);
+  return f;
+}
+
+export interface BadgeCheck {
+  /** Connections checked: subscribed to badges, not viewing the channel, open. */
+  checked: number;
+  /** Of those, connections whose last badge frame's unread count is not the database's. */
+  mismatches: number;
+  mismatchSamples: string[];
+}
+
+/**
+ * Checks every badge-subscribed, non-viewing connection's last unread count against the database:
+ * the channel's messages with a sequence after the member's read position (`channel_members.
+ * last_read_seq`), counted in `messages` (not taken from `channels.last_seq`, the server's own
+ * bookkeeping). Run after the phase: no send in flight, the quiet period passed, so every badge
+ * frame due has arrived. `userIds[i]` is the user of connection i (the token index).
+ */
+export async function checkBadgeCounts(
+  pool: pg.Pool,
+  channelId: string,
+  userIds: readonly string[],
+  r: PhaseResult,
+): Promise<BadgeCheck> {
+  const checkedConns: number[] = [];
+  r.badgeUnread.forEach((unread, i) => {
+    if (unread !== NOT_CHECKED) checkedConns.push(i);
+  });
+  const result: BadgeCheck = { checked: checkedConns.length, mismatches: 0, mismatchSamples: [] };
+  if (checkedConns.length === 0) return result;
+  const users = checkedConns.map((i) => userIds[i] as string);
+  const reads = await pool.query<{ u: string; s: string }>(
+    'SELECT user_id::text AS u, last_read_seq::text AS s FROM channel_members WHERE channel_id = $1 AND user_id = ANY($2::text[]::bigint[])',
+    [channelId, users],
+  );
+  const readSeq = new Map(reads.rows.map((x) => [x.u, x.s]));
+  const counts = await pool.query<{ s: string; n: number }>(
+    `SELECT r.s, (SELECT count(*) FROM messages m WHERE m.channel_id = $1 AND m.seq > r.s::bigint)::int AS n
+     FROM unnest($2::text[]) AS r(s)`,
+    [channelId, [...new Set(readSeq.values())]],
+  );
+  const unreadAfter = new Map(counts.rows.map((x) => [x.s, x.n]));
+  for (const i of checkedConns) {
+    const user = userIds[i] as string;
+    const got = r.badgeUnread[i] as number;
+    const seq = readSeq.get(user);
+    const expected = seq === undefined ? undefined : unreadAfter.get(seq);
+    // No badge frame at all is right only when nothing is unread.
+    const ok = expected !== undefined && (got === -1 ? expected === 0 : got === expected);
+    if (ok) continue;
+    result.mismatches++;
+    if (result.mismatchSamples.length < 3) {
+      result.mismatchSamples.push(
+        `conn ${i} (user ${user}): ${got === -1 ? 'no badge frame' : `last badge unread ${got}`}, database ${expected ?? 'not a member'}`,
+      );
+    }
+  }
+  return result;
+}
+
+/** The checks' failures: wrong badge counts. */
+export function badgeFailures(label: string, b: BadgeCheck): string[] {
+  return b.mismatches > 0
+    ? [
+        `${label}: badge unread count differs from the database on ${b.mismatches} of ${b.checked} connections, e.g. ${b.mismatchSamples.join(' | ')}`,
+      ]
+    : [];
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href && process.send) childMain();
