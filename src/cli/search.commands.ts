@@ -29,7 +29,7 @@ export async function runSearchCommand(
   const app = await buildApp({ ...config, outbox: { ...config.outbox, worker: 'off' } }, { log });
   if (command === 'worker') {
     app.outbox.start();
-    console.log(`outbox worker running (search backend: ${app.searchIndex.kind}); Ctrl-C stops it`);
+    process.stdout.write(`outbox worker running (search backend: ${app.searchIndex.kind}); Ctrl-C stops it\n`);
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         log.info({ signal }, 'stopping the outbox worker');
@@ -44,7 +44,9 @@ export async function runSearchCommand(
   try {
     if (command === 'outbox:status') {
       const lag = await app.outbox.lag();
-      console.log(JSON.stringify({ backend: app.searchIndex.kind, kinds: app.outbox.kinds, ...lag }, null, 2));
+      process.stdout.write(
+        `${JSON.stringify({ backend: app.searchIndex.kind, kinds: app.outbox.kinds, ...lag }, null, 2)}\n`,
+      );
       return;
     }
     const { values } = parseArgs({ args, options: { batch: { type: 'string', default: '2000' } }, strict: true });
