@@ -31,7 +31,7 @@ export class Failures {
    */
   report(): void {
     if (this.list.length === 0) {
-      process.stdout.write(`\n${this.bench}: no wrong results (every count and delivery checked)\n`);
+      process.stdout.write(`\n${this.bench}: no wrong results\n`);
       return;
     }
     const lines = this.list.map((f, i) => `  ${i + 1}. ${f}`);
