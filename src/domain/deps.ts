@@ -15,4 +15,11 @@ export interface ServiceDeps {
   searchIndex: SearchIndex;
   /** Which of these users are online now (for @here); the presence service answers. */
   onlineAmong(userIds: bigint[]): Promise<bigint[]>;
+  /**
+   * Seams a test can hold to force an interleaving (a barrier it releases later); never set in
+   * production. `beforeSendWrite` runs after a send has its id and passed its checks, before it writes.
+   */
+  testHooks?: {
+    beforeSendWrite?(send: { id: bigint; nonce: string | null; channelId: bigint }): Promise<void>;
+  };
 }

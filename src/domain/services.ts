@@ -9,6 +9,8 @@ import { createSearchService } from './search/search.service.js';
 import { createThreadsService } from './threads/threads.service.js';
 import { createTypingService } from './typing/typing.service.js';
 import { createBadgesService } from './badges/badges.service.js';
+import { createReactionsService } from './reactions/reactions.service.js';
+import { createReadStateService } from './read-state/read-state.service.js';
 
 /** Wires the domain services together; called once by the composition root. */
 export function createServices(deps: ServiceDeps) {
@@ -16,13 +18,15 @@ export function createServices(deps: ServiceDeps) {
   const workspaces = createWorkspacesService(deps);
   const channels = createChannelsService(deps, workspaces);
   const messages = createMessagesService(deps, channels, workspaces);
+  const reactions = createReactionsService(deps, messages.common);
+  const readState = createReadStateService(deps, channels);
   const users = createUsersService(deps);
   const files = createFilesService(deps, channels);
   const threads = createThreadsService(deps, messages);
   const typing = createTypingService(deps, channels, messages);
   const badges = createBadgesService(deps);
   const search = createSearchService(deps);
-  return { auth, workspaces, channels, messages, users, files, threads, typing, badges, search };
+  return { auth, workspaces, channels, messages, reactions, readState, users, files, threads, typing, badges, search };
 }
 
 export type Services = ReturnType<typeof createServices>;

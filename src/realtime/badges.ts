@@ -1,4 +1,5 @@
 import type { ChannelBadgeRow, ThreadBadgeRow } from '../domain/badges/badges.service.js';
+import { countsAsMention } from '../domain/messages/mention-rule.js';
 import type { Logger } from '../logger.js';
 import type { ConnectionState } from './connection.js';
 import type { ChatEvent, EventOf, NotificationLevelName } from '../domain/events/events.js';
@@ -235,15 +236,21 @@ export function createBadgeManager(deps: { hub: Hub; badges: BadgeCounts; log: L
       st.mentionCount = 0;
       s.touchChannel(id, true);
     }
-    // Mentions: direct ones count unless NONE; @channel/@here also need the channel unmuted.
-    // @here counts members online at send time; a member with a badge session is connected.
+    // Mentions, by the one rule (domain/messages/mention-rule.ts). @here counts members online at
+    // send time; a member with a badge session is connected, so counts as online.
     const broad = e.mentionsChannel || e.mentionsHere;
     const candidates = broad ? group.sessions : e.mentionedUserIds.flatMap((u) => [...(group.byUser.get(u) ?? [])]);
+    const facts = {
+      authorId: e.authorId,
+      userIds: e.mentionedUserIds,
+      channel: e.mentionsChannel,
+      here: e.mentionsHere,
+      wasOnline: () => true,
+    };
     for (const s of candidates) {
-      if (s.userId === e.authorId) continue;
       const st = s.channels.get(id)!;
-      if (seq <= st.loadedSeq || st.level === 'NONE') continue;
-      if (e.mentionedUserIds.includes(s.userId) || (!st.muted && broad)) {
+      if (seq <= st.loadedSeq) continue;
+      if (countsAsMention({ userId: s.userId, level: st.level, muted: st.muted }, facts)) {
         st.mentionCount += 1;
         s.touchChannel(id, false);
       }

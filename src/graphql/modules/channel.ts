@@ -186,7 +186,7 @@ builder.mutationFields((t) => ({
     args: { channelId: t.arg.id({ required: true }), messageId: t.arg.id({ required: true }) },
     resolve: async (_r, args, ctx) => {
       const channelId = idArg(args.channelId, 'channelId');
-      await ctx.services.messages.markRead(viewerOf(ctx), channelId, idArg(args.messageId, 'messageId'));
+      await ctx.services.readState.markRead(viewerOf(ctx), channelId, idArg(args.messageId, 'messageId'));
       ctx.loaders.myMembership.clear(channelId);
       return (await ctx.services.channels.accessChannel(viewerOf(ctx), channelId)).channel;
     },

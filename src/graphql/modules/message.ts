@@ -143,12 +143,12 @@ builder.mutationFields((t) => ({
     type: MessageRef,
     args: { messageId: t.arg.id({ required: true }), emoji: t.arg.string({ required: true }) },
     resolve: (_r, args, ctx) =>
-      ctx.services.messages.addReaction(viewerOf(ctx), idArg(args.messageId, 'messageId'), args.emoji),
+      ctx.services.reactions.add(viewerOf(ctx), idArg(args.messageId, 'messageId'), args.emoji),
   }),
   removeReaction: t.field({
     type: MessageRef,
     args: { messageId: t.arg.id({ required: true }), emoji: t.arg.string({ required: true }) },
     resolve: (_r, args, ctx) =>
-      ctx.services.messages.removeReaction(viewerOf(ctx), idArg(args.messageId, 'messageId'), args.emoji),
+      ctx.services.reactions.remove(viewerOf(ctx), idArg(args.messageId, 'messageId'), args.emoji),
   }),
 }));
