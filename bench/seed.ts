@@ -95,7 +95,13 @@ export function unnestInsertSql(table: string, columns: { name: string; type: st
 
 /** Array elements as text (null stays null): bigint → decimal, Date → ISO-8601, boolean → true/false. */
 function param(values: unknown[]): (string | null)[] {
-  return values.map((v) => (v == null ? null : v instanceof Date ? v.toISOString() : String(v)));
+  return values.map((v) => {
+    if (v == null) return null;
+    if (v instanceof Date) return v.toISOString();
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean')
+      return String(v);
+    throw new TypeError(`seed: cannot write ${Object.prototype.toString.call(v)} as a text parameter`);
+  });
 }
 
 /** Inserts column-major rows in batches (all columns must have the same length). */
