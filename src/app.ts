@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
 import { createDatabase, type Database } from './infra/db/database.js';
 import { migrate } from './infra/db/migrator.js';
 import { createSnowflake } from './infra/ids/snowflake.js';
@@ -212,7 +212,7 @@ async function createPubSub(config: Config, log: Logger, gatewayId: string) {
   };
   switch (config.pubsub.kind) {
     case 'memory':
-      if (config.workerId === 'lease') throw new Error('WORKER_ID leasing needs REDIS_URLS');
+      if (config.workerId === 'lease') throw new ConfigError('WORKER_ID=lease needs REDIS_URLS');
       return {
         broker: createMemoryBroker() as Broker,
         presenceFor: (events: EventPublisher): Presence => createMemoryPresence(events, presenceOpts),
@@ -251,6 +251,6 @@ async function createPubSub(config: Config, log: Logger, gatewayId: string) {
       };
     }
     default:
-      throw new Error(`unknown pubsub kind ${(config.pubsub as { kind: string }).kind}`);
+      throw new ConfigError(`unknown pubsub kind ${(config.pubsub as { kind: string }).kind}`);
   }
 }

@@ -9,7 +9,11 @@ import './modules/message.js';
 import './modules/file.js';
 import './modules/bootstrap.js';
 import './modules/search.js';
-import './modules/realtime.js';
+import './modules/channel-events.js';
+import './modules/badges.js';
+import './modules/presence.js';
+import './modules/typing.js';
+import './modules/thread.js';
 
 export const schema = builder.toSchema();
 

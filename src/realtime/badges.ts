@@ -2,40 +2,20 @@ import type { ChannelBadgeRow, ThreadBadgeRow } from '../domain/badges/badges.se
 import { countsAsMention } from '../domain/messages/mention-rule.js';
 import type { Logger } from '../logger.js';
 import type { ConnectionState } from './connection.js';
-import type { ChatEvent, EventOf, NotificationLevelName } from '../domain/events/events.js';
+import type { ChatEvent, EventOf } from '../domain/events/events.js';
 import type { Hub } from './hub.js';
 import { EventQueue } from './queue.js';
 import { topics } from '../domain/events/topics.js';
+import {
+  BadgeSession,
+  ChannelGroup,
+  type BadgeUpdate,
+  type Manager,
+  type MemberState,
+  type ThreadState,
+} from './badge-session.js';
 
-export interface ChannelBadge {
-  channelId: string;
-  unreadCount: number;
-  mentionCount: number;
-}
-export interface ThreadBadge {
-  threadRootId: string;
-  channelId: string;
-  unreadCount: number;
-}
-export interface BadgeUpdate {
-  channels: ChannelBadge[];
-  threads: ThreadBadge[];
-}
-
-/** One member's counts in one channel (the channel's sequence lives in its group). */
-interface MemberState {
-  /** The channel sequence when this state was loaded: events at or below it are already counted. */
-  loadedSeq: bigint;
-  lastReadSeq: bigint;
-  mentionCount: number;
-  level: NotificationLevelName;
-  muted: boolean;
-}
-
-interface ThreadState {
-  channelId: string;
-  unread: number;
-}
+export type { BadgeUpdate, ChannelBadge, ThreadBadge } from './badge-session.js';
 
 type ChannelRow = ChannelBadgeRow;
 
@@ -45,98 +25,6 @@ export interface BadgeCounts {
   channelState(userId: bigint, channelId?: bigint): Promise<ChannelBadgeRow[]>;
   /** The user's followed threads with their unread counts. */
   threadState(userId: bigint): Promise<ThreadBadgeRow[]>;
-}
-
-/**
- * Everything this process's badge sessions need from one channel: one topic listener for all of
- * them, the channel's newest sequence, and who is in it. A message costs O(1) here, plus the
- * mentioned members (all of them only for @channel / @here); the per-member work of "one more
- * unread" happens once per flush window, not once per message.
- */
-class ChannelGroup {
-  seq = 0n;
-  readonly sessions = new Set<BadgeSession>();
-  readonly byUser = new Map<string, Set<BadgeSession>>();
-  dirty = false;
-  unlisten: () => void = () => {};
-  ready: Promise<void> = Promise.resolve();
-
-  constructor(readonly channelId: string) {}
-
-  add(s: BadgeSession) {
-    this.sessions.add(s);
-    let set = this.byUser.get(s.userId);
-    if (!set) this.byUser.set(s.userId, (set = new Set()));
-    set.add(s);
-  }
-
-  remove(s: BadgeSession) {
-    this.sessions.delete(s);
-    const set = this.byUser.get(s.userId);
-    set?.delete(s);
-    if (set && set.size === 0) this.byUser.delete(s.userId);
-  }
-}
-
-/**
- * One `badges` subscription: unread and mention counts of a user's channels and followed threads,
- * from a database snapshot plus the events after it, applying exactly the rules the send
- * transaction applies to the database (messages.service.ts), so the counts it reports equal the
- * database's. Frames are coalesced by the manager: at most one per flush window, listing only what
- * changed, never for what this connection is viewing.
- */
-class BadgeSession {
-  readonly channels = new Map<string, MemberState>();
-  readonly threads = new Map<string, ThreadState>();
-  readonly pendingChannels = new Set<string>();
-  readonly pendingThreads = new Set<string>();
-  unlistenUser: (() => void) | null = null;
-  closed = false;
-
-  constructor(
-    readonly userId: string,
-    readonly connection: ConnectionState,
-    readonly queue: EventQueue<BadgeUpdate>,
-    private readonly manager: Manager,
-  ) {}
-
-  touchChannel(channelId: string, always: boolean) {
-    if (!always && this.connection.isViewingChannel(channelId)) return;
-    this.pendingChannels.add(channelId);
-    this.manager.markDirty(this);
-  }
-
-  touchThread(rootId: string) {
-    if (this.connection.isViewingThread(rootId)) return;
-    this.pendingThreads.add(rootId);
-    this.manager.markDirty(this);
-  }
-
-  /** What changed since the last frame, or null. */
-  takeUpdate(): BadgeUpdate | null {
-    if (!this.pendingChannels.size && !this.pendingThreads.size) return null;
-    const channels: ChannelBadge[] = [];
-    for (const id of this.pendingChannels) {
-      const st = this.channels.get(id);
-      const group = this.manager.group(id);
-      if (!st || !group) continue;
-      const unread = group.seq - st.lastReadSeq;
-      channels.push({ channelId: id, unreadCount: unread > 0n ? Number(unread) : 0, mentionCount: st.mentionCount });
-    }
-    const threads: ThreadBadge[] = [];
-    for (const id of this.pendingThreads) {
-      const th = this.threads.get(id);
-      threads.push({ threadRootId: id, channelId: th?.channelId ?? '', unreadCount: th?.unread ?? 0 });
-    }
-    this.pendingChannels.clear();
-    this.pendingThreads.clear();
-    return channels.length || threads.length ? { channels, threads } : null;
-  }
-}
-
-interface Manager {
-  markDirty(s: BadgeSession): void;
-  group(channelId: string): ChannelGroup | undefined;
 }
 
 export interface BadgeManagerOptions {

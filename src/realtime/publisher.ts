@@ -14,7 +14,9 @@ export function createBrokerPublisher(broker: Broker, log: Logger): EventPublish
       for (const topic of topicsFor(event)) {
         const p = broker
           .publish(topic, event)
-          .catch((err) => log.warn({ err, topic: topic.name, type: event.type }, 'publish failed; clients will catch up by replay'))
+          .catch((err) =>
+            log.warn({ err, topic: topic.name, type: event.type }, 'publish failed; clients will catch up by replay'),
+          )
           .finally(() => pending.delete(p));
         pending.add(p);
       }

@@ -12,3 +12,4 @@ export interface Realtime {
   badges: BadgeManager;
   streams: Streams;
 }
+export type { PresenceInfo } from '../infra/presence/presence.port.js';

@@ -34,7 +34,11 @@ export interface StreamSources {
     opts: { after: bigint; first: number },
   ): Promise<{ nodes: Message[]; hasPreviousPage: boolean }>;
   /** Replies of a thread after `after`, oldest first. */
-  thread(viewer: Viewer, rootId: bigint, opts: { after: bigint; first: number }): Promise<{ nodes: Message[]; hasNextPage: boolean }>;
+  thread(
+    viewer: Viewer,
+    rootId: bigint,
+    opts: { after: bigint; first: number },
+  ): Promise<{ nodes: Message[]; hasNextPage: boolean }>;
   /** The ids among these of users the viewer may see. */
   visibleUserIds(viewer: Viewer, userIds: bigint[]): Promise<bigint[]>;
 }

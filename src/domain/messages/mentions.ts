@@ -27,4 +27,5 @@ export function parseMentions(text: string): ParsedMentions {
 }
 
 const LINK = /\bhttps?:\/\/[^\s<>]+/i;
+/** Whether message text carries a link (search's `has:link`). */
 export const hasLink = (text: string) => LINK.test(text);

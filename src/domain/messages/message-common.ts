@@ -21,12 +21,12 @@ export function createMessageCommon(deps: ServiceDeps, channels: ChannelsService
 
   return {
     /** Hands events to the publisher; call only after the transaction that caused them committed. */
-    publishAll(list: ChatEvent[]) {
+    publishAll: (list: ChatEvent[]) => {
       for (const e of list) events.publish(e);
     },
 
     /** Validates message text; writes nothing. */
-    checkText(text: string, allowEmpty: boolean): string {
+    checkText: (text: string, allowEmpty: boolean): string => {
       if (typeof text !== 'string') throw badInput('message/bad_text', 'text must be a string', { field: 'text' });
       if (!allowEmpty && text.trim().length === 0)
         throw badInput('message/empty', 'text must not be empty', { field: 'text' });
@@ -41,7 +41,7 @@ export function createMessageCommon(deps: ServiceDeps, channels: ChannelsService
     },
 
     /** Loads a message the viewer may read (via its channel). Deleted, unlisted messages are gone. */
-    async accessMessage(viewer: Viewer, messageId: bigint) {
+    accessMessage: async (viewer: Viewer, messageId: bigint) => {
       const message = await prisma.message.findUnique({ where: { id: messageId } });
       if (!message || (message.deletedAt && !message.listed)) throw notFound('message', messageId);
       try {
@@ -55,7 +55,7 @@ export function createMessageCommon(deps: ServiceDeps, channels: ChannelsService
     },
 
     /** Users mentioned in the text who are members of the workspace (unknown ids stay plain text). */
-    async resolveMentionedUsers(workspaceId: bigint, userIds: bigint[]): Promise<bigint[]> {
+    resolveMentionedUsers: async (workspaceId: bigint, userIds: bigint[]): Promise<bigint[]> => {
       if (userIds.length === 0) return [];
       const rows = await prisma.workspaceMember.findMany({
         where: { workspaceId, userId: { in: userIds.slice(0, 100) } },
@@ -65,11 +65,11 @@ export function createMessageCommon(deps: ServiceDeps, channels: ChannelsService
     },
 
     /** Stores a message's mentions; an @here row keeps the members it counted for. */
-    async writeMentions(
+    writeMentions: async (
       tx: Tx,
       messageId: bigint,
       m: { userIds: bigint[]; here: boolean; channel: boolean; hereOnline: bigint[] },
-    ) {
+    ) => {
       const data = [
         ...m.userIds.map((userId) => ({ messageId, kind: 'USER' as const, userId })),
         ...(m.here ? [{ messageId, kind: 'HERE' as const, userId: null, recipients: m.hereOnline }] : []),

@@ -5,9 +5,9 @@ import { cleanText, type SearchDocument } from '../../infra/search/search-index.
 import type { OutboxEvent, OutboxHandler } from '../../infra/outbox/outbox.worker.js';
 import { key, unique } from './search.access.js';
 import type { IndexingVia, ReindexProgress } from './search.types.js';
+import { hasLink } from '../messages/mentions.js';
 
 export const SEARCH_OUTBOX_KINDS = ['message.posted', 'message.edited', 'message.deleted'] as const;
-const LINK = /\bhttps?:\/\/[^\s<>]+/i;
 
 interface DocRow {
   id: string;
@@ -38,7 +38,7 @@ function toDocument(r: DocRow): SearchDocument {
     threadRootId: r.thread_root_id === null ? null : BigInt(r.thread_root_id),
     isThread: r.thread_root_id !== null || Number(r.reply_count) > 0,
     hasFile: r.has_file,
-    hasLink: LINK.test(r.text),
+    hasLink: hasLink(r.text),
     mentionedUserIds: (r.mentioned ?? []).map((v) => BigInt(v)),
     text: cleanText(r.text),
     createdAt: r.created_at,

@@ -3,7 +3,7 @@ import { ChannelRef, UserRef, WorkspaceRef } from '../refs.js';
 import { connectionType, idString, personalViewer, toConnection, viewerOf } from './common.js';
 import { UserConnection } from './user.js';
 import { idArg, idArgs } from '../../domain/validate.js';
-import { badInput } from '../../domain/errors.js';
+import { badInput, isDomainError } from '../../domain/errors.js';
 import type { Channel } from '../../generated/prisma/client.js';
 import type { GraphQLContext } from '../context.js';
 
@@ -81,7 +81,7 @@ builder.queryFields((t) => ({
       try {
         return (await ctx.services.channels.accessChannel(viewer, idArg(args.id, 'id'))).channel;
       } catch (err) {
-        if ((err as { code?: string }).code === 'NOT_FOUND') return null;
+        if (isDomainError(err) && err.code === 'NOT_FOUND') return null;
         throw err;
       }
     },

@@ -92,3 +92,4 @@ export const idString = (id: bigint | null | undefined): string | null =>
 
 builder.queryType({});
 builder.mutationType({});
+builder.subscriptionType({});

@@ -2,6 +2,7 @@ import { builder } from '../builder.js';
 import { FileRef } from '../refs.js';
 import { viewerOf } from './common.js';
 import { idArg } from '../../domain/validate.js';
+import { isDomainError } from '../../domain/errors.js';
 
 export const FileStatusEnum = builder.enumType('FileStatus', { values: ['PENDING', 'READY'] as const });
 
@@ -22,6 +23,14 @@ builder.queryFields((t) => ({
     type: FileRef,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_r, args, ctx) => ctx.services.files.accessFile(viewerOf(ctx), idArg(args.id, 'id')),
+    description: 'A file you may read; null when it does not exist or is hidden from you',
+    resolve: async (_r, args, ctx) => {
+      try {
+        return await ctx.services.files.accessFile(viewerOf(ctx), idArg(args.id, 'id'));
+      } catch (err) {
+        if (isDomainError(err) && err.code === 'NOT_FOUND') return null;
+        throw err;
+      }
+    },
   }),
 }));

@@ -1,0 +1,127 @@
+import type { ConnectionState } from './connection.js';
+import type { NotificationLevelName } from '../domain/events/events.js';
+import type { EventQueue } from './queue.js';
+
+/** The state a badge session keeps: per-channel groups, per-member counts, and the session itself. */
+
+export interface ChannelBadge {
+  channelId: string;
+  unreadCount: number;
+  mentionCount: number;
+}
+export interface ThreadBadge {
+  threadRootId: string;
+  channelId: string;
+  unreadCount: number;
+}
+export interface BadgeUpdate {
+  channels: ChannelBadge[];
+  threads: ThreadBadge[];
+}
+
+/** One member's counts in one channel (the channel's sequence lives in its group). */
+export interface MemberState {
+  /** The channel sequence when this state was loaded: events at or below it are already counted. */
+  loadedSeq: bigint;
+  lastReadSeq: bigint;
+  mentionCount: number;
+  level: NotificationLevelName;
+  muted: boolean;
+}
+
+export interface ThreadState {
+  channelId: string;
+  unread: number;
+}
+
+/**
+ * Everything this process's badge sessions need from one channel: one topic listener for all of
+ * them, the channel's newest sequence, and who is in it. A message costs O(1) here, plus the
+ * mentioned members (all of them only for @channel / @here); the per-member work of "one more
+ * unread" happens once per flush window, not once per message.
+ */
+export class ChannelGroup {
+  seq = 0n;
+  readonly sessions = new Set<BadgeSession>();
+  readonly byUser = new Map<string, Set<BadgeSession>>();
+  dirty = false;
+  unlisten: () => void = () => {};
+  ready: Promise<void> = Promise.resolve();
+
+  constructor(readonly channelId: string) {}
+
+  add(s: BadgeSession) {
+    this.sessions.add(s);
+    let set = this.byUser.get(s.userId);
+    if (!set) this.byUser.set(s.userId, (set = new Set()));
+    set.add(s);
+  }
+
+  remove(s: BadgeSession) {
+    this.sessions.delete(s);
+    const set = this.byUser.get(s.userId);
+    set?.delete(s);
+    if (set && set.size === 0) this.byUser.delete(s.userId);
+  }
+}
+
+/**
+ * One `badges` subscription: unread and mention counts of a user's channels and followed threads,
+ * from a database snapshot plus the events after it, applying exactly the rules the send
+ * transaction applies to the database (messages.service.ts), so the counts it reports equal the
+ * database's. Frames are coalesced by the manager: at most one per flush window, listing only what
+ * changed, never for what this connection is viewing.
+ */
+export class BadgeSession {
+  readonly channels = new Map<string, MemberState>();
+  readonly threads = new Map<string, ThreadState>();
+  readonly pendingChannels = new Set<string>();
+  readonly pendingThreads = new Set<string>();
+  unlistenUser: (() => void) | null = null;
+  closed = false;
+
+  constructor(
+    readonly userId: string,
+    readonly connection: ConnectionState,
+    readonly queue: EventQueue<BadgeUpdate>,
+    private readonly manager: Manager,
+  ) {}
+
+  touchChannel(channelId: string, always: boolean) {
+    if (!always && this.connection.isViewingChannel(channelId)) return;
+    this.pendingChannels.add(channelId);
+    this.manager.markDirty(this);
+  }
+
+  touchThread(rootId: string) {
+    if (this.connection.isViewingThread(rootId)) return;
+    this.pendingThreads.add(rootId);
+    this.manager.markDirty(this);
+  }
+
+  /** What changed since the last frame, or null. */
+  takeUpdate(): BadgeUpdate | null {
+    if (!this.pendingChannels.size && !this.pendingThreads.size) return null;
+    const channels: ChannelBadge[] = [];
+    for (const id of this.pendingChannels) {
+      const st = this.channels.get(id);
+      const group = this.manager.group(id);
+      if (!st || !group) continue;
+      const unread = group.seq - st.lastReadSeq;
+      channels.push({ channelId: id, unreadCount: unread > 0n ? Number(unread) : 0, mentionCount: st.mentionCount });
+    }
+    const threads: ThreadBadge[] = [];
+    for (const id of this.pendingThreads) {
+      const th = this.threads.get(id);
+      threads.push({ threadRootId: id, channelId: th?.channelId ?? '', unreadCount: th?.unread ?? 0 });
+    }
+    this.pendingChannels.clear();
+    this.pendingThreads.clear();
+    return channels.length || threads.length ? { channels, threads } : null;
+  }
+}
+
+export interface Manager {
+  markDirty(s: BadgeSession): void;
+  group(channelId: string): ChannelGroup | undefined;
+}
