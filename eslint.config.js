@@ -14,9 +14,11 @@ import prettier from 'eslint-config-prettier';
  * and `logger` are leaves. The generated Prisma client is data types for everyone below gateway.
  */
 const elements = [
-  { type: 'main', pattern: ['src/main.ts', 'src/cli/**'], partialMatch: false },
-  { type: 'app', pattern: 'src/app.ts', partialMatch: false },
-  { type: 'shared', pattern: ['src/config.ts', 'src/logger.ts'], partialMatch: false },
+  { type: 'main', pattern: 'src/main.ts', mode: 'file' },
+  { type: 'main', pattern: 'src/cli/**', partialMatch: false },
+  { type: 'app', pattern: 'src/app.ts', mode: 'file' },
+  { type: 'shared', pattern: 'src/config.ts', mode: 'file' },
+  { type: 'shared', pattern: 'src/logger.ts', mode: 'file' },
   { type: 'gateway', pattern: 'src/gateway/**', partialMatch: false },
   { type: 'graphql', pattern: 'src/graphql/**', partialMatch: false },
   { type: 'realtime', pattern: 'src/realtime/**', partialMatch: false },
