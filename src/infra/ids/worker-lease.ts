@@ -19,29 +19,38 @@ export interface WorkerLease {
 /**
  * Leases a snowflake worker id (0..1023) that no other live process holds: `SET worker-id:N owner
  * NX PX 30000`, renewed every 10 s. A process that dies lets its id go after 30 s. A process that
- * fails to renew (its lease was lost) calls `onLost`: it must stop making ids.
+ * finds its id held by another owner calls `onLost`: it must stop making ids. Failing to reach a
+ * shard is not losing the lease.
  */
 export async function leaseWorkerId(
   redis: () => Redis | null,
   owner: string,
   onLost: (err: Error) => void,
+  timing: { leaseMs?: number; renewMs?: number } = {},
 ): Promise<WorkerLease> {
+  const leaseMs = timing.leaseMs ?? LEASE_MS;
+  const renewMs = timing.renewMs ?? RENEW_MS;
   const start = Math.floor(Math.random() * (MAX_WORKER_ID + 1));
   for (let i = 0; i <= MAX_WORKER_ID; i++) {
     const id = (start + i) % (MAX_WORKER_ID + 1);
     const key = `worker-id:${id}`;
     const c = redis();
     if (!c) throw new Error('no live redis shard to lease a worker id from');
-    if ((await c.set(key, owner, 'PX', LEASE_MS, 'NX')) !== 'OK') continue;
-    const timer = setInterval(async () => {
-      try {
-        const kept = await redis()?.eval(RENEW, 1, key, owner, LEASE_MS);
-        if (kept !== 1) onLost(new Error(`worker id ${id} lease lost`));
-      } catch (err) {
-        // A shard blip: the lease has 30 s; the next renewal may succeed.
-        void err;
-      }
-    }, RENEW_MS);
+    if ((await c.set(key, owner, 'PX', leaseMs, 'NX')) !== 'OK') continue;
+    // Only evidence that someone else holds the id gives the lease up: the renewal script answering
+    // 0 (the key is held by another owner). No live shard, a timeout or an error is not evidence;
+    // the renewal is tried again next time (and re-takes the key if a failover shard lost it).
+    const renew = async () => {
+      const c = redis();
+      if (!c) return;
+      const kept = await c.eval(RENEW, 1, key, owner, leaseMs);
+      if (kept === 0) onLost(new Error(`worker id ${id} is held by another process`));
+    };
+    const timer = setInterval(() => {
+      renew().catch(() => {
+        // A shard blip or a busy process: the lease has 30 s; the next renewal may succeed.
+      });
+    }, renewMs);
     timer.unref();
     return {
       workerId: id,

@@ -151,29 +151,70 @@ export function createRedisRingBroker(urls: string[], opts: RedisRingOptions) {
     timers.add(t);
   }
 
-  const health = setInterval(async () => {
-    let changed = false;
-    await Promise.all(
-      shards.map(async (s) => {
-        try {
-          await withTimeout(s.publisher.ping(), Math.max(200, healthIntervalMs / 2), 'ping');
-          s.failures = 0;
-          if (!s.up) {
-            s.up = true;
-            changed = true;
-            log.warn({ shard: s.name }, 'redis shard back on the ring');
+  /**
+   * One health probe of a shard. Only evidence counts: a ping that fails (connection refused or
+   * closed), or one that got no answer while this process was responsive. A ping that looks late
+   * because our own event loop was busy (a fan-out burst) is inconclusive, not a failure: before
+   * judging, pending I/O is given a turn (setImmediate runs after the poll phase that would
+   * deliver the reply), and a timer that fired much later than asked means we were the slow one.
+   */
+  async function probe(s: Shard): Promise<'ok' | 'failed' | 'inconclusive'> {
+    const timeoutMs = Math.max(200, healthIntervalMs / 2);
+    const started = performance.now();
+    let outcome: 'ok' | 'failed' | null = null;
+    const ping = s.publisher.ping().then(
+      () => (outcome = 'ok'),
+      () => (outcome = 'failed'),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)));
+    await Promise.race([ping, timedOut]);
+    clearTimeout(timer);
+    if (outcome) return outcome;
+    const firedLateBy = performance.now() - started - timeoutMs;
+    await new Promise<void>((r) => setImmediate(r));
+    if (outcome) return outcome;
+    return firedLateBy > timeoutMs / 2 ? 'inconclusive' : 'failed';
+  }
+
+  let checking = false;
+  async function checkHealth() {
+    if (checking || closed) return; // a check still running (a slow loop) is not stacked on
+    checking = true;
+    try {
+      let changed = false;
+      await Promise.all(
+        shards.map(async (s) => {
+          const result = await probe(s);
+          if (result === 'inconclusive') {
+            log.debug({ shard: s.name }, 'shard ping inconclusive: this process was busy');
+            return;
           }
-        } catch {
+          if (result === 'ok') {
+            s.failures = 0;
+            if (!s.up) {
+              s.up = true;
+              changed = true;
+              log.warn({ shard: s.name }, 'redis shard back on the ring');
+            }
+            return;
+          }
           s.failures += 1;
           if (s.up && s.failures >= failAfter) {
             s.up = false;
             changed = true;
             log.warn({ shard: s.name }, 'redis shard off the ring');
           }
-        }
-      }),
-    );
-    if (changed && !closed) await rebalance();
+        }),
+      );
+      if (changed && !closed) await rebalance();
+    } finally {
+      checking = false;
+    }
+  }
+
+  const health = setInterval(() => {
+    checkHealth().catch((err: unknown) => log.warn({ err }, 'shard health check failed'));
   }, healthIntervalMs);
   health.unref();
 
