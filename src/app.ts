@@ -5,6 +5,7 @@ import { createDatabase, type Database } from './infra/db/database.js';
 import { migrate } from './infra/db/migrator.js';
 import { createSnowflake } from './infra/ids/snowflake.js';
 import { createServices, type Services } from './domain/services.js';
+import type { ServiceDeps } from './domain/deps.js';
 import { schema } from './graphql/schema.js';
 import { createGraphQLHandler } from './gateway/yoga.js';
 import { createContextFactory } from './gateway/context.js';
@@ -23,7 +24,7 @@ import { leaseWorkerId, type WorkerLease } from './infra/ids/worker-lease.js';
 import type { EventPublisher } from './domain/events/events.js';
 import { randomUUID } from 'node:crypto';
 import { createBadgeManager } from './realtime/badges.js';
-import { createStreams } from './realtime/streams.js';
+import { createStreams, type StreamDeps } from './realtime/streams.js';
 import type { Realtime } from './realtime/realtime.js';
 import { createSearchIndex } from './infra/search/search-index.js';
 import { withSearchLogging } from './infra/search/logged.search.js';
@@ -56,6 +57,8 @@ export async function buildApp(
   opts: {
     log?: Logger;
     /** Wraps the search index (tests inject faults here). */ decorateSearchIndex?: (index: SearchIndex) => SearchIndex;
+    /** Seams a test holds to force an interleaving (see ServiceDeps and StreamDeps); never set in production. */
+    testHooks?: NonNullable<ServiceDeps['testHooks']> & NonNullable<StreamDeps['testHooks']>;
   } = {},
 ): Promise<App> {
   const log = opts.log ?? createLogger(config);
@@ -103,6 +106,7 @@ export async function buildApp(
     auth: config.auth,
     searchIndex,
     onlineAmong: async (userIds) => (await presence.onlineAmong(userIds.map(String))).map(BigInt),
+    testHooks: opts.testHooks,
   });
   const hub = createHub(broker, log);
   const queueLimit = config.realtime.subscriptionQueueLimit;
@@ -126,9 +130,14 @@ export async function buildApp(
       },
       presence,
       queueLimit,
+      testHooks: opts.testHooks,
     }),
   };
-  const contexts = createContextFactory({ services, realtime, loadersFor: (viewer) => createLoaders(db.prisma, viewer) });
+  const contexts = createContextFactory({
+    services,
+    realtime,
+    loadersFor: (viewer) => createLoaders(db.prisma, viewer),
+  });
   const handler = createGraphQLHandler({ config, schema, contexts, realtime, log });
   const server = createServer(handler);
   // The outbox worker gets connections of its own on PostgreSQL (a bulkhead): requests queueing

@@ -48,6 +48,13 @@ export interface StreamDeps {
   sources: StreamSources;
   presence: Presence;
   queueLimit: number;
+  /**
+   * Seams a test can hold to force an interleaving; never set in production. `afterListen` runs
+   * once a replaying stream's listener is registered, before its replay query.
+   */
+  testHooks?: {
+    afterListen?(): Promise<void>;
+  };
 }
 
 function replayedEvent(m: Message): ChannelEventPayload {
@@ -102,6 +109,7 @@ function replayThenLive(
       },
     );
     queue.onClose(unlisten);
+    await deps.testHooks?.afterListen?.();
     // Ids delivered lately, so a message that comes both from a replay and live is sent once.
     const delivered = new Set<string>();
     let lastId: bigint | null = after;
@@ -154,7 +162,7 @@ export function abortable<T>(gen: AsyncGenerator<T>, abort: () => unknown): Asyn
     next: () => gen.next(),
     async return(value?: unknown) {
       await abort();
-      return gen.return(value as never);
+      return gen.return(value);
     },
     async throw(error?: unknown) {
       await abort();

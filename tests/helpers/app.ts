@@ -74,7 +74,10 @@ export interface TestApp {
 
 let userSeq = 0;
 
-export async function startTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(
+  overrides: Record<string, string> = {},
+  opts: Pick<NonNullable<Parameters<typeof buildApp>[1]>, 'testHooks'> = {},
+): Promise<TestApp> {
   const db = await createTestDatabase();
   const config: Config = {
     ...loadConfig({
@@ -86,7 +89,7 @@ export async function startTestApp(overrides: Record<string, string> = {}): Prom
     }),
     database: db.config,
   };
-  const app = await buildApp(config);
+  const app = await buildApp(config, opts);
   const { url } = await app.start();
   const anon = new Client(url);
   return {

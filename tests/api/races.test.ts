@@ -1,0 +1,162 @@
+/**
+ * Races forced, not hoped for: each test holds the server at a seam (`testHooks`) until the
+ * interleaving it is about has happened, then releases it. Nothing here depends on timing.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { basicWorkspace, describeApi, startTestApp, type TestApp } from '../helpers/app.js';
+import { connect, subscribe } from '../helpers/ws.js';
+import { topics } from '../../src/domain/events/topics.js';
+import type { ChatEvent } from '../../src/domain/events/events.js';
+import {
+  ChannelEventsDocument,
+  CreateChannelDocument,
+  SendMessageDocument,
+  type SendMessageInput,
+} from '../generated/gql/graphql.js';
+
+/** A gate that opens once `n` parties have arrived; every party waits at it until then. */
+function barrier(n: number) {
+  let arrived = 0;
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  return {
+    get arrived() {
+      return arrived;
+    },
+    async wait() {
+      if (++arrived >= n) open();
+      await opened;
+    },
+  };
+}
+
+/** A hold: the first caller is parked until release(); `reached` resolves when it is parked. */
+function hold() {
+  let reachedFn!: () => void;
+  let releaseFn!: () => void;
+  const reached = new Promise<void>((r) => (reachedFn = r));
+  const released = new Promise<void>((r) => (releaseFn = r));
+  return {
+    reached,
+    release: () => releaseFn(),
+    async park() {
+      reachedFn();
+      await released;
+    },
+  };
+}
+
+describeApi('races forced at test seams', () => {
+  let t: TestApp;
+  let w: Awaited<ReturnType<typeof basicWorkspace>>;
+  const sockets: { dispose: () => void }[] = [];
+  // The seams route to whatever the running test armed; unarmed, they pass straight through.
+  const sendBarriers = new Map<string, ReturnType<typeof barrier>>();
+  let listenHold: ReturnType<typeof hold> | null = null;
+
+  beforeAll(async () => {
+    t = await startTestApp(
+      {},
+      {
+        testHooks: {
+          async beforeSendWrite({ nonce }) {
+            const b = nonce === null ? undefined : sendBarriers.get(nonce);
+            if (b) await b.wait();
+          },
+          async afterListen() {
+            const h = listenHold;
+            listenHold = null; // hold one stream only
+            if (h) await h.park();
+          },
+        },
+      },
+    );
+    w = await basicWorkspace(t);
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.dispose();
+    await t?.stop();
+  });
+
+  async function sameNonceTwiceAtOnce(input: Omit<SendMessageInput, 'clientNonce'>, nonce: string) {
+    const gate = barrier(2);
+    sendBarriers.set(nonce, gate);
+    try {
+      const send = () => w.bob.client.ok(SendMessageDocument, { input: { ...input, clientNonce: nonce } });
+      const [a, b] = await Promise.all([send(), send()]);
+      const rows = await t.app.db.prisma.message.findMany({
+        where: { authorId: BigInt(w.bob.id), clientNonce: nonce },
+      });
+      return { ids: [a.sendMessage.id, b.sendMessage.id], rows, hits: gate.arrived };
+    } finally {
+      sendBarriers.delete(nonce);
+    }
+  }
+
+  it('a top-level send with one nonce sent twice at once writes once; the loser answers from the unique violation', async () => {
+    const r = await sameNonceTwiceAtOnce({ channelId: w.general.id, text: 'twice at once' }, 'race-top-level');
+    // Both passed the nonce pre-check (both reached the write), so the one that did not write
+    // could only answer with the winner's id from the unique-violation path.
+    expect(r.hits).toBe(2);
+    expect(r.ids[0]).toBe(r.ids[1]);
+    expect(r.rows.map((m) => m.id.toString())).toEqual([r.ids[0]]);
+  });
+
+  it('a thread reply (the transaction path) with one nonce sent twice at once writes once, and counts once', async () => {
+    const root = (await w.ann.client.ok(SendMessageDocument, { input: { channelId: w.general.id, text: 'root' } }))
+      .sendMessage.id;
+    const r = await sameNonceTwiceAtOnce(
+      { channelId: w.general.id, text: 'reply twice at once', threadRootId: root },
+      'race-thread-reply',
+    );
+    expect(r.hits).toBe(2);
+    expect(r.ids[0]).toBe(r.ids[1]);
+    expect(r.rows.map((m) => m.id.toString())).toEqual([r.ids[0]]);
+    const stored = await t.app.db.prisma.message.findUniqueOrThrow({ where: { id: BigInt(root) } });
+    expect(stored.replyCount).toBe(1); // the losing transaction rolled back whole
+  });
+
+  it('a message committed between listen and replay is delivered once, not once from each', async () => {
+    const ch = (await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'seam' }))
+      .createChannel.id;
+    const before = (await w.ann.client.ok(SendMessageDocument, { input: { channelId: ch, text: 'before' } }))
+      .sendMessage.id;
+    // A listener of our own on the same topic: the hub hands each event to every local listener
+    // in one pass, so once ours has it, the held stream's queue has it too.
+    const seenLive = new Set<string>();
+    const unlisten = await t.app.realtime.hub.listen(topics.channel(ch), (e: ChatEvent) => {
+      if (e.type === 'MessagePosted') seenLive.add(e.messageId);
+    });
+
+    const h = hold();
+    listenHold = h;
+    const socket = connect(t.url, w.ann.token);
+    sockets.push(socket);
+    const sub = subscribe(socket.client, ChannelEventsDocument, { channelId: ch, after: before });
+    await h.reached; // listening, replay not started
+
+    const during = (await w.ann.client.ok(SendMessageDocument, { input: { channelId: ch, text: 'during' } }))
+      .sendMessage.id;
+    const deadline = Date.now() + 5_000;
+    while (!seenLive.has(during)) {
+      if (Date.now() > deadline) throw new Error('the live event never reached the hub');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    h.release(); // the replay now reads `during` from the database, and the queue holds it live
+    await sub.count(1);
+
+    const next = (await w.ann.client.ok(SendMessageDocument, { input: { channelId: ch, text: 'next' } })).sendMessage
+      .id;
+    await sub.until(
+      () => sub.events.some((e) => e.channel.__typename === 'MessagePosted' && e.channel.message.id === next),
+      5_000,
+      'the message after the seam',
+    );
+    // Events arrive in order: a live duplicate of `during` would have come before `next`.
+    const ids = sub.events.map((e) => (e.channel.__typename === 'MessagePosted' ? e.channel.message.id : null));
+    expect(ids).toEqual([during, next]);
+    expect(sub.errors).toEqual([]);
+    sub.unsubscribe();
+    unlisten();
+  });
+});
