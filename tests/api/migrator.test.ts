@@ -1,8 +1,11 @@
+import { cpSync, mkdtempSync, mkdirSync, renameSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeApi } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { createDatabase, type Database } from '../../src/infra/db/database.js';
-import { migrate, readMigrations } from '../../src/infra/db/migrator.js';
+import { MIGRATIONS_DIR, migrate, readMigrations } from '../../src/infra/db/migrator.js';
 
 describeApi('migrator', () => {
   let tdb: TestDatabase;
@@ -51,5 +54,73 @@ describeApi('migrator', () => {
       s.query(`SELECT 1 FROM information_schema.tables WHERE table_name = 'half_done'`),
     );
     expect(left).toHaveLength(0);
+  });
+
+  it('reads the directory on disk: a migration.sql edited after it was applied is refused by name', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'migrations-'));
+    const fresh = await createTestDatabase();
+    const fdb = await createDatabase(fresh.config);
+    try {
+      cpSync(MIGRATIONS_DIR, dir, { recursive: true });
+      const names = readMigrations(dir).map((m) => m.name);
+      expect((await migrate(fdb, readMigrations(dir))).applied).toEqual(names);
+
+      // Same name, content changed on disk (a comment is enough: the checksum is of the file).
+      const edited = names[1]!;
+      appendFileSync(join(dir, edited, 'migration.sql'), '\n-- edited after it was applied\n');
+      // A new migration after it must not be applied either: nothing runs past a refusal.
+      mkdirSync(join(dir, '99990103000000_after_the_edit'));
+      writeFileSync(
+        join(dir, '99990103000000_after_the_edit', 'migration.sql'),
+        'CREATE TABLE after_the_edit (id int);',
+      );
+      const refusal = migrate(fdb, readMigrations(dir));
+      await expect(refusal).rejects.toThrow(`migration ${edited} was edited after it was applied`);
+      const created = await fdb.withSession((s) =>
+        s.query(`SELECT 1 FROM information_schema.tables WHERE table_name = 'after_the_edit'`),
+      );
+      expect(created).toHaveLength(0);
+    } finally {
+      await fdb.close();
+      await fresh.drop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('knows a migration by its name: the same content under a new name is a new migration, an edit under the same name is refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'migrations-'));
+    const fresh = await createTestDatabase();
+    const fdb = await createDatabase(fresh.config);
+    try {
+      cpSync(MIGRATIONS_DIR, dir, { recursive: true });
+      const note = (name: string, sql: string) => {
+        mkdirSync(join(dir, name), { recursive: true });
+        writeFileSync(join(dir, name, 'migration.sql'), sql);
+      };
+      note('99990101000000_note', 'SELECT 1;');
+      await migrate(fdb, readMigrations(dir));
+
+      // Only the name differs: not an edit; it is pending under its new name and applies.
+      renameSync(join(dir, '99990101000000_note'), join(dir, '99990102000000_note'));
+      const renamed = await migrate(fdb, readMigrations(dir));
+      expect(renamed.applied).toEqual(['99990102000000_note']);
+      const recorded = await fdb.withSession((s) =>
+        s.query<{ migration_name: string; checksum: string }>(
+          `SELECT migration_name, checksum FROM _prisma_migrations WHERE migration_name LIKE '9999%' ORDER BY migration_name`,
+        ),
+      );
+      expect(recorded.map((r) => r.migration_name)).toEqual(['99990101000000_note', '99990102000000_note']);
+      expect(recorded[0]!.checksum).toBe(recorded[1]!.checksum);
+
+      // The same name with other content: refused, naming it.
+      writeFileSync(join(dir, '99990102000000_note', 'migration.sql'), 'SELECT 2;');
+      await expect(migrate(fdb, readMigrations(dir))).rejects.toThrow(
+        'migration 99990102000000_note was edited after it was applied',
+      );
+    } finally {
+      await fdb.close();
+      await fresh.drop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
