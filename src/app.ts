@@ -116,7 +116,12 @@ export async function buildApp(
     presence,
     badges: createBadgeManager(
       { hub, badges: services.badges, log },
-      { flushMs: config.realtime.badgeFlushMs, queueLimit },
+      {
+        flushMs: config.realtime.badgeFlushMs,
+        settleMs: config.realtime.badgeSettleMs,
+        refreshMs: config.realtime.badgeRefreshMs,
+        queueLimit,
+      },
     ),
     streams: createStreams({
       hub,

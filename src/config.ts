@@ -45,6 +45,10 @@ export interface Config {
   pubsub: { kind: 'memory' } | { kind: 'redis'; urls: string[]; healthIntervalMs: number };
   realtime: {
     badgeFlushMs: number;
+    /** Quiet time after which a channel's exact unread counts are sent to members who are not looking. */
+    badgeSettleMs: number;
+    /** During continuous traffic, how often those exact counts are refreshed at most. */
+    badgeRefreshMs: number;
     presenceIdleMs: number;
     presenceOfflineGraceMs: number;
     /** Events a subscription may fall behind before its client is disconnected. */
@@ -115,6 +119,8 @@ const EnvSchema = z.object({
   OUTBOX_BATCH_SIZE: int(1, 5_000).default(200),
   OUTBOX_RETENTION_HOURS: int(0, 87_600).default(168),
   BADGE_FLUSH_MS: int(10, 60_000).default(250),
+  BADGE_SETTLE_MS: int(10, 600_000).default(2_000),
+  BADGE_REFRESH_MS: int(10, 3_600_000).default(30_000),
   PRESENCE_IDLE_MS: int(1_000, 86_400_000).default(600_000),
   PRESENCE_OFFLINE_GRACE_MS: int(0, 600_000).default(10_000),
   SUBSCRIPTION_QUEUE_LIMIT: int(10, 1_000_000).default(1_000),
@@ -175,6 +181,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       : { kind: 'memory' },
     realtime: {
       badgeFlushMs: e.BADGE_FLUSH_MS,
+      badgeSettleMs: e.BADGE_SETTLE_MS,
+      badgeRefreshMs: e.BADGE_REFRESH_MS,
       presenceIdleMs: e.PRESENCE_IDLE_MS,
       presenceOfflineGraceMs: e.PRESENCE_OFFLINE_GRACE_MS,
       subscriptionQueueLimit: e.SUBSCRIPTION_QUEUE_LIMIT,

@@ -27,6 +27,17 @@ export interface MemberState {
   mentionCount: number;
   level: NotificationLevelName;
   muted: boolean;
+  /** The unread count the last frame for this channel said (null: none sent since loading). */
+  reported: number | null;
+}
+
+/** Whether the member's sidebar shows this channel's unread state (bold, exact count): level ALL, not muted. */
+export const showsUnread = (st: MemberState) => st.level === 'ALL' && !st.muted;
+
+/** The member's unread count in a channel whose newest sequence is `seq`. */
+export function unreadOf(seq: bigint, st: MemberState): number {
+  const n = seq - st.lastReadSeq;
+  return n > 0n ? Number(n) : 0;
 }
 
 export interface ThreadState {
@@ -37,14 +48,23 @@ export interface ThreadState {
 /**
  * Everything this process's badge sessions need from one channel: one topic listener for all of
  * them, the channel's newest sequence, and who is in it. A message costs O(1) here, plus the
- * mentioned members (all of them only for @channel / @here); the per-member work of "one more
- * unread" happens once per flush window, not once per message.
+ * members it changes something for: those who had read everything (their channel turns unread),
+ * the mentioned ones (all of them only for @channel / @here), and everyone only in a DM. The exact
+ * counts of everyone else are sent once the channel settles, or at a slow refresh (passive sessions).
  */
 export class ChannelGroup {
   seq = 0n;
+  /** A direct message or group DM: its count is shown, so every message is due. */
+  direct = false;
   readonly sessions = new Set<BadgeSession>();
   readonly byUser = new Map<string, Set<BadgeSession>>();
-  dirty = false;
+  /** Sessions that had read everything: the next message turns the channel unread for them. */
+  readonly caughtUp = new Set<BadgeSession>();
+  /** When the last message arrived, and when the current run of traffic was last refreshed. */
+  lastMessageAt = 0;
+  refreshedAt = 0;
+  /** Messages arrived since the exact counts were last sent. */
+  stale = false;
   unlisten: () => void = () => {};
   ready: Promise<void> = Promise.resolve();
 
@@ -59,6 +79,7 @@ export class ChannelGroup {
 
   remove(s: BadgeSession) {
     this.sessions.delete(s);
+    this.caughtUp.delete(s);
     const set = this.byUser.get(s.userId);
     set?.delete(s);
     if (set && set.size === 0) this.byUser.delete(s.userId);
@@ -67,8 +88,8 @@ export class ChannelGroup {
 
 /**
  * One `badges` subscription: unread and mention counts of a user's channels and followed threads,
- * from a database snapshot plus the events after it, applying exactly the rules the send
- * transaction applies to the database (messages.service.ts), so the counts it reports equal the
+ * from a database snapshot plus the events after it, applying exactly the rules the send applies
+ * to the database (domain/messages/mention-rule.ts), so the counts it reports equal the
  * database's. Frames are coalesced by the manager: at most one per flush window, listing only what
  * changed, never for what this connection is viewing.
  */
@@ -107,8 +128,9 @@ export class BadgeSession {
       const st = this.channels.get(id);
       const group = this.manager.group(id);
       if (!st || !group) continue;
-      const unread = group.seq - st.lastReadSeq;
-      channels.push({ channelId: id, unreadCount: unread > 0n ? Number(unread) : 0, mentionCount: st.mentionCount });
+      const unreadCount = unreadOf(group.seq, st);
+      st.reported = unreadCount;
+      channels.push({ channelId: id, unreadCount, mentionCount: st.mentionCount });
     }
     const threads: ThreadBadge[] = [];
     for (const id of this.pendingThreads) {

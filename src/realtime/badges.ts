@@ -9,6 +9,8 @@ import { topics } from '../domain/events/topics.js';
 import {
   BadgeSession,
   ChannelGroup,
+  showsUnread,
+  unreadOf,
   type BadgeUpdate,
   type Manager,
   type MemberState,
@@ -28,8 +30,14 @@ export interface BadgeCounts {
 }
 
 export interface BadgeManagerOptions {
+  /** At most one frame per session per window. */
   flushMs: number;
+  /** A channel quiet this long sends its exact unread counts to members not looking at it. */
+  settleMs: number;
+  /** During continuous traffic, those exact counts at most this often. */
+  refreshMs: number;
   queueLimit: number;
+  now?: () => number;
 }
 
 /** Owns this process's badge sessions, their channel groups, and the flush timer. */
@@ -37,7 +45,9 @@ export function createBadgeManager(deps: { hub: Hub; badges: BadgeCounts; log: L
   const sessions = new Set<BadgeSession>();
   const dirtySessions = new Set<BadgeSession>();
   const groups = new Map<string, ChannelGroup>();
-  const dirtyGroups = new Set<ChannelGroup>();
+  /** Channels with messages whose exact counts have not been sent yet (settle / refresh pending). */
+  const staleGroups = new Set<ChannelGroup>();
+  const now = opts.now ?? Date.now;
   const followers = new Map<string, Set<BadgeSession>>(); // thread root -> following sessions
 
   const manager: Manager = {
@@ -66,7 +76,14 @@ export function createBadgeManager(deps: { hub: Hub; badges: BadgeCounts; log: L
       mentionCount: r.mentionCount,
       level: r.notificationLevel,
       muted: r.muted,
+      reported: null,
     };
+  }
+
+  /** Tracks whether the session had read everything in the group (the next message turns it unread). */
+  function trackCaughtUp(group: ChannelGroup, s: BadgeSession, st: MemberState) {
+    if (st.lastReadSeq >= group.seq) group.caughtUp.add(s);
+    else group.caughtUp.delete(s);
   }
 
   /** Puts a session in a channel's group (listening to the channel once per process). */
@@ -91,7 +108,9 @@ export function createBadgeManager(deps: { hub: Hub; badges: BadgeCounts; log: L
       group = g;
     }
     if (r.lastSeq > group.seq) group.seq = r.lastSeq;
+    group.direct = r.isDirect;
     group.add(s);
+    trackCaughtUp(group, s, s.channels.get(channelId)!);
     await group.ready;
   }
 
@@ -103,8 +122,11 @@ export function createBadgeManager(deps: { hub: Hub; badges: BadgeCounts; log: L
     group.remove(s);
     if (group.sessions.size === 0) {
       groups.delete(channelId);
-      dirtyGroups.delete(group);
-      group.ready.then(() => group.unlisten());
+      staleGroups.delete(group);
+      group.ready.then(
+        () => group.unlisten(),
+        () => {}, // listening failed: nothing to undo (the join that waited for it got the error)
+      );
     }
   }
 
@@ -117,12 +139,28 @@ export function createBadgeManager(deps: { hub: Hub; badges: BadgeCounts; log: L
   function onListed(group: ChannelGroup, e: EventOf<'MessagePosted'>, seq: bigint) {
     if (seq > group.seq) group.seq = seq;
     const id = group.channelId;
-    // The author has read it (as the send transaction records).
-    for (const s of group.byUser.get(e.authorId) ?? []) {
+    // The author has read it (as the send transaction records): their other connections learn it.
+    const authors = group.byUser.get(e.authorId) ?? new Set<BadgeSession>();
+    for (const s of authors) {
       const st = s.channels.get(id)!;
       if (seq > st.lastReadSeq) st.lastReadSeq = seq;
       st.mentionCount = 0;
       s.touchChannel(id, true);
+    }
+    // Read → unread: due for those whose sidebar shows it (each member once per read cycle).
+    for (const s of group.caughtUp) {
+      if (authors.has(s)) continue;
+      const st = s.channels.get(id)!;
+      if (st.lastReadSeq >= seq) continue;
+      group.caughtUp.delete(s);
+      if (showsUnread(st)) s.touchChannel(id, false);
+    }
+    // A DM's count is shown: every message is due (the group is a handful of people).
+    if (group.direct) {
+      for (const s of group.sessions) {
+        const st = s.channels.get(id)!;
+        if (!authors.has(s) && st.level !== 'NONE' && !st.muted) s.touchChannel(id, false);
+      }
     }
     // Mentions, by the one rule (domain/messages/mention-rule.ts). @here counts members online at
     // send time; a member with a badge session is connected, so counts as online.
@@ -143,9 +181,13 @@ export function createBadgeManager(deps: { hub: Hub; badges: BadgeCounts; log: L
         s.touchChannel(id, false);
       }
     }
-    // "One more unread" for everyone else is settled at the next flush, once for the window.
-    group.dirty = true;
-    dirtyGroups.add(group);
+    // Everyone else's exact count trails: sent when the channel settles, or at the next refresh.
+    group.lastMessageAt = now();
+    if (!group.stale) {
+      group.stale = true;
+      group.refreshedAt = group.lastMessageAt;
+      staleGroups.add(group);
+    }
   }
 
   function onReply(group: ChannelGroup, e: EventOf<'MessagePosted'>) {
@@ -179,6 +221,7 @@ export function createBadgeManager(deps: { hub: Hub; badges: BadgeCounts; log: L
         else s.channels.set(id, memberState(r));
         const g = groups.get(id);
         if (g && r.lastSeq > g.seq) g.seq = r.lastSeq;
+        if (g) trackCaughtUp(g, s, s.channels.get(id)!);
         s.touchChannel(id, true);
       }
       if (!channelId) {
@@ -201,6 +244,8 @@ export function createBadgeManager(deps: { hub: Hub; badges: BadgeCounts; log: L
         if (!st) return;
         st.lastReadSeq = BigInt(e.lastReadSeq);
         st.mentionCount = e.mentionCount;
+        const g = groups.get(e.channelId);
+        if (g) trackCaughtUp(g, s, st);
         return s.touchChannel(e.channelId, true);
       }
       case 'MemberSettingsChanged': {
@@ -249,15 +294,23 @@ export function createBadgeManager(deps: { hub: Hub; badges: BadgeCounts; log: L
   }
 
   const timer = setInterval(() => {
-    // Settle "one more unread" once per window for members who want a frame for every message.
-    for (const group of dirtyGroups) {
-      group.dirty = false;
+    // Passive sessions: exact unread counts trail. Once a channel has been quiet for settleMs
+    // (or, while it keeps talking, every refreshMs), each member whose shown count is out of date
+    // gets one frame. O(members) per channel per settle or refresh, never per message or window.
+    const t = now();
+    for (const group of staleGroups) {
+      const settled = t - group.lastMessageAt >= opts.settleMs;
+      if (!settled && t - group.refreshedAt < opts.refreshMs) continue;
+      group.refreshedAt = t;
+      if (settled) {
+        group.stale = false;
+        staleGroups.delete(group);
+      }
       for (const s of group.sessions) {
         const st = s.channels.get(group.channelId)!;
-        if (st.level === 'ALL' && !st.muted) s.touchChannel(group.channelId, false);
+        if (showsUnread(st) && st.reported !== unreadOf(group.seq, st)) s.touchChannel(group.channelId, false);
       }
     }
-    dirtyGroups.clear();
     if (!dirtySessions.size) return;
     const batch = [...dirtySessions];
     dirtySessions.clear();
@@ -303,7 +356,7 @@ export function createBadgeManager(deps: { hub: Hub; badges: BadgeCounts; log: L
     }),
     close() {
       clearInterval(timer);
-      for (const s of [...sessions]) s.queue.return();
+      for (const s of [...sessions]) void s.queue.return();
     },
   };
 }

@@ -19,7 +19,9 @@ import {
 } from '../generated/gql/graphql.js';
 
 const FLUSH_MS = 50;
-const QUIET_MS = FLUSH_MS * 6; // long enough to be sure no frame is coming
+const SETTLE_MS = 100; // exact counts trail once a channel is quiet this long (passive sessions)
+const REFRESH_MS = 400; // and at most this often while it keeps talking
+const QUIET_MS = FLUSH_MS * 2 + SETTLE_MS * 2; // long enough to be sure no frame is coming
 
 type Level = 'ALL' | 'MENTIONS' | 'NONE';
 interface Case {
@@ -139,7 +141,11 @@ describeApi('badges', () => {
   }
 
   beforeAll(async () => {
-    t = await startTestApp({ BADGE_FLUSH_MS: String(FLUSH_MS) });
+    t = await startTestApp({
+      BADGE_FLUSH_MS: String(FLUSH_MS),
+      BADGE_SETTLE_MS: String(SETTLE_MS),
+      BADGE_REFRESH_MS: String(REFRESH_MS),
+    });
     w = await basicWorkspace(t);
     bobSocket = connect(t.url, w.bob.token);
     sockets.push(bobSocket);
@@ -207,6 +213,51 @@ describeApi('badges', () => {
     expect(frames.length).toBeLessThan(15); // far fewer frames than messages
     for (const f of frames) for (const c of f.badges.channels) expect([a, b]).toContain(c.channelId);
     expect(await dbCounts(a)).toEqual({ unreadCount: 10, mentionCount: 0 });
+  });
+
+  it('passive sessions: a talking channel sends a frame when it turns unread, a slow refresh, and exact counts once quiet', async () => {
+    const channelId = await freshChannel('passive');
+    await quiet();
+    const before = framesFor(channelId).length;
+    const began = Date.now();
+    const N = 24;
+    for (let i = 0; i < N; i++) {
+      await w.ann.client.ok(SendMessageDocument, { input: { channelId, text: `busy ${i}` } });
+      await new Promise((r) => setTimeout(r, FLUSH_MS / 2)); // several messages per flush window, for many windows
+    }
+    const trafficMs = Date.now() - began;
+    await badges.until(() => framesFor(channelId).at(-1)?.unreadCount === N, 5_000, 'exact count once quiet');
+    await quiet();
+    const frames = framesFor(channelId).slice(before);
+    expect(frames[0]).toEqual({ channelId, unreadCount: 1, mentionCount: 0 }); // turned unread
+    expect(frames.at(-1)).toEqual({ channelId, unreadCount: N, mentionCount: 0 }); // settled: exact
+    // One frame per flush window would be about trafficMs / FLUSH_MS; passive sessions send the
+    // transition, a refresh per REFRESH_MS of traffic, and the settle.
+    expect(trafficMs / FLUSH_MS).toBeGreaterThan(10);
+    expect(frames.length).toBeLessThanOrEqual(2 + Math.ceil(trafficMs / REFRESH_MS));
+    if (trafficMs > REFRESH_MS * 1.5) expect(frames.length).toBeGreaterThan(2); // a refresh happened mid-traffic
+    expect(await dbCounts(channelId)).toEqual({ unreadCount: N, mentionCount: 0 });
+  });
+
+  it('sends every message of a DM (its count is shown)', async () => {
+    const dm = (
+      await w.ann.client.ok((await import('../generated/gql/graphql.js')).OpenDirectMessageDocument, {
+        workspaceId: w.workspace.id,
+        userIds: [w.bob.id],
+      })
+    ).openDirectMessage.id;
+    await badges.until(() => framesFor(dm).length > 0, 5_000, 'the DM joins the session');
+    await quiet();
+    const before = framesFor(dm).length;
+    for (let i = 1; i <= 3; i++) {
+      await w.ann.client.ok(SendMessageDocument, { input: { channelId: dm, text: `dm ${i}` } });
+      await badges.until(() => framesFor(dm).at(-1)?.unreadCount === i, 5_000, `dm frame ${i}`);
+    }
+    expect(
+      framesFor(dm)
+        .slice(before)
+        .map((f) => f.unreadCount),
+    ).toEqual([1, 2, 3]);
   });
 
   it('skips the channel this connection is viewing, but not other connections', async () => {

@@ -8,6 +8,8 @@ export interface ChannelBadgeRow {
   mentionCount: number;
   notificationLevel: NotificationLevel;
   muted: boolean;
+  /** A direct message or group DM (its count is shown, so every message is due). */
+  isDirect: boolean;
 }
 
 export interface ThreadBadgeRow {
@@ -23,7 +25,8 @@ export function createBadgesService(deps: ServiceDeps) {
     async channelState(userId: bigint, channelId?: bigint): Promise<ChannelBadgeRow[]> {
       return prisma.$queryRaw<ChannelBadgeRow[]>`
         SELECT cm.channel_id AS "channelId", c.last_seq AS "lastSeq", cm.last_read_seq AS "lastReadSeq",
-               cm.mention_count AS "mentionCount", cm.notification_level AS "notificationLevel", cm.muted
+               cm.mention_count AS "mentionCount", cm.notification_level AS "notificationLevel", cm.muted,
+               c.kind = 'DIRECT' AS "isDirect"
         FROM channel_members cm JOIN channels c ON c.id = cm.channel_id
         WHERE cm.user_id = ${userId} AND (${channelId ?? null}::bigint IS NULL OR cm.channel_id = ${channelId ?? null}::bigint)`;
     },

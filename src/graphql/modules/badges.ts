@@ -19,7 +19,11 @@ const ThreadBadgeRef = builder.objectRef<ThreadBadge>('ThreadBadge').implement({
   }),
 });
 const BadgeUpdateRef = builder.objectRef<BadgeUpdate>('BadgeUpdate').implement({
-  description: 'Counts that changed since the previous update to this subscription (at most one per flush window)',
+  description:
+    'Counts that changed since the previous update to this subscription (at most one per flush window). ' +
+    'Mention counts and DM counts are exact in every update; the unread count of other channels is exact when ' +
+    'the channel turns unread, once it has been quiet for a moment (BADGE_SETTLE_MS), and at most every ' +
+    'BADGE_REFRESH_MS while it keeps talking.',
   fields: (t) => ({
     channels: t.field({ type: [ChannelBadgeRef], resolve: (b) => b.channels }),
     threads: t.field({ type: [ThreadBadgeRef], resolve: (b) => b.threads }),
@@ -29,8 +33,12 @@ const BadgeUpdateRef = builder.objectRef<BadgeUpdate>('BadgeUpdate').implement({
 builder.subscriptionFields((t) => ({
   badges: t.field({
     type: BadgeUpdateRef,
-    description: 'Unread and mention counts of your other channels and followed threads, coalesced',
+    description:
+      'Your sidebar: unread and mention counts of the channels and followed threads this connection is not ' +
+      'looking at. An update is sent when what a sidebar shows changes: a channel turns unread, a mention count ' +
+      'changes, a DM gets a message, a followed thread gets a reply, or you read something elsewhere; exact unread ' +
+      'counts of busy channels follow once they are quiet (passive sessions). Coalesced per flush window.',
     subscribe: (_r, _a, ctx) => ctx.realtime.badges.open(viewerOf(ctx).userId.toString(), ctx.connection),
-    resolve: (b) => b as BadgeUpdate,
+    resolve: (b) => b,
   }),
 }));
