@@ -130,8 +130,7 @@ export async function buildApp(
         accessMessage: services.messages.accessMessage,
         history: services.messages.history,
         thread: services.messages.thread,
-        visibleUserIds: async (viewer, ids) =>
-          (await services.users.visibleUsers(viewer, ids)).flatMap((u) => (u ? [u.id] : [])),
+        requireVisibleUsers: async (viewer, ids) => void (await services.users.requireVisible(viewer, ids)),
       },
       presence,
       queueLimit,

@@ -39,8 +39,8 @@ export interface StreamSources {
     rootId: bigint,
     opts: { after: bigint; first: number },
   ): Promise<{ nodes: Message[]; hasNextPage: boolean }>;
-  /** The ids among these of users the viewer may see. */
-  visibleUserIds(viewer: Viewer, userIds: bigint[]): Promise<bigint[]>;
+  /** Throws NOT_FOUND unless the viewer may see every one of these users (hidden looks like absent). */
+  requireVisibleUsers(viewer: Viewer, userIds: bigint[]): Promise<void>;
 }
 
 export interface StreamDeps {
@@ -279,7 +279,8 @@ export function createStreams(deps: StreamDeps) {
 
     /** Presence changes of the listed users (the ones a client shows), current state first. */
     async presence(viewer: Viewer, connection: ConnectionState, userIds: bigint[]) {
-      const ids = (await sources.visibleUserIds(viewer, userIds)).map(String);
+      await sources.requireVisibleUsers(viewer, userIds);
+      const ids = userIds.map(String);
       const queue = new EventQueue<EventOf<'PresenceChanged'>>(deps.queueLimit, () =>
         connection.close(1013, 'slow consumer'),
       );

@@ -221,16 +221,19 @@ describeApi('real-time delivery', () => {
     await watcher.until(() => watcher.events.some((e) => e.presence.status === 'ONLINE'), 5_000, 'ONLINE');
     await carol.client.ok(SetPresenceDocument, { status: 'DND' });
     await watcher.until(() => watcher.events.at(-1)!.presence.status === 'DND', 5_000, 'DND');
-    expect((await w.ann.client.ok(PresenceNowDocument, { userIds: [carol.id, w.eve.id] })).presence).toEqual([
+    expect((await w.ann.client.ok(PresenceNowDocument, { userIds: [carol.id] })).presence).toEqual([
       { userId: carol.id, status: 'DND' },
     ]);
+    expect(await w.ann.client.errorCode(PresenceNowDocument, { userIds: [carol.id, w.eve.id] })).toBe('NOT_FOUND');
     await carol.client.ok(SetPresenceDocument, { status: 'AUTO' });
     carolSocket.dispose();
     await watcher.until(() => watcher.events.at(-1)!.presence.status === 'OFFLINE', 5_000, 'OFFLINE');
-    // Eve shares no workspace with Ann: she cannot watch Ann's presence.
+    expect(watcher.events.map((e) => e.presence.userId)).toEqual(watcher.events.map(() => carol.id)); // every event
+    // Eve shares no workspace with Ann: she cannot watch Ann's presence; Ann looks like no one.
     const eveWatch = subscribe(open(w.eve.token).client, PresenceOfDocument, { userIds: [w.ann.id] });
-    await new Promise((r) => setTimeout(r, 200));
+    await eveWatch.until(() => eveWatch.completed, 5_000, 'an error');
     expect(eveWatch.events).toHaveLength(0);
+    expect((eveWatch.errors[0] as { extensions?: { code?: string } }).extensions?.code).toBe('NOT_FOUND');
   });
 
   it('bounds subscriptions per connection, and leaves no listener behind after 10,000 subscribe/unsubscribe', async () => {

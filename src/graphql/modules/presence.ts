@@ -27,7 +27,8 @@ const PresenceRef = builder.objectRef<PresenceInfo>('Presence').implement({
 builder.subscriptionFields((t) => ({
   presence: t.field({
     type: PresenceRef,
-    description: 'Presence of the listed users (the ones your screen shows): their current state, then changes',
+    description:
+      'Presence of the listed users (the ones your screen shows): their current state, then changes; NOT_FOUND if any of them is unknown or not visible to you',
     args: { userIds: t.arg.idList({ required: true }) },
     subscribe: (_r, args, ctx) =>
       ctx.realtime.streams.presence(viewerOf(ctx), ctx.connection, idArgs(args.userIds, 'userIds', 500)),
@@ -38,11 +39,12 @@ builder.subscriptionFields((t) => ({
 builder.queryFields((t) => ({
   presence: t.field({
     type: [PresenceRef],
+    description: 'Presence of the listed users now; NOT_FOUND if any of them is unknown or not visible to you',
     args: { userIds: t.arg.idList({ required: true }) },
     resolve: async (_r, args, ctx) => {
-      const users = await ctx.services.users.visibleUsers(viewerOf(ctx), idArgs(args.userIds, 'userIds', 500));
-      const ids = users.filter((u) => u !== null).map((u) => u!.id.toString());
-      return ctx.realtime.presence.get(ids);
+      const ids = idArgs(args.userIds, 'userIds', 500);
+      await ctx.services.users.requireVisible(viewerOf(ctx), ids);
+      return ctx.realtime.presence.get(ids.map(String));
     },
   }),
 }));
