@@ -17,6 +17,12 @@ export type ChannelEventPayload =
 const REPLAY_PAGE = 100;
 /** Replayed ids remembered to drop their live duplicates (publishes still in flight after replay). */
 const DEDUPE_WINDOW = 1_000;
+/**
+ * How far back a gap replay reaches behind the newest delivered id. Another gateway may publish
+ * to a dead shard until it notices, after this one has moved and received newer messages live;
+ * those lost messages are older than the last one delivered, so replaying from it would skip them.
+ */
+const GAP_LOOKBACK_MS = 15_000;
 
 /**
  * What the streams need from the domain, and no more: access checks (the same rules as every
@@ -133,7 +139,12 @@ function replayThenLive(
       for await (const e of queue) {
         if (e.type === 'Gap') {
           gapQueued = false;
-          yield* catchUp(lastId ?? snowflakeAt(startedAt));
+          // From a little before the newest delivered id (never before the stream's own start):
+          // ids already delivered are skipped by the de-dup set.
+          const floor = after ?? snowflakeAt(startedAt);
+          const lookback = snowflakeAt(new Date(Date.now() - GAP_LOOKBACK_MS));
+          const from = lastId === null || lookback < lastId ? lookback : lastId;
+          yield* catchUp(from > floor ? from : floor);
           continue;
         }
         if (e.type === 'MessagePosted') {
