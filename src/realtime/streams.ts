@@ -84,7 +84,8 @@ function replayedEvent(m: Message): ChannelEventPayload {
  * Listens to a channel topic into a bounded queue, replays from the database, then goes live:
  * the queue is listening before the replay query runs, so nothing committed in between is
  * missed, and replayed ids are dropped when they also arrive live. When the pub/sub engine
- * signals a gap (a shard failed over), it replays again from the last message it delivered.
+ * signals a gap (a shard failed over), it replays again from a little before the last message it
+ * delivered (GAP_LOOKBACK_MS), skipping what it already sent.
  *
  * Returned as an iterator whose `return()` closes the queue at once: an async generator's own
  * `return()` would wait for the next event, and an idle channel would keep its listener forever.
