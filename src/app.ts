@@ -62,7 +62,7 @@ export async function buildApp(
   } = {},
 ): Promise<App> {
   const log = opts.log ?? createLogger(config);
-  const db = await createDatabase(config.database);
+  const db = await createDatabase(config.database, log);
   try {
     const result = await migrate(db);
     if (result.applied.length) log.info({ applied: result.applied }, 'migrations applied');
@@ -146,7 +146,8 @@ export async function buildApp(
   const server = createServer(handler);
   // The outbox worker gets connections of its own on PostgreSQL (a bulkhead): requests queueing
   // for the main pool under load must not delay indexing. PGlite has one connection anyway.
-  const workerDb = config.database.kind === 'postgres' ? await createDatabase({ ...config.database, poolSize: 2 }) : db;
+  const workerDb =
+    config.database.kind === 'postgres' ? await createDatabase({ ...config.database, poolSize: 2 }, log) : db;
   const workerIndex =
     workerDb === db
       ? searchIndex

@@ -5,6 +5,7 @@ import { createDatabase } from './infra/db/database.js';
 import { migrate } from './infra/db/migrator.js';
 import { isSearchCommand, runSearchCommand } from './cli/search.commands.js';
 import cluster from 'node:cluster';
+import { format } from 'node:util';
 
 /** `--gateways N` (or GATEWAYS=N): how many gateway processes share the port. */
 function gatewaysArg(argv: string[]): { count: number; rest: string[] } {
@@ -24,12 +25,13 @@ function gatewaysArg(argv: string[]): { count: number; rest: string[] } {
  */
 async function runPrimary(count: number) {
   const config = loadConfig();
+  const log = createLogger(config);
   if (config.database.kind !== 'postgres' || config.pubsub.kind !== 'redis') {
     throw new ConfigError(
       '--gateways N > 1 needs DATABASE_URL (PostgreSQL) and REDIS_URLS: gateway processes share them',
     );
   }
-  const db = await createDatabase(config.database);
+  const db = await createDatabase(config.database, log);
   try {
     await migrate(db);
   } finally {
@@ -40,7 +42,7 @@ async function runPrimary(count: number) {
   for (let i = 0; i < count; i++) fork();
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
-    console.error(`gateway ${worker.process.pid} exited (${signal ?? code}); starting another`);
+    log.error(`gateway ${worker.process.pid} exited (${signal ?? code}); starting another`);
     setTimeout(fork, 500);
   });
   const stop = () => {
@@ -66,11 +68,11 @@ async function main(args: string[]) {
   const config = loadConfig();
   const log = createLogger(config);
   if (command === 'migrate') {
-    const db = await createDatabase(config.database);
+    const db = await createDatabase(config.database, log);
     try {
       const r = await migrate(db);
-      console.log(
-        r.applied.length ? `applied: ${r.applied.join(', ')}` : `up to date (${r.alreadyApplied} migrations)`,
+      process.stdout.write(
+        `${r.applied.length ? `applied: ${r.applied.join(', ')}` : `up to date (${r.alreadyApplied} migrations)`}\n`,
       );
     } finally {
       await db.close();
@@ -86,8 +88,8 @@ async function main(args: string[]) {
   const app = await buildApp(config, { log });
   const { url } = await app.start();
   log.info({ url, database: config.database.kind, pid: process.pid }, 'listening');
-  console.log(
-    `Chat API ready at ${url}${config.graphql.graphiql ? ' (GraphiQL: open it in a browser)' : ''}${cluster.isWorker ? ` [gateway pid ${process.pid}]` : ''}`,
+  process.stdout.write(
+    `Chat API ready at ${url}${config.graphql.graphiql ? ' (GraphiQL: open it in a browser)' : ''}${cluster.isWorker ? ` [gateway pid ${process.pid}]` : ''}\n`,
   );
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down');
@@ -103,8 +105,8 @@ async function main(args: string[]) {
   process.once('SIGTERM', () => shutdown('SIGTERM'));
 }
 
-main(process.argv.slice(2)).catch((err) => {
-  if (err instanceof ConfigError) console.error(err.message);
-  else console.error(err);
+main(process.argv.slice(2)).catch((err: unknown) => {
+  // What the terminal shows when the command fails: the message of a configuration mistake, else the error.
+  process.stderr.write(`${err instanceof ConfigError ? err.message : format(err)}\n`);
   process.exit(1);
 });

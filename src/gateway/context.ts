@@ -41,9 +41,11 @@ export function createContextFactory(deps: ContextDeps) {
       };
     },
     /** The same request context with fresh loaders and dependency tracking (one per subscription event). */
-    fresh(base: GraphQLContext): GraphQLContext {
-      return { ...base, loaders: deps.loadersFor(base.viewer), viewerDependency: { used: false } };
-    },
+    fresh: (base: GraphQLContext): GraphQLContext => ({
+      ...base,
+      loaders: deps.loadersFor(base.viewer),
+      viewerDependency: { used: false },
+    }),
   };
 }
 

@@ -9,7 +9,8 @@ import type { Plugin } from 'graphql-yoga';
 export function nestingLimit(maxNesting: number, maxTokens: number): Plugin {
   return {
     onParse({ params }) {
-      const body = typeof params.source === 'string' ? params.source : params.source.body;
+      const source = params.source as string | Source;
+      const body = typeof source === 'string' ? source : source.body;
       const lexer = new Lexer(new Source(body));
       let depth = 0;
       let tokens = 0;

@@ -1,5 +1,6 @@
 import {
   Kind,
+  OperationTypeNode,
   getNamedType,
   getNullableType,
   isLeafType,
@@ -37,7 +38,7 @@ export function compileProjection(
   const ops = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   const op = operationName ? ops.find((o) => o.name?.value === operationName) : ops.length === 1 ? ops[0] : undefined;
   const root = schema.getSubscriptionType();
-  if (!op || op.operation !== 'subscription' || !root || op.directives?.length) return null;
+  if (!op || op.operation !== OperationTypeNode.SUBSCRIPTION || !root || op.directives?.length) return null;
   const fragments = new Map(
     document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])),
   );

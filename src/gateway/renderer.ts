@@ -52,7 +52,7 @@ export function createRenderer(opts: {
   async function render(event: unknown, args: SubscriptionArgs, key: string): Promise<ExecutionResult> {
     if (typeof event !== 'object' || event === null) return (await run(event, args)).result;
     let byKey = cache.get(event);
-    if (!byKey) cache.set(event, (byKey = new Map()));
+    if (!byKey) cache.set(event, (byKey = new Map<string, Promise<Rendered>>()));
     let shared = byKey.get(key);
     const first = !shared;
     if (!shared) {
@@ -79,7 +79,7 @@ export function createRenderer(opts: {
     ): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
       const source = await createSourceEventStream(args);
       if (!(Symbol.asyncIterator in (source as object))) return source as ExecutionResult;
-      const iterator = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]() as AsyncIterator<unknown>;
+      const iterator = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
       const project = compileProjection(args.schema, args.document, args.operationName, PLAIN_TYPES, PLAIN_ROOT_FIELDS);
       async function* mapped(): AsyncGenerator<ExecutionResult> {
         for (;;) {

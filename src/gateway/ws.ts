@@ -1,7 +1,15 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
-import { GraphQLError, execute, getOperationAST, type ExecutionResult } from 'graphql';
+import {
+  GraphQLError,
+  OperationTypeNode,
+  execute,
+  getOperationAST,
+  type DocumentNode,
+  type ExecutionResult,
+  type GraphQLSchema,
+} from 'graphql';
 import { CloseCode, makeServer, type ConnectionInitMessage } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config.js';
@@ -121,13 +129,17 @@ export function attachWebSocket(deps: {
           .catch((err) => log.warn({ err }, 'presence disconnect failed'));
       }
     },
-    async onSubscribe(ctx, id, payload) {
+    onSubscribe(ctx, id, payload) {
       const { viewer, state, token } = ctx.extra;
       if (!viewer || !state) return [new GraphQLError('Unauthorized', { extensions: { code: 'UNAUTHENTICATED' } })];
       realtime.presence.activity(viewer.userId.toString());
       // No HTTP request here: yoga's request-bound plugins (e.g. no mutations over GET) do not apply to the socket.
-      const { schema, parse, validate } = deps.yoga.getEnveloped({ params: payload });
-      let document;
+      const { schema, parse, validate } = deps.yoga.getEnveloped({ params: payload }) as {
+        schema: GraphQLSchema;
+        parse: (source: string) => DocumentNode;
+        validate: (schema: GraphQLSchema, document: DocumentNode) => readonly GraphQLError[];
+      };
+      let document: DocumentNode;
       try {
         document = parse(payload.query);
       } catch (err) {
@@ -136,7 +148,7 @@ export function attachWebSocket(deps: {
       const errors = validate(schema, document);
       if (errors.length) return errors;
       const operation = getOperationAST(document, payload.operationName);
-      if (operation?.operation === 'subscription') {
+      if (operation?.operation === OperationTypeNode.SUBSCRIPTION) {
         if (state.subscriptions >= ws.maxSubscriptions) {
           return [
             new GraphQLError(`At most ${ws.maxSubscriptions} subscriptions per connection`, {
@@ -224,7 +236,7 @@ export function attachWebSocket(deps: {
         onMessage: (cb) =>
           socket.on('message', async (event) => {
             try {
-              await cb(String(event));
+              await cb((event as Buffer).toString()); // binaryType 'nodebuffer': always one Buffer
             } catch (err) {
               log.error({ err }, 'websocket message handling failed');
               socket.close(CloseCode.InternalServerError, 'Internal server error');

@@ -16,13 +16,13 @@ import { nestingLimit } from './nesting-limit.js';
 export const CSRF_HEADER = 'x-graphql-yoga-csrf';
 const MAX_BODY_BYTES = 1024 * 1024;
 
-
 /** Rejects oversized bodies before they are read. */
 const bodyLimit: Plugin = {
-  onRequest({ request, fetchAPI, endResponse }) {
+  onRequest(payload) {
+    const { request, fetchAPI } = payload;
     const length = Number(request.headers.get('content-length') ?? 0);
     if (length > MAX_BODY_BYTES) {
-      endResponse(
+      payload.endResponse(
         new fetchAPI.Response(
           JSON.stringify({
             errors: [

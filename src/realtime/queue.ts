@@ -11,9 +11,9 @@ export class SlowConsumerError extends Error {
 export class EventQueue<T> implements AsyncIterableIterator<T> {
   private items: T[] = [];
   private waiting: ((r: IteratorResult<T>) => void) | null = null;
-  private failWaiting: ((e: unknown) => void) | null = null;
+  private failWaiting: ((e: Error) => void) | null = null;
   private done = false;
-  private error: unknown = null;
+  private error: Error | null = null;
   private cleanups: (() => void)[] = [];
 
   constructor(
@@ -51,7 +51,7 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
   }
 
   /** Ends the stream with an error (delivered after what is already queued is dropped). */
-  fail(error: unknown) {
+  fail(error: Error) {
     if (this.done) return;
     this.error = error;
     this.items = [];
@@ -89,8 +89,8 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
     return Promise.resolve({ value: undefined, done: true });
   }
 
-  throw(error: unknown): Promise<IteratorResult<T>> {
-    this.return();
+  throw(error: Error): Promise<IteratorResult<T>> {
+    void this.return();
     return Promise.reject(error);
   }
 

@@ -282,7 +282,7 @@ export function createStreams(deps: StreamDeps) {
       const unlisten = await deps.hub.listen(topics.channel(channelId), (e) => {
         if (e.type === 'Typing' && e.userId !== me && e.threadRootId === thread) queue.push(e);
         else if (e.type === 'MembershipChanged' && e.userId === me && !e.joined) {
-          sources.accessChannel(viewer, channelId).catch((err) => queue.fail(err));
+          sources.accessChannel(viewer, channelId).catch((err: Error) => queue.fail(err));
         }
       });
       queue.onClose(unlisten);

@@ -72,7 +72,7 @@ const ThreadUpdated = builder.objectRef<EventOf<'ThreadUpdated'>>('ThreadUpdated
 const ChannelEvent = builder.unionType('ChannelEvent', {
   types: [MessagePosted, MessageEdited, MessageDeleted, ReactionChanged, ThreadUpdated],
   resolveType: (e) => {
-    switch ((e as ChannelEventPayload).type) {
+    switch (e.type) {
       case 'MessagePosted':
         return MessagePosted;
       case 'MessageEdited':
@@ -102,7 +102,7 @@ builder.subscriptionFields((t) => ({
         idArg(args.channelId, 'channelId'),
         optionalId(args.after, 'after'),
       ),
-    resolve: (e) => e as ChannelEventPayload,
+    resolve: (e) => e,
   }),
   thread: t.field({
     type: ChannelEvent,
@@ -115,6 +115,6 @@ builder.subscriptionFields((t) => ({
         idArg(args.rootId, 'rootId'),
         optionalId(args.after, 'after'),
       ),
-    resolve: (e) => e as ChannelEventPayload,
+    resolve: (e) => e,
   }),
 }));

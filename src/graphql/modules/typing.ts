@@ -34,7 +34,7 @@ builder.subscriptionFields((t) => ({
         idArg(args.channelId, 'channelId'),
         optionalId(args.threadRootId, 'threadRootId'),
       ),
-    resolve: (e) => e as EventOf<'Typing'>,
+    resolve: (e) => e,
   }),
 }));
 

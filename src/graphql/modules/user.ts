@@ -34,7 +34,7 @@ builder.queryFields((t) => ({
       const viewer = viewerOf(ctx);
       const ids = args.ids.length ? idArgs(args.ids, 'ids') : [];
       const visible = await ctx.services.users.visibleUsers(viewer, ids);
-      const byId = new Map(visible.filter((u) => u !== null).map((u) => [u!.id.toString(), u]));
+      const byId = new Map(visible.filter((u) => u !== null).map((u) => [u.id.toString(), u]));
       return args.ids.map((raw) => byId.get(raw) ?? null);
     },
   }),

@@ -1,3 +1,4 @@
+import type { Bot } from '../../generated/prisma/client.js';
 import { builder } from '../builder.js';
 import { BotRef, ChannelRef, UserRef, WorkspaceRef } from '../refs.js';
 import { personalViewer, viewerOf } from './common.js';
@@ -39,14 +40,12 @@ BotRef.implement({
   }),
 });
 
-const BotCredentials = builder
-  .objectRef<{ bot: import('../../generated/prisma/client.js').Bot; token: string }>('BotCredentials')
-  .implement({
-    fields: (t) => ({
-      bot: t.field({ type: BotRef, resolve: (c) => c.bot }),
-      token: t.exposeString('token', { description: 'Shown once; send it as Authorization: Bearer <token>' }),
-    }),
-  });
+const BotCredentials = builder.objectRef<{ bot: Bot; token: string }>('BotCredentials').implement({
+  fields: (t) => ({
+    bot: t.field({ type: BotRef, resolve: (c) => c.bot }),
+    token: t.exposeString('token', { description: 'Shown once; send it as Authorization: Bearer <token>' }),
+  }),
+});
 
 builder.queryFields((t) => ({
   workspace: t.field({

@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { DatabaseConfig } from '../../config.js';
+import { createLogger, type Logger } from '../../logger.js';
 import { PrismaClient } from '../../generated/prisma/client.js';
 
 export type { PrismaClient };
@@ -25,12 +26,13 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export async function createDatabase(config: DatabaseConfig): Promise<Database> {
+/** `log` gets the pool's warnings (PostgreSQL); without one they go to a warn-level logger of their own. */
+export async function createDatabase(config: DatabaseConfig, log?: Logger): Promise<Database> {
   switch (config.kind) {
     case 'pglite':
       return createPgliteDatabase(config.dataDir);
     case 'postgres':
-      return createPostgresDatabase(config.url, config.poolSize);
+      return createPostgresDatabase(config.url, config.poolSize, log ?? createLogger({ logLevel: 'warn' }));
     default: {
       const never: never = config;
       throw new Error(`unknown database kind ${(never as { kind: string }).kind}`);
@@ -61,11 +63,11 @@ async function createPgliteDatabase(dataDir: string | null): Promise<Database> {
   };
 }
 
-async function createPostgresDatabase(url: string, poolSize: number): Promise<Database> {
+async function createPostgresDatabase(url: string, poolSize: number, log: Logger): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   // An idle pooled connection killed by the server (restart, pg_terminate_backend) is an 'error'
   // event on the pool; unhandled, it would crash the process. The pool replaces the connection.
-  pool.on('error', (err) => console.warn(`postgres pool: idle connection lost: ${err.message}`));
+  pool.on('error', (err) => log.warn({ err }, 'postgres pool: idle connection lost'));
   // Fail at start with the server's own message rather than on the first request.
   const probe = await pool.connect();
   probe.release();

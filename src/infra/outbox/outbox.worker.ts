@@ -249,7 +249,7 @@ export function createOutboxWorker(opts: OutboxWorkerOptions): OutboxWorker {
   async function main() {
     let failures = 0;
     while (running) {
-      let full = false;
+      let full: boolean;
       try {
         const r = await drainOnce();
         full = r.claimed >= batchSize;

@@ -61,7 +61,7 @@ export function createMemoryPresence(events: EventPublisher, opts: PresenceOptio
 
   return {
     kind: 'memory',
-    async connect(userId: string) {
+    connect(userId: string): Promise<void> {
       const u = entry(userId);
       u.connections += 1;
       u.lastActive = now();
@@ -70,13 +70,14 @@ export function createMemoryPresence(events: EventPublisher, opts: PresenceOptio
         u.offlineTimer = null;
       }
       publishIfChanged(userId, u);
+      return Promise.resolve();
     },
 
-    async disconnect(userId: string) {
+    disconnect(userId: string): Promise<void> {
       const u = users.get(userId);
-      if (!u || u.connections === 0) return;
+      if (!u || u.connections === 0) return Promise.resolve();
       u.connections -= 1;
-      if (u.connections > 0) return;
+      if (u.connections > 0) return Promise.resolve();
       u.offlineTimer = setTimeout(() => {
         u.offlineTimer = null;
         if (u.connections > 0) return;
@@ -84,6 +85,7 @@ export function createMemoryPresence(events: EventPublisher, opts: PresenceOptio
         if (u.manual === 'AUTO') users.delete(userId); // DND/AWAY choices survive reconnects
       }, opts.offlineGraceMs);
       u.offlineTimer.unref();
+      return Promise.resolve();
     },
 
     activity(userId: string) {
@@ -93,20 +95,20 @@ export function createMemoryPresence(events: EventPublisher, opts: PresenceOptio
       if (u.published === 'AWAY' && u.manual === 'AUTO') publishIfChanged(userId, u);
     },
 
-    async setStatus(userId: string, manual: ManualStatus): Promise<PresenceInfo> {
+    setStatus(userId: string, manual: ManualStatus): Promise<PresenceInfo> {
       const u = entry(userId);
       u.manual = manual;
       if (manual === 'AUTO') u.lastActive = now();
       publishIfChanged(userId, u);
-      return info(userId, u);
+      return Promise.resolve(info(userId, u));
     },
 
-    async get(userIds: string[]): Promise<PresenceInfo[]> {
-      return userIds.map((id) => info(id, users.get(id)));
+    get(userIds: string[]): Promise<PresenceInfo[]> {
+      return Promise.resolve(userIds.map((id) => info(id, users.get(id))));
     },
 
-    async onlineAmong(userIds: string[]): Promise<string[]> {
-      return userIds.filter((id) => (users.get(id)?.connections ?? 0) > 0);
+    onlineAmong(userIds: string[]): Promise<string[]> {
+      return Promise.resolve(userIds.filter((id) => (users.get(id)?.connections ?? 0) > 0));
     },
 
     close() {

@@ -95,7 +95,7 @@ export function createRedisPresence(
       const m = c.multi();
       for (const id of conns) m.zadd(connKey(userId), expiry, member(id));
       m.pexpire(connKey(userId), CONN_TTL_MS).zremrangebyscore(connKey(userId), '-inf', now());
-      m.exec().catch((err) => log.debug({ err: err.message }, 'presence renew failed'));
+      m.exec().catch((err) => log.debug({ err: (err as Error).message }, 'presence renew failed'));
     }
   }, RENEW_MS);
   renew.unref();
@@ -141,7 +141,9 @@ export function createRedisPresence(
         .exec();
       const t = setTimeout(() => {
         graceTimers.delete(userId);
-        publishIfChanged(userId).catch((err) => log.debug({ err: err.message }, 'presence offline publish failed'));
+        publishIfChanged(userId).catch((err) =>
+          log.debug({ err: (err as Error).message }, 'presence offline publish failed'),
+        );
       }, opts.offlineGraceMs + 20);
       t.unref();
       graceTimers.set(userId, t);

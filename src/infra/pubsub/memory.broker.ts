@@ -26,7 +26,7 @@ export function createMemoryBroker(bus: MemoryBus = createMemoryBus()) {
         });
         return Promise.resolve();
       } catch (err) {
-        return Promise.reject(err as Error);
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
       }
     },
     subscribe(topic: Topic, handler: (payload: unknown) => void): Promise<Unsubscribe> {

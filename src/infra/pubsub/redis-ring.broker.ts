@@ -40,7 +40,7 @@ const withTimeout = <T>(p: Promise<T>, ms: number, what: string) =>
     const t = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
     p.then(
       (v) => (clearTimeout(t), resolve(v)),
-      (e) => (clearTimeout(t), reject(e)),
+      (e) => (clearTimeout(t), reject(e instanceof Error ? e : new Error(String(e)))),
     );
   });
 
@@ -230,7 +230,7 @@ export function createRedisRingBroker(urls: string[], opts: RedisRingOptions) {
           const up = await Promise.all(
             [s.publisher, s.subscriber].map((c) =>
               c.status === 'ready'
-                ? true
+                ? Promise.resolve(true)
                 : withTimeout(new Promise<boolean>((r) => c.once('ready', () => r(true))), ms, 'connect').catch(
                     () => false,
                   ),
@@ -279,7 +279,7 @@ export function createRedisRingBroker(urls: string[], opts: RedisRingOptions) {
     /** Which shard serves a topic now (tests, metrics). */
     shardOf: (topic: Topic) => route(topic)?.name ?? null,
     shardStates: () => shards.map((s) => ({ name: s.name, up: s.up })),
-    async close() {
+    close() {
       closed = true;
       clearInterval(health);
       for (const t of timers) clearTimeout(t);
@@ -289,6 +289,7 @@ export function createRedisRingBroker(urls: string[], opts: RedisRingOptions) {
         s.publisher.disconnect();
         s.subscriber.disconnect();
       }
+      return Promise.resolve();
     },
   } satisfies Broker & Record<string, unknown>;
 }
