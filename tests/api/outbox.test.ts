@@ -84,9 +84,10 @@ describeApi('outbox worker', () => {
     const done: bigint[] = [];
     const w = worker(
       kind,
-      async (events) => {
-        if (events.some((e) => e.aggregateId === 666n)) throw new Error('poison event 666');
+      (events) => {
+        if (events.some((e) => e.aggregateId === 666n)) return Promise.reject(new Error('poison event 666'));
         done.push(...events.map((e) => e.aggregateId));
+        return Promise.resolve();
       },
       { baseBackoffMs: 400, maxBackoffMs: 60_000, isolateAfterAttempts: 2 },
     );
@@ -141,12 +142,13 @@ describeApi('outbox worker', () => {
       { batchSize: 1 },
     );
     const seenB: OutboxEvent[] = [];
-    const b = worker(kind, async (events) => {
+    const b = worker(kind, (events) => {
       seenB.push(...events);
+      return Promise.resolve();
     });
     const running = a.drainOnce(); // takes the first event of aggregate 7 and holds it
     await eventually(
-      async () => seenA.length,
+      () => Promise.resolve(seenA.length),
       (n) => n === 1,
     );
     await b.drainOnce(); // may take aggregate 8, never the second event of 7
@@ -173,13 +175,18 @@ describeApi('outbox worker', () => {
     );
     void dead.drainOnce();
     await eventually(
-      async () => deadStarted,
+      () => Promise.resolve(deadStarted),
       (v) => v,
     );
     const handled: bigint[] = [];
-    const alive = worker(kind, async (events) => void handled.push(...events.map((e) => e.aggregateId)), {
-      leaseMs: 300,
-    });
+    const alive = worker(
+      kind,
+      (events) => {
+        handled.push(...events.map((e) => e.aggregateId));
+        return Promise.resolve();
+      },
+      { leaseMs: 300 },
+    );
     await eventually(
       async () => (await alive.drainOnce()).claimed,
       () => handled.length > 0,

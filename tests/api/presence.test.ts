@@ -61,13 +61,13 @@ describeApi('presence', () => {
     await watch.until(() => watch.events.at(-1)?.presence.status === 'ONLINE', 5_000, 'ONLINE');
     for (const s of sockets.splice(0)) s.dispose();
     const n = watch.events.length;
-    first.dispose();
+    await first.dispose();
     const second = connect(t.url, w.bob.token); // the page reloads
     sockets.push(second);
     await over(second.client, MeDocument, {});
     await new Promise((r) => setTimeout(r, 700));
     expect(watch.events.slice(n).map((e) => e.presence.status)).not.toContain('OFFLINE');
-    second.dispose();
+    await second.dispose();
     await watch.until(() => watch.events.at(-1)?.presence.status === 'OFFLINE', 5_000, 'OFFLINE after grace');
   });
 

@@ -41,7 +41,7 @@ describeApi('real-time under load', () => {
       return e.__typename === 'ReactionChanged' ? e.message.reactions[0]!.reactedByMe : null;
     });
     expect(mine).toEqual([true, false, true]);
-    for (const c of clients) c.dispose();
+    for (const c of clients) await c.dispose();
   });
 
   it('disconnects a client that stops reading instead of buffering without bound', async () => {

@@ -226,7 +226,7 @@ describeApi('real-time delivery', () => {
     ]);
     expect(await w.ann.client.errorCode(PresenceNowDocument, { userIds: [carol.id, w.eve.id] })).toBe('NOT_FOUND');
     await carol.client.ok(SetPresenceDocument, { status: 'AUTO' });
-    carolSocket.dispose();
+    await carolSocket.dispose();
     await watcher.until(() => watcher.events.at(-1)!.presence.status === 'OFFLINE', 5_000, 'OFFLINE');
     expect(watcher.events.map((e) => e.presence.userId)).toEqual(watcher.events.map(() => carol.id)); // every event
     // Eve shares no workspace with Ann: she cannot watch Ann's presence; Ann looks like no one.

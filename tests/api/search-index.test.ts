@@ -131,7 +131,7 @@ if (testDbKind === 'pglite') {
       });
     }
   } else {
-    describeSearchIndexContract(`typesense at ${typesenseUrl}`, async () => {
+    describeSearchIndexContract(`typesense at ${typesenseUrl}`, () => {
       const alias = `test_messages_${randomBytes(4).toString('hex')}`;
       const index = createTypesenseSearchIndex({
         url: typesenseUrl,
@@ -139,7 +139,7 @@ if (testDbKind === 'pglite') {
         collection: alias,
         language: 'english',
       });
-      return {
+      return Promise.resolve({
         index,
         async cleanup() {
           const admin = new TypesenseClient({
@@ -160,7 +160,7 @@ if (testDbKind === 'pglite') {
           }
           await index.close();
         },
-      };
+      });
     });
   }
 }

@@ -4,7 +4,7 @@
  * wait for indexing by polling with a deadline, never by sleeping a fixed time.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { basicWorkspace, describeApi, startTestApp, Client, type TestApp } from '../helpers/app.js';
+import { basicWorkspace, describeApi, startTestApp, type Client, type TestApp } from '../helpers/app.js';
 import { eventually } from '../helpers/eventually.js';
 import {
   CreateChannelDocument,

@@ -18,11 +18,11 @@ describe.skipIf(!available)('redis ring', () => {
   });
 
   // Two brokers = two gateway processes sharing the three shards.
-  describeBrokerContract('redis ring (3 shards, 2 processes)', async () => {
+  describeBrokerContract('redis ring (3 shards, 2 processes)', () => {
     const urls = shards.map((s) => s.url);
     const a = createRedisRingBroker(urls, { log });
     const b = createRedisRingBroker(urls, { log });
-    return { a, b, close: async () => (await a.close(), await b.close()) };
+    return Promise.resolve({ a, b, close: async () => (await a.close(), await b.close()) });
   });
 
   it('moves a dead shard’s topics to a live one within 5 s, signals the gap, and moves them back', async () => {
@@ -34,7 +34,8 @@ describe.skipIf(!available)('redis ring', () => {
       // Find a topic served by shard 1.
       let topic = topics.channel('0');
       for (let i = 0; i < 1000 && topic.shardKey === '0'; i++)
-        if (a.shardOf(topics.channel(String(1000 + i)))?.startsWith('shard-1')) topic = topics.channel(String(1000 + i));
+        if (a.shardOf(topics.channel(String(1000 + i)))?.startsWith('shard-1'))
+          topic = topics.channel(String(1000 + i));
       const got: number[] = [];
       let gaps = 0;
       await a.subscribe(

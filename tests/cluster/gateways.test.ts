@@ -181,11 +181,11 @@ describe.skipIf(!ready)('two gateways, three redis shards', () => {
     );
 
     // Presence lives in Redis: Bob disconnects from gateway 2, Ann (gateway 1) sees him go offline.
-    bobWs.dispose();
+    await bobWs.dispose();
     await annPresence.until(() => annPresence.events.at(-1)!.presence.status === 'OFFLINE', 10_000, 'Bob offline');
   }, 120_000);
 
-  it('gives every gateway its own leased snowflake worker id', async () => {
+  it('gives every gateway its own leased snowflake worker id', () => {
     const ids = [g1, g2].map((g) => Number(/"workerId":(\d+)/.exec(g.output.join(''))?.[1]));
     expect(ids.every((n) => Number.isInteger(n) && n >= 0 && n <= 1023)).toBe(true);
     expect(ids[0]).not.toBe(ids[1]);

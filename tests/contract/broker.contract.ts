@@ -8,7 +8,7 @@ import { topics } from '../../src/domain/events/topics.js';
  */
 export function describeBrokerContract(
   name: string,
-  make: () => Promise<{ a: Broker; b: Broker; close(): Promise<void> }>,
+  make: () => Promise<{ a: Broker; b: Broker; close: () => Promise<void> }>,
 ) {
   describe(`broker contract: ${name}`, () => {
     let a: Broker;

@@ -5,7 +5,7 @@ import type { Presence, PresenceOptions } from '../../src/infra/presence/presenc
 /** What every presence store does, run against the in-memory one and the Redis one. */
 export function describePresenceContract(
   name: string,
-  make: (events: EventPublisher, opts: PresenceOptions) => Promise<{ presence: Presence; close(): Promise<void> }>,
+  make: (events: EventPublisher, opts: PresenceOptions) => Promise<{ presence: Presence; close: () => Promise<void> }>,
 ) {
   describe(`presence contract: ${name}`, () => {
     const published: ChatEvent[] = [];

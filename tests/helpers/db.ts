@@ -21,6 +21,7 @@ export function postgresAvailable(): Promise<boolean> {
       if (requireServices)
         throw new Error(
           `REQUIRE_SERVICES=1 but PostgreSQL is not reachable at ${ADMIN_URL}: ${(err as Error).message}`,
+          { cause: err },
         );
       return false;
     }

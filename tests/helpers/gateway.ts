@@ -28,8 +28,8 @@ export class GatewayProcess {
           resolve(m[1]!);
         }
       };
-      proc.stdout!.on('data', onData);
-      proc.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
+      proc.stdout.on('data', onData);
+      proc.stderr.on('data', (d: Buffer) => output.push(d.toString()));
       proc.once('exit', (code) => {
         clearTimeout(timer);
         reject(new Error(`gateway exited with ${code}:\n${output.join('')}`));

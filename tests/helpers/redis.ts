@@ -47,7 +47,7 @@ export class RedisShard {
     this.proc = proc;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`redis-server on ${this.port} did not start`)), 10_000);
-      proc.stdout!.on('data', (d: Buffer) => {
+      proc.stdout.on('data', (d: Buffer) => {
         if (d.toString().includes('Ready to accept connections')) {
           clearTimeout(timer);
           resolve();
@@ -55,7 +55,7 @@ export class RedisShard {
       });
       proc.once('exit', (code) => reject(new Error(`redis-server exited with ${code}`)));
     });
-    proc.stdout!.resume();
+    proc.stdout.resume();
   }
 
   /** Kills the process outright (SIGKILL), as a crash would. */

@@ -47,7 +47,7 @@ export class Subscription<R> {
           this.notify();
         },
         error: (e) => {
-          this.errors.push(...(Array.isArray(e) ? e : [e]));
+          this.errors.push(...(Array.isArray(e) ? (e as unknown[]) : [e]));
           this.completed = true;
           this.notify();
         },
@@ -94,7 +94,7 @@ export class Subscription<R> {
 }
 
 export function subscribe<R, V>(client: WsClient, doc: TypedDocumentNode<R, V>, variables: V): Subscription<R> {
-  return new Subscription<R>(client, print(doc), (variables ?? {}) as Record<string, unknown>);
+  return new Subscription<R>(client, print(doc), variables ?? {});
 }
 
 /** One query or mutation over the socket. */
@@ -106,7 +106,7 @@ export async function over<R, V>(
   return new Promise((resolve, reject) => {
     let result: ExecutionResult<R> | undefined;
     client.subscribe<R>(
-      { query: print(doc), variables: (variables ?? {}) as Record<string, unknown> },
+      { query: print(doc), variables: variables ?? {} },
       { next: (r) => (result = r as ExecutionResult<R>), error: reject, complete: () => resolve(result!) },
     );
   });

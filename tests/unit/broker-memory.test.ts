@@ -2,9 +2,9 @@ import { createMemoryBroker, createMemoryBus } from '../../src/infra/pubsub/memo
 import { describeBrokerContract } from '../contract/broker.contract.js';
 
 // Two "processes" on one in-memory bus.
-describeBrokerContract('memory', async () => {
+describeBrokerContract('memory', () => {
   const bus = createMemoryBus();
   const a = createMemoryBroker(bus);
   const b = createMemoryBroker(bus);
-  return { a, b, close: async () => void (await Promise.all([a.close(), b.close()])) };
+  return Promise.resolve({ a, b, close: async () => void (await Promise.all([a.close(), b.close()])) });
 });

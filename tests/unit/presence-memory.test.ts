@@ -1,7 +1,13 @@
 import { createMemoryPresence } from '../../src/infra/presence/presence.memory.js';
 import { describePresenceContract } from '../contract/presence.contract.js';
 
-describePresenceContract('memory', async (events, opts) => {
+describePresenceContract('memory', (events, opts) => {
   const presence = createMemoryPresence(events, opts);
-  return { presence, close: async () => presence.close() };
+  return Promise.resolve({
+    presence,
+    close: () => {
+      presence.close();
+      return Promise.resolve();
+    },
+  });
 });

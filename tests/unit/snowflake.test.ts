@@ -57,7 +57,7 @@ describe('snowflake ids', () => {
 
   it('serializes as strings that survive JSON (64-bit does not fit a JS number)', () => {
     const id = createSnowflake(1023).next();
-    expect(JSON.parse(JSON.stringify({ id: id.toString() })).id).toBe(id.toString());
+    expect((JSON.parse(JSON.stringify({ id: id.toString() })) as { id: string }).id).toBe(id.toString());
     expect(Number(id).toString()).not.toBe(id.toString());
   });
 });
