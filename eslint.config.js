@@ -117,5 +117,12 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.mjs', '*.config.ts', 'codegen.ts'],
     ...tseslint.configs.disableTypeChecked,
   },
+  {
+    // Plain Node scripts (no TypeScript types to tell ESLint what is global).
+    files: ['scripts/**/*.mjs'],
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly', URL: 'readonly', Buffer: 'readonly' },
+    },
+  },
   prettier,
 );
