@@ -128,7 +128,9 @@ export async function buildApp(
       sources: {
         accessChannel: services.channels.accessChannel,
         accessMessage: services.messages.accessMessage,
-        history: services.messages.history,
+        resumeSeq: services.messages.resumeSeq,
+        channelSeq: services.messages.channelSeq,
+        replayBySeq: services.messages.replayBySeq,
         thread: services.messages.thread,
         requireVisibleUsers: async (viewer, ids) => void (await services.users.requireVisible(viewer, ids)),
       },

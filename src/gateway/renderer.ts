@@ -1,6 +1,6 @@
 import { createSourceEventStream, execute, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { GraphQLContext } from '../graphql/context.js';
-import { abortable } from '../realtime/streams.js';
+import { abortable } from '../realtime/stream-kit.js';
 import { compileProjection } from './projector.js';
 
 /**

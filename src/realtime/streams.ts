@@ -3,16 +3,13 @@ import { notFound } from '../domain/errors.js';
 import type { Message } from '../generated/prisma/client.js';
 import type { ConnectionState } from './connection.js';
 import type { ChatEvent, EventOf } from '../domain/events/events.js';
-import type { Hub } from './hub.js';
-import type { Presence } from '../infra/presence/presence.port.js';
 import { EventQueue } from './queue.js';
 import { topics } from '../domain/events/topics.js';
 import { snowflakeAt } from '../infra/ids/snowflake.js';
-import { toWire } from '../domain/events/wire.js';
+import { channelStream } from './channel-stream.js';
+import { abortable, replayedEvent, type ChannelEventPayload, type StreamDeps } from './stream-kit.js';
 
-/** A subscription payload: a live event (shared by every local subscriber) or a replayed message. */
-export type ChannelEventPayload =
-  EventOf<'MessagePosted'> | EventOf<'MessageEdited' | 'MessageDeleted' | 'ReactionChanged' | 'ThreadUpdated'>;
+export type { ChannelEventPayload, StreamDeps, StreamSources } from './stream-kit.js';
 
 const REPLAY_PAGE = 100;
 /** Replayed ids remembered to drop their live duplicates (publishes still in flight after replay). */
@@ -23,62 +20,6 @@ const DEDUPE_WINDOW = 1_000;
  * those lost messages are older than the last one delivered, so replaying from it would skip them.
  */
 const GAP_LOOKBACK_MS = 15_000;
-
-/**
- * What the streams need from the domain, and no more: access checks (the same rules as every
- * query) and the reads a replay is made of. The composition root passes the domain services' functions.
- */
-export interface StreamSources {
-  /** Throws NOT_FOUND when the viewer may not read the channel. */
-  accessChannel(viewer: Viewer, channelId: bigint): Promise<{ channel: { kind: string } }>;
-  /** Throws NOT_FOUND when the viewer may not read the message. */
-  accessMessage(viewer: Viewer, messageId: bigint): Promise<{ message: Message; channel: { kind: string } }>;
-  /** Listed messages right after `after`, newest first (as the history query pages). */
-  history(
-    viewer: Viewer,
-    channelId: bigint,
-    opts: { after: bigint; first: number },
-  ): Promise<{ nodes: Message[]; hasPreviousPage: boolean }>;
-  /** Replies of a thread after `after`, oldest first. */
-  thread(
-    viewer: Viewer,
-    rootId: bigint,
-    opts: { after: bigint; first: number },
-  ): Promise<{ nodes: Message[]; hasNextPage: boolean }>;
-  /** Throws NOT_FOUND unless the viewer may see every one of these users (hidden looks like absent). */
-  requireVisibleUsers(viewer: Viewer, userIds: bigint[]): Promise<void>;
-}
-
-export interface StreamDeps {
-  hub: Hub;
-  sources: StreamSources;
-  presence: Presence;
-  queueLimit: number;
-  /**
-   * Seams a test can hold to force an interleaving; never set in production. `afterListen` runs
-   * once a replaying stream's listener is registered, before its replay query.
-   */
-  testHooks?: {
-    afterListen?(): Promise<void>;
-  };
-}
-
-function replayedEvent(m: Message): ChannelEventPayload {
-  return {
-    type: 'MessagePosted',
-    channelId: m.channelId.toString(),
-    messageId: m.id.toString(),
-    authorId: m.authorId.toString(),
-    threadRootId: m.threadRootId?.toString() ?? null,
-    listed: m.listed,
-    seq: m.seq?.toString() ?? null,
-    mentionedUserIds: [],
-    mentionsChannel: false,
-    mentionsHere: false,
-    newFollowerIds: [],
-    message: toWire(m),
-  };
-}
 
 /**
  * Listens to a channel topic into a bounded queue, replays from the database, then goes live:
@@ -168,24 +109,6 @@ function replayThenLive(
   return abortable(run(), () => queue.return());
 }
 
-/** Wraps a generator so that return()/throw() first run `abort` (which unblocks a pending wait). */
-export function abortable<T>(gen: AsyncGenerator<T>, abort: () => unknown): AsyncIterableIterator<T> {
-  return {
-    next: () => gen.next(),
-    async return(value?: unknown) {
-      await abort();
-      return gen.return(value);
-    },
-    async throw(error?: unknown) {
-      await abort();
-      return gen.throw(error);
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
-}
-
 export function createStreams(deps: StreamDeps) {
   const { sources } = deps;
 
@@ -193,42 +116,7 @@ export function createStreams(deps: StreamDeps) {
     /** The visible channel: messages and changes, replayed after `after`, then live. */
     async channel(viewer: Viewer, connection: ConnectionState, channelId: bigint, after: bigint | null) {
       const { channel } = await sources.accessChannel(viewer, channelId);
-      const isPrivate = channel.kind !== 'PUBLIC';
-      const id = channelId.toString();
-      const me = viewer.userId.toString();
-      async function* replay(from: bigint) {
-        let cursor = from;
-        for (;;) {
-          const page = await sources.history(viewer, channelId, { after: cursor, first: REPLAY_PAGE });
-          const asc = [...page.nodes].reverse();
-          yield* asc;
-          if (!page.hasPreviousPage || asc.length === 0) return;
-          cursor = asc.at(-1)!.id;
-        }
-      }
-      return replayThenLive(
-        deps,
-        connection,
-        id,
-        () => connection.viewChannel(id),
-        replay,
-        after,
-        (e) => {
-          switch (e.type) {
-            case 'MessagePosted':
-              return e.listed ? e : null;
-            case 'MessageEdited':
-            case 'MessageDeleted':
-            case 'ReactionChanged':
-            case 'ThreadUpdated':
-              return e;
-            case 'MembershipChanged':
-              return isPrivate && !e.joined && e.userId === me ? 'revoked' : null;
-            default:
-              return null;
-          }
-        },
-      );
+      return channelStream(deps, connection, viewer, channelId, after, channel.kind !== 'PUBLIC');
     },
 
     /** An open thread pane: replies (and changes to them and the root), replayed then live. */

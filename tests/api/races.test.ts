@@ -52,6 +52,7 @@ describeApi('races forced at test seams', () => {
   const sockets: { dispose: () => void }[] = [];
   // The seams route to whatever the running test armed; unarmed, they pass straight through.
   const sendBarriers = new Map<string, ReturnType<typeof barrier>>();
+  const sendHolds = new Map<string, ReturnType<typeof hold>>();
   let listenHold: ReturnType<typeof hold> | null = null;
 
   beforeAll(async () => {
@@ -62,6 +63,8 @@ describeApi('races forced at test seams', () => {
           async beforeSendWrite({ nonce }) {
             const b = nonce === null ? undefined : sendBarriers.get(nonce);
             if (b) await b.wait();
+            const h = nonce === null ? undefined : sendHolds.get(nonce);
+            if (h) await h.park();
           },
           async afterListen() {
             const h = listenHold;
@@ -158,5 +161,34 @@ describeApi('races forced at test seams', () => {
     expect(sub.errors).toEqual([]);
     sub.unsubscribe();
     unlisten();
+  });
+
+  it('a resume does not skip a message that committed after a newer id (replay follows the channel sequence)', async () => {
+    const ch = (await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'late-commit' }))
+      .createChannel.id;
+    await w.ann.client.ok(SendMessageDocument, { input: { channelId: ch, text: 'first' } });
+    // A takes its id, then is held before it writes; B takes a newer id and commits first.
+    const h = hold();
+    sendHolds.set('late-a', h);
+    const a = w.ann.client.ok(SendMessageDocument, {
+      input: { channelId: ch, text: 'A (older id)', clientNonce: 'late-a' },
+    });
+    await h.reached;
+    const b = (await w.ann.client.ok(SendMessageDocument, { input: { channelId: ch, text: 'B (newer id)' } }))
+      .sendMessage.id;
+    // A client saw B and went away; now A commits (its event goes to nobody this client holds).
+    h.release();
+    const aId = (await a).sendMessage.id;
+    sendHolds.delete('late-a');
+    expect(BigInt(aId) < BigInt(b)).toBe(true); // the older id committed later
+
+    const socket = connect(t.url, w.ann.token);
+    sockets.push(socket);
+    const sub = subscribe(socket.client, ChannelEventsDocument, { channelId: ch, after: b });
+    await sub.count(1);
+    const ids = sub.events.map((e) => (e.channel.__typename === 'MessagePosted' ? e.channel.message.id : null));
+    expect(ids).toEqual([aId]);
+    expect(sub.errors).toEqual([]);
+    sub.unsubscribe();
   });
 });

@@ -83,5 +83,48 @@ export function createHistoryService(deps: ServiceDeps, channels: ChannelsServic
     return { root, nodes: rows.slice(0, take), hasNextPage: rows.length > take, hasPreviousPage: opts.after != null };
   }
 
-  return { history, thread };
+  /**
+   * Where a stream resumes: the channel sequence of the message `after` (the client's last seen
+   * message), or, for an id that is not a message of this channel, the highest sequence at or below
+   * it. Sequences are gap-free and in commit order; ids are not (they are taken before the channel
+   * lock), so resuming by id could skip a message that committed late.
+   */
+  async function resumeSeq(viewer: Viewer, channelId: bigint, after: bigint): Promise<bigint> {
+    await channels.accessChannel(viewer, channelId);
+    const [row] = await prisma.$queryRaw<{ seq: bigint | null }[]>`
+      SELECT COALESCE(
+        (SELECT seq FROM messages WHERE id = ${after} AND channel_id = ${channelId}),
+        (SELECT max(seq) FROM messages WHERE channel_id = ${channelId} AND seq IS NOT NULL AND id <= ${after}),
+        0) AS seq`;
+    return row?.seq ?? 0n;
+  }
+
+  /** The channel's newest sequence now (a stream without `after` starts from here). */
+  async function channelSeq(viewer: Viewer, channelId: bigint): Promise<bigint> {
+    const { channel } = await channels.accessChannel(viewer, channelId);
+    const [row] = await prisma.$queryRaw<
+      { seq: bigint }[]
+    >`SELECT last_seq AS seq FROM channels WHERE id = ${channel.id}`;
+    return row?.seq ?? 0n;
+  }
+
+  /**
+   * The channel's messages by sequence, after `afterSeq` (and up to `uptoSeq`), oldest first, for
+   * replays. Every sequenced row is returned, so a stream can advance past deleted ones; only
+   * listed rows are shown to clients.
+   */
+  async function replayBySeq(
+    viewer: Viewer,
+    channelId: bigint,
+    opts: { afterSeq: bigint; uptoSeq?: bigint | null; first: number },
+  ): Promise<Message[]> {
+    await channels.accessChannel(viewer, channelId);
+    return prisma.$queryRaw<Message[]>`
+      SELECT ${COLUMNS} FROM messages
+      WHERE channel_id = ${channelId} AND seq IS NOT NULL AND seq > ${opts.afterSeq}
+        AND seq <= ${opts.uptoSeq ?? 9223372036854775807n}
+      ORDER BY seq ASC LIMIT ${opts.first}`;
+  }
+
+  return { history, thread, resumeSeq, channelSeq, replayBySeq };
 }
