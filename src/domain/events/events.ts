@@ -27,6 +27,13 @@ export interface WireMessage {
   deletedAt: string | null;
 }
 
+/** One emoji's reactions on a message, as they travel in an event. */
+export interface WireReaction {
+  emoji: string;
+  count: number;
+  userIds: string[];
+}
+
 export type ChatEvent =
   | {
       type: 'MessagePosted';
@@ -50,6 +57,10 @@ export type ChatEvent =
   | { type: 'MessageDeleted'; channelId: string; messageId: string; threadRootId: string | null }
   | {
       type: 'ReactionChanged';
+      /** The message as it is now, and its reactions after the change (who reacted, per emoji): viewers
+       * render `reactions { count reactedByMe }` from the event, without a database read each. */
+      message: WireMessage;
+      reactions: WireReaction[];
       channelId: string;
       messageId: string;
       threadRootId: string | null;

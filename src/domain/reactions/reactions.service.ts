@@ -4,6 +4,8 @@ import type { Message } from '../../generated/prisma/client.js';
 import { requireScope, type Viewer } from '../viewer.js';
 import { normalizeEmoji } from '../messages/emoji.js';
 import { str, type MessageCommon } from '../messages/message-common.js';
+import type { WireReaction } from '../events/events.js';
+import { toWire } from '../events/wire.js';
 
 const MAX_REACTION_KINDS = 50;
 
@@ -35,9 +37,24 @@ export function createReactionsService(deps: ServiceDeps, common: MessageCommon)
       changed = (await prisma.reaction.deleteMany({ where: { messageId, userId: viewer.userId, emoji } })).count;
     }
     if (changed) {
+      // The reactions after the change travel with the event (one read here instead of one per viewer).
+      const rows = await prisma.reaction.findMany({
+        where: { messageId },
+        orderBy: { createdAt: 'asc' },
+        select: { emoji: true, userId: true },
+      });
+      const byEmoji = new Map<string, WireReaction>();
+      for (const r of rows) {
+        let w = byEmoji.get(r.emoji);
+        if (!w) byEmoji.set(r.emoji, (w = { emoji: r.emoji, count: 0, userIds: [] }));
+        w.count += 1;
+        w.userIds.push(r.userId.toString());
+      }
       common.publishAll([
         {
           type: 'ReactionChanged',
+          message: toWire(message),
+          reactions: [...byEmoji.values()],
           channelId: channel.id.toString(),
           messageId: messageId.toString(),
           threadRootId: str(message.threadRootId),

@@ -3,7 +3,8 @@ import { MessageRef } from '../refs.js';
 import { viewerOf } from './common.js';
 import { idArg } from '../../domain/validate.js';
 import type { ChannelEventPayload } from '../../realtime/streams.js';
-import type { EventOf, WireMessage } from '../../domain/events/events.js';
+import type { EventOf, WireMessage, WireReaction } from '../../domain/events/events.js';
+import type { ReactionSummary } from '../loaders.js';
 import { fromWire } from '../../domain/events/wire.js';
 import type { GraphQLContext } from '../context.js';
 import type { Message } from '../../generated/prisma/client.js';
@@ -11,6 +12,17 @@ import type { Message } from '../../generated/prisma/client.js';
 /** The events of a channel or thread a client is looking at, and the two subscriptions that carry them. */
 
 const fromEvent = new WeakMap<WireMessage, Message>();
+const reactionsFromEvent = new WeakMap<WireReaction[], ReactionSummary[]>();
+
+/** An event's reactions in the loader's form (converted once per event, shared by its executions). */
+function reactionsOf(wire: WireReaction[]): ReactionSummary[] {
+  let r = reactionsFromEvent.get(wire);
+  if (!r) {
+    r = wire.map((w) => ({ emoji: w.emoji, count: w.count, userIds: w.userIds.map(BigInt) }));
+    reactionsFromEvent.set(wire, r);
+  }
+  return r;
+}
 
 async function loadMessage(ctx: GraphQLContext, id: string, wire?: WireMessage): Promise<Message> {
   if (wire) {
@@ -47,7 +59,13 @@ const ReactionChanged = builder.objectRef<EventOf<'ReactionChanged'>>('ReactionC
     message: t.field({
       type: MessageRef,
       description: 'With its reactions as they are now',
-      resolve: (e, _a, ctx) => loadMessage(ctx, e.messageId),
+      resolve: async (e, _a, ctx) => {
+        // The event carries the message and its reactions after the change: prime this execution's
+        // loader with them, so `reactions { count reactedByMe }` needs no database read per viewer.
+        const m = await loadMessage(ctx, e.messageId, e.message);
+        ctx.loaders.reactions.prime(m.id, reactionsOf(e.reactions));
+        return m;
+      },
     }),
     emoji: t.exposeString('emoji'),
     userId: t.exposeID('userId'),
