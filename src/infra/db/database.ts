@@ -7,8 +7,9 @@ import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { DatabaseConfig } from '../../config.js';
 import { createLogger, type Logger } from '../../logger.js';
 import { PrismaClient } from '../../generated/prisma/client.js';
+import { countingAdapter, createStatementLog, type StatementLog } from './statements.js';
 
-export type { PrismaClient };
+export type { PrismaClient, StatementLog };
 export type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
 
 /** One connection's worth of raw SQL, for the migrator and tools that need scripts or locks. */
@@ -23,6 +24,8 @@ export interface Database {
   readonly kind: DatabaseConfig['kind'];
   readonly prisma: PrismaClient;
   withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
+  /** Every statement this database object sends (Prisma and raw sessions), for cost tests. */
+  readonly statements: StatementLog;
   close(): Promise<void>;
 }
 
@@ -43,18 +46,22 @@ export async function createDatabase(config: DatabaseConfig, log?: Logger): Prom
 async function createPgliteDatabase(dataDir: string | null): Promise<Database> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const client = await PGlite.create(dataDir ?? undefined, { extensions: { pg_trgm } });
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(client) });
+  const statements = createStatementLog();
+  const prisma = new PrismaClient({ adapter: countingAdapter(new PrismaPGlite(client), statements.record) });
   const session: SqlSession = {
     async query<T>(sql: string, params: unknown[] = []) {
+      statements.record(sql);
       return (await client.query<T>(sql, params)).rows;
     },
     async exec(script) {
+      statements.record(script);
       await client.exec(script);
     },
   };
   return {
     kind: 'pglite',
     prisma,
+    statements,
     withSession: (fn) => fn(session),
     async close() {
       await prisma.$disconnect();
@@ -71,18 +78,22 @@ async function createPostgresDatabase(url: string, poolSize: number, log: Logger
   // Fail at start with the server's own message rather than on the first request.
   const probe = await pool.connect();
   probe.release();
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const statements = createStatementLog();
+  const prisma = new PrismaClient({ adapter: countingAdapter(new PrismaPg(pool), statements.record) });
   return {
     kind: 'postgres',
     prisma,
+    statements,
     async withSession(fn) {
       const conn = await pool.connect();
       try {
         return await fn({
           async query<T>(sql: string, params: unknown[] = []) {
+            statements.record(sql);
             return (await conn.query(sql, params)).rows as T[];
           },
           async exec(script) {
+            statements.record(script);
             await conn.query(script);
           },
         });
