@@ -5,7 +5,7 @@ import type { ChatEvent } from '../domain/events/events.js';
 import { topics } from '../domain/events/topics.js';
 import type { ConnectionState } from './connection.js';
 import { EventQueue } from './queue.js';
-import { abortable, replayedEvent, type ChannelEventPayload, type StreamDeps } from './stream-kit.js';
+import { abortable, replayedEvent, viewing, type ChannelEventPayload, type StreamDeps } from './stream-kit.js';
 
 const REPLAY_PAGE = 100;
 
@@ -37,7 +37,7 @@ export function channelStream(
   );
 
   async function* run(): AsyncGenerator<ChannelEventPayload> {
-    queue.onClose(connection.viewChannel(id));
+    queue.onClose(viewing(deps, connection, viewer, { channel: id }));
     let gapQueued = false;
     const unlisten = await deps.hub.listen(
       topics.channel(id),

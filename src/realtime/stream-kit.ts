@@ -2,7 +2,7 @@ import type { Viewer } from '../domain/viewer.js';
 import type { Message } from '../generated/prisma/client.js';
 import type { EventOf } from '../domain/events/events.js';
 import type { Hub } from './hub.js';
-import type { Presence } from '../infra/presence/presence.port.js';
+import { viewTarget, type Presence } from '../infra/presence/presence.port.js';
 import { toWire } from '../domain/events/wire.js';
 
 /** What the channel, thread, typing and presence streams share: their inputs, payloads and helpers. */
@@ -86,5 +86,27 @@ export function abortable<T>(gen: AsyncGenerator<T>, abort: () => unknown): Asyn
     [Symbol.asyncIterator]() {
       return this;
     },
+  };
+}
+
+/**
+ * Marks what a connection looks at, locally (badge sessions skip it) and in presence (notifications
+ * skip users viewing it on any connection, in any process); returns the undo.
+ */
+export function viewing(
+  deps: Pick<StreamDeps, 'presence'>,
+  connection: { id: string; viewChannel(id: string): () => void; viewThread(id: string): () => void },
+  viewer: Viewer,
+  what: { channel: string } | { thread: string },
+): () => void {
+  const userId = viewer.userId.toString();
+  const [local, target] =
+    'channel' in what
+      ? [connection.viewChannel(what.channel), viewTarget.channel(what.channel)]
+      : [connection.viewThread(what.thread), viewTarget.thread(what.thread)];
+  const shared = deps.presence.view(userId, connection.id, target);
+  return () => {
+    local();
+    shared();
   };
 }

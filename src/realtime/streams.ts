@@ -7,7 +7,7 @@ import { EventQueue } from './queue.js';
 import { topics } from '../domain/events/topics.js';
 import { snowflakeAt } from '../infra/ids/snowflake.js';
 import { channelStream } from './channel-stream.js';
-import { abortable, replayedEvent, type ChannelEventPayload, type StreamDeps } from './stream-kit.js';
+import { abortable, replayedEvent, viewing, type ChannelEventPayload, type StreamDeps } from './stream-kit.js';
 
 export type { ChannelEventPayload, StreamDeps, StreamSources } from './stream-kit.js';
 
@@ -139,7 +139,7 @@ export function createStreams(deps: StreamDeps) {
         deps,
         connection,
         root.channelId.toString(),
-        () => connection.viewThread(rid),
+        () => viewing(deps, connection, viewer, { thread: rid }),
         replay,
         after,
         (e) => {

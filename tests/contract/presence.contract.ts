@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatEvent, EventPublisher } from '../../src/domain/events/events.js';
 import type { Presence, PresenceOptions } from '../../src/infra/presence/presence.port.js';
+import { waitUntil } from '../helpers/eventually.js';
 
 /** What every presence store does, run against the in-memory one and the Redis one. */
 export function describePresenceContract(
@@ -67,6 +68,27 @@ export function describePresenceContract(
       await presence.setStatus('u4', 'AUTO');
       await until(() => statuses('u4').at(-1) === 'ONLINE', 4_000);
       await presence.disconnect('u4', 'x');
+    });
+
+    it('knows who views a channel or thread on any connection, until the last view is undone', async () => {
+      await presence.connect('v1', 'a');
+      await presence.connect('v1', 'b');
+      const a = presence.view('v1', 'a', 'c:1');
+      const b = presence.view('v1', 'b', 'c:1');
+      const t = presence.view('v1', 'a', 't:9');
+      await waitUntil(async () => (await presence.viewingAmong(['v1', 'v2'], 'c:1')).length === 1);
+      expect(await presence.viewingAmong(['v1', 'v2'], 'c:1')).toEqual(['v1']);
+      expect(await presence.viewingAmong(['v1'], 't:9')).toEqual(['v1']);
+      expect(await presence.viewingAmong(['v1'], 'c:2')).toEqual([]);
+      a();
+      a(); // an undo runs once
+      expect(await presence.viewingAmong(['v1'], 'c:1')).toEqual(['v1']);
+      b();
+      t();
+      await waitUntil(async () => (await presence.viewingAmong(['v1'], 'c:1')).length === 0);
+      expect(await presence.viewingAmong(['v1'], 't:9')).toEqual([]);
+      await presence.disconnect('v1', 'a');
+      await presence.disconnect('v1', 'b');
     });
   });
 }

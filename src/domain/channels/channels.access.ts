@@ -13,6 +13,7 @@ interface AccessRow extends Channel {
   mMentionCount: number | null;
   mNotificationLevel: NotificationLevel | null;
   mMuted: boolean | null;
+  mPushLevel: NotificationLevel | null;
   inWorkspace: boolean;
 }
 
@@ -42,6 +43,7 @@ export function createChannelAccess(prisma: ServiceDeps['prisma']) {
              cm.user_id AS "mUserId", cm.joined_at AS "mJoinedAt", cm.last_read_seq AS "mLastReadSeq",
              cm.last_read_message_id AS "mLastReadMessageId", cm.mention_count AS "mMentionCount",
              cm.notification_level::text AS "mNotificationLevel", cm.muted AS "mMuted",
+             cm.push_level::text AS "mPushLevel",
              EXISTS (SELECT 1 FROM workspace_members wm WHERE wm.workspace_id = c.workspace_id AND wm.user_id = ${viewer.userId}) AS "inWorkspace"
       FROM channels c LEFT JOIN channel_members cm ON cm.channel_id = c.id AND cm.user_id = ${viewer.userId}
       WHERE c.id = ${channelId}`;
@@ -69,6 +71,7 @@ export function createChannelAccess(prisma: ServiceDeps['prisma']) {
         mentionCount: row.mMentionCount!,
         notificationLevel: row.mNotificationLevel!,
         muted: row.mMuted!,
+        pushLevel: row.mPushLevel,
       };
       return { channel, membership };
     }

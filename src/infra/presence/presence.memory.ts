@@ -21,6 +21,7 @@ interface UserPresence {
 export function createMemoryPresence(events: EventPublisher, opts: PresenceOptions): Presence {
   const now = opts.now ?? Date.now;
   const users = new Map<string, UserPresence>();
+  const views = new Map<string, Map<string, number>>(); // target -> userId -> connections viewing
 
   function effective(u: UserPresence | undefined): PresenceStatusName {
     if (!u || (u.connections === 0 && !u.offlineTimer)) return 'OFFLINE';
@@ -111,8 +112,30 @@ export function createMemoryPresence(events: EventPublisher, opts: PresenceOptio
       return Promise.resolve(userIds.filter((id) => (users.get(id)?.connections ?? 0) > 0));
     },
 
+    view(userId: string, _connId: string, target: string) {
+      let byUser = views.get(target);
+      if (!byUser) views.set(target, (byUser = new Map<string, number>()));
+      byUser.set(userId, (byUser.get(userId) ?? 0) + 1);
+      let done = false;
+      return () => {
+        if (done) return;
+        done = true;
+        const m = views.get(target);
+        const n = (m?.get(userId) ?? 1) - 1;
+        if (n > 0) m!.set(userId, n);
+        else m?.delete(userId);
+        if (m && m.size === 0) views.delete(target);
+      };
+    },
+
+    viewingAmong(userIds: string[], target: string): Promise<string[]> {
+      const m = views.get(target);
+      return Promise.resolve(m ? userIds.filter((id) => m.has(id)) : []);
+    },
+
     close() {
       clearInterval(sweep);
+      views.clear();
       for (const u of users.values()) if (u.offlineTimer) clearTimeout(u.offlineTimer);
       users.clear();
     },

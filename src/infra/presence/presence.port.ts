@@ -31,5 +31,18 @@ export interface Presence {
   get(userIds: string[]): Promise<PresenceInfo[]>;
   /** Users among these with at least one live connection (for @here). */
   onlineAmong(userIds: string[]): Promise<string[]>;
+  /**
+   * A connection is looking at a target (`viewTarget.channel(id)` / `viewTarget.thread(rootId)`);
+   * returns the undo. Fire and forget. Notifications skip users viewing what a message is in.
+   */
+  view(userId: string, connId: string, target: string): () => void;
+  /** Users among these looking at the target on any connection, in any process. */
+  viewingAmong(userIds: string[], target: string): Promise<string[]>;
   close(): void;
 }
+
+/** Names of what a connection can look at (see Presence.view). */
+export const viewTarget = {
+  channel: (id: string) => `c:${id}`,
+  thread: (rootId: string) => `t:${rootId}`,
+};

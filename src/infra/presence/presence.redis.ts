@@ -33,7 +33,10 @@ export function createRedisPresence(
   const local = new Map<string, Set<string>>(); // userId -> local connection ids
   const graceTimers = new Map<string, NodeJS.Timeout>();
   const lastActivityWrite = new Map<string, number>();
+  const localViews = new Map<string, Map<string, number>>(); // userId -> view member -> count
   const connKey = (id: string) => `presence:${id}:conns`;
+  /** What the user's connections look at: a sorted set of `target|gateway:conn` leases scored by expiry. */
+  const viewKey = (id: string) => `presence:${id}:views`;
   const stateKey = (id: string) => `presence:${id}`;
   const member = (connId: string) => `${opts.gatewayId}:${connId}`;
 
@@ -95,6 +98,11 @@ export function createRedisPresence(
       const m = c.multi();
       for (const id of conns) m.zadd(connKey(userId), expiry, member(id));
       m.pexpire(connKey(userId), CONN_TTL_MS).zremrangebyscore(connKey(userId), '-inf', now());
+      const viewing = localViews.get(userId);
+      if (viewing) {
+        for (const v of viewing.keys()) m.zadd(viewKey(userId), expiry, v);
+        m.pexpire(viewKey(userId), CONN_TTL_MS).zremrangebyscore(viewKey(userId), '-inf', now());
+      }
       m.exec().catch((err) => log.debug({ err: (err as Error).message }, 'presence renew failed'));
     }
   }, RENEW_MS);
@@ -181,6 +189,44 @@ export function createRedisPresence(
         }),
       );
       return userIds.filter((_, i) => counts[i]! > 0);
+    },
+
+    view(userId, connId, target) {
+      const v = `${target}|${member(connId)}`;
+      let mine = localViews.get(userId);
+      if (!mine) localViews.set(userId, (mine = new Map<string, number>()));
+      mine.set(v, (mine.get(v) ?? 0) + 1);
+      const fail = (err: unknown) => log.debug({ err: (err as Error).message }, 'presence view write failed');
+      clientFor(userId)
+        ?.multi()
+        .zadd(viewKey(userId), now() + CONN_TTL_MS, v)
+        .pexpire(viewKey(userId), CONN_TTL_MS)
+        .exec()
+        .catch(fail);
+      let done = false;
+      return () => {
+        if (done) return;
+        done = true;
+        const m = localViews.get(userId);
+        const n = (m?.get(v) ?? 1) - 1;
+        if (n > 0) return void m!.set(v, n);
+        m?.delete(v);
+        if (m && m.size === 0) localViews.delete(userId);
+        clientFor(userId)?.zrem(viewKey(userId), v).catch(fail);
+      };
+    },
+
+    async viewingAmong(userIds, target) {
+      const prefix = `${target}|`;
+      const found = await Promise.all(
+        userIds.map(async (id) => {
+          const c = clientFor(id);
+          if (!c) return false;
+          const live = await c.zrangebyscore(viewKey(id), now(), '+inf').catch(() => [] as string[]);
+          return live.some((v) => v.startsWith(prefix));
+        }),
+      );
+      return userIds.filter((_, i) => found[i]);
     },
 
     close() {
