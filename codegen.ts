@@ -18,7 +18,8 @@ const config: CodegenConfig = {
         useTypeImports: true,
         emitLegacyCommonJSImports: false,
       },
-      presetConfig: { fragmentMasking: false },
+      // persisted-documents.json: sha256 → document, the manifest bots and partners run by id (PERSISTED_DOCUMENTS).
+      presetConfig: { fragmentMasking: false, persistedDocuments: { hashAlgorithm: 'sha256' } },
     },
   },
   silent: true,

@@ -11,6 +11,8 @@ import { createGraphQLHandler } from './gateway/yoga.js';
 import { createContextFactory } from './gateway/context.js';
 import { createLoaders } from './graphql/loaders.js';
 import { attachWebSocket } from './gateway/ws.js';
+import { createAdmission } from './gateway/admission.js';
+import { createPersistedDocuments } from './gateway/persisted.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMemoryBroker } from './infra/pubsub/memory.broker.js';
 import type { Broker } from './infra/pubsub/broker.port.js';
@@ -144,7 +146,8 @@ export async function buildApp(
     realtime,
     loadersFor: (viewer) => createLoaders(db.prisma, viewer),
   });
-  const handler = createGraphQLHandler({ config, schema, contexts, realtime, log });
+  const admission = createAdmission({ contexts, persisted: createPersistedDocuments(config.persisted) });
+  const handler = createGraphQLHandler({ config, schema, contexts, realtime, log, plugins: admission.httpPlugins() });
   const server = createServer(handler);
   // The outbox worker gets connections of its own on PostgreSQL (a bulkhead): requests queueing
   // for the main pool under load must not delay indexing. PGlite has one connection anyway.
@@ -167,7 +170,7 @@ export async function buildApp(
     pollMs: config.outbox.pollMs,
     retentionHours: config.outbox.retentionHours,
   });
-  const websocket = attachWebSocket({ server, yoga: handler, config, contexts, realtime, log });
+  const websocket = attachWebSocket({ server, yoga: handler, config, contexts, realtime, log, admission });
 
   let stopped = false;
   return {

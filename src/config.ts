@@ -42,6 +42,14 @@ export interface Config {
     maxCost: number;
   };
   auth: { sessionTtlDays: number };
+  /** Persisted documents: manifests (sha256 → document), and whether user sessions too must use them. */
+  persisted: { manifests: string[]; persistedOnly: boolean; apqMax: number };
+  /** Rate limits: off, or rule overrides `<subject>.<class>=<points>/<seconds>` on the built-in tiers. */
+  rateLimits: { enabled: boolean; overrides: Record<string, { points: number; seconds: number }> };
+  /** Browser origins allowed to call the API with credentials (CORS) and to open the WebSocket. */
+  cors: { origins: string[] };
+  /** Outgoing webhooks: whether callback URLs may point at private or loopback addresses (tests, development). */
+  webhooks: { allowPrivate: boolean };
   pubsub: { kind: 'memory' } | { kind: 'redis'; urls: string[]; healthIntervalMs: number };
   realtime: {
     badgeFlushMs: number;
@@ -100,6 +108,19 @@ const EnvSchema = z.object({
   GRAPHQL_MAX_DIRECTIVES: int(1, 1000).default(30),
   GRAPHQL_MAX_COST: int(100, 1_000_000).default(20_000),
   SESSION_TTL_DAYS: int(1, 3650).default(30),
+  PERSISTED_DOCUMENTS: z.string().default(''),
+  PERSISTED_ONLY: bool.default(false),
+  APQ_MAX_DOCUMENTS: int(0, 1_000_000).default(10_000),
+  RATE_LIMITS_ENABLED: bool.default(true),
+  RATE_LIMITS: z
+    .string()
+    .default('')
+    .refine(
+      (v) => v.split(',').every((r) => !r.trim() || /^[a-z]+\.[a-z]+=\d+\/\d+$/.test(r.trim())),
+      'must be a comma-separated list of <subject>.<class>=<points>/<seconds>, e.g. bot.send=30/60',
+    ),
+  CORS_ORIGINS: z.string().default(''),
+  WEBHOOKS_ALLOW_PRIVATE: bool.optional(),
   SEARCH_BACKEND: z.enum(['postgres', 'typesense']).default('postgres'),
   SEARCH_LANGUAGE: z
     .string()
@@ -129,6 +150,12 @@ const EnvSchema = z.object({
   WS_MAX_BUFFERED_BYTES: int(1024, 1024 ** 3).default(4 * 1024 * 1024),
   WS_KEEPALIVE_MS: int(1_000, 600_000).default(12_000),
 });
+
+const list = (v: string) =>
+  v
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -172,6 +199,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxCost: e.GRAPHQL_MAX_COST,
     },
     auth: { sessionTtlDays: e.SESSION_TTL_DAYS },
+    persisted: {
+      manifests: list(e.PERSISTED_DOCUMENTS),
+      persistedOnly: e.PERSISTED_ONLY,
+      apqMax: e.APQ_MAX_DOCUMENTS,
+    },
+    rateLimits: {
+      enabled: e.RATE_LIMITS_ENABLED,
+      overrides: Object.fromEntries(
+        list(e.RATE_LIMITS).map((r) => {
+          const [key, value] = r.split('=') as [string, string];
+          const [points, seconds] = value.split('/').map(Number) as [number, number];
+          return [key, { points, seconds }];
+        }),
+      ),
+    },
+    cors: { origins: list(e.CORS_ORIGINS) },
+    webhooks: { allowPrivate: e.WEBHOOKS_ALLOW_PRIVATE ?? !production },
     pubsub: e.REDIS_URLS
       ? {
           kind: 'redis',
@@ -188,9 +232,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       subscriptionQueueLimit: e.SUBSCRIPTION_QUEUE_LIMIT,
     },
     websocket: {
-      allowedOrigins: e.WS_ALLOWED_ORIGINS.split(',')
-        .map((o) => o.trim())
-        .filter(Boolean),
+      // CORS_ORIGINS are allowed on the socket too (one list for both).
+      allowedOrigins: [...list(e.WS_ALLOWED_ORIGINS), ...list(e.CORS_ORIGINS)],
       maxSubscriptions: e.WS_MAX_SUBSCRIPTIONS,
       maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
       keepAliveMs: e.WS_KEEPALIVE_MS,
