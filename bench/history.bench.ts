@@ -67,8 +67,9 @@ const LOW_CONCURRENCY = envInt('BENCH_LOW_CONCURRENCY', 1);
 const LOW_REQUESTS = envInt('BENCH_LOW_REQUESTS', 1_000);
 const TIMEOUT_S = envInt('BENCH_TIMEOUT_S', 900);
 
-const HISTORY_QUERY = `query History($channelId: ID!, $before: ID, $first: Int) {
-  messages(channelId: $channelId, before: $before, first: $first) {
+// Relay paging: the list is newest first, so "older than X" is first/after X.
+const HISTORY_QUERY = `query History($channelId: ID!, $after: ID, $first: Int) {
+  messages(channelId: $channelId, after: $after, first: $first) {
     edges { cursor node { id text createdAt author { id name } } }
     pageInfo { hasNextPage endCursor }
   }
@@ -476,7 +477,7 @@ async function main(): Promise<void> {
     const bodies: Record<string, string> = {
       baseline: JSON.stringify({ query: '{ __typename }' }),
       latest: body({ channelId: fx.mainChannelId, first: PAGE }),
-      deep: body({ channelId: fx.mainChannelId, before: fx.deepBeforeId, first: PAGE }),
+      deep: body({ channelId: fx.mainChannelId, after: fx.deepBeforeId, first: PAGE }),
       tombstone: body({ channelId: fx.tombstoneChannelId, first: PAGE }),
     };
     await sanityCheck(gqlUrl, fx, bodies);

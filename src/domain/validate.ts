@@ -13,10 +13,10 @@ export function idArgs(values: readonly string[], field: string, max = 100): big
   return [...new Set(values.map((v) => idArg(v, field)))];
 }
 
-export function pageSize(first: number | null | undefined, max: number, fallback = 50): number {
+export function pageSize(first: number | null | undefined, max: number, fallback = 50, field = 'first'): number {
   if (first === null || first === undefined) return Math.min(fallback, max);
   if (!Number.isInteger(first) || first < 1 || first > max) {
-    throw badInput('input/bad_page_size', `first must be between 1 and ${max}`, { field: 'first' });
+    throw badInput('input/bad_page_size', `${field} must be between 1 and ${max}`, { field });
   }
   return first;
 }

@@ -12,14 +12,37 @@ export interface Page<T> {
   hasPreviousPage: boolean;
 }
 
+/** Relay connection arguments, cursors already parsed to message ids. */
+export interface PageArgs {
+  first?: number | null;
+  after?: bigint | null;
+  last?: number | null;
+  before?: bigint | null;
+}
+
+const MAX_ID = 9223372036854775807n;
+
+/**
+ * Which end of the (cursor-bounded) list a page is taken from, and how many: `first` takes from
+ * the start, `last` from the end (the Relay Cursor Connections spec); neither means `first` at the
+ * default size; both is refused (the spec discourages it, and its answer surprises clients).
+ */
+function window(opts: PageArgs, max: number) {
+  const hasFirst = opts.first !== null && opts.first !== undefined;
+  const hasLast = opts.last !== null && opts.last !== undefined;
+  if (hasFirst && hasLast) throw badInput('input/first_and_last', 'pass first or last, not both', { field: 'last' });
+  return {
+    forward: !hasLast,
+    take: hasLast ? pageSize(opts.last, max, 50, 'last') : pageSize(opts.first, max),
+    after: opts.after ?? null,
+    before: opts.before ?? null,
+  };
+}
+
 /** Reading messages: channel history and thread replies, over the partial index of listed rows. */
 export function createHistoryService(deps: ServiceDeps, channels: ChannelsService, common: MessageCommon) {
   const { prisma, limits } = deps;
 
-  /**
-   * Channel history, newest first. `before` pages into the past; `after` returns the `first`
-   * messages right after that id (for catching up). Reads only the partial index of listed rows.
-   */
   /**
    * Identical history reads in flight share one query (a popular channel's newest page is read by
    * everyone opening it at once). Only reads that already passed their own access check get here.
@@ -34,53 +57,76 @@ export function createHistoryService(deps: ServiceDeps, channels: ChannelsServic
     return p;
   }
 
-  async function history(
-    viewer: Viewer,
-    channelId: bigint,
-    opts: { before?: bigint | null; after?: bigint | null; first?: number | null },
-  ): Promise<Page<Message>> {
+  /**
+   * Channel history as a Relay connection over a list ordered newest first: `first`/`after` page
+   * forward in that order (older messages: `after: pageInfo.endCursor`), `last`/`before` page
+   * backward (newer messages, the ones nearest the cursor; for catching up). Cursors are message
+   * ids. Reads only the partial index of listed rows.
+   */
+  async function history(viewer: Viewer, channelId: bigint, opts: PageArgs): Promise<Page<Message>> {
     await channels.accessChannel(viewer, channelId);
-    const take = pageSize(opts.first, limits.maxPageSize);
-    const before = opts.before ?? null;
-    const after = opts.after ?? null;
-    const key = `${channelId}:${before}:${after}:${take}`;
-    if (after !== null && before === null) {
+    const w = window(opts, limits.maxPageSize);
+    // The list is newest first, so its "after" bound is an upper id bound, its "before" a lower one.
+    const below = w.after ?? MAX_ID;
+    const above = w.before ?? 0n;
+    const key = `${channelId}:${w.forward ? 'f' : 'l'}:${below}:${above}:${w.take}`;
+    if (w.forward) {
       const rows = await coalesced(
         key,
         () => prisma.$queryRaw<Message[]>`
         SELECT ${COLUMNS} FROM messages
-        WHERE channel_id = ${channelId} AND listed AND id > ${after}
-        ORDER BY id ASC LIMIT ${take + 1}`,
+        WHERE channel_id = ${channelId} AND listed AND id < ${below} AND id > ${above}
+        ORDER BY id DESC LIMIT ${w.take + 1}`,
       );
-      const page = rows.slice(0, take).reverse();
-      return { nodes: page, hasPreviousPage: rows.length > take, hasNextPage: true };
+      return { nodes: rows.slice(0, w.take), hasNextPage: rows.length > w.take, hasPreviousPage: w.after !== null };
     }
     const rows = await coalesced(
       key,
       () => prisma.$queryRaw<Message[]>`
       SELECT ${COLUMNS} FROM messages
-      WHERE channel_id = ${channelId} AND listed
-        AND id < ${before ?? 9223372036854775807n} AND id > ${after ?? 0n}
-      ORDER BY id DESC LIMIT ${take + 1}`,
+      WHERE channel_id = ${channelId} AND listed AND id < ${below} AND id > ${above}
+      ORDER BY id ASC LIMIT ${w.take + 1}`,
     );
-    return { nodes: rows.slice(0, take), hasNextPage: rows.length > take, hasPreviousPage: before !== null };
+    return {
+      nodes: rows.slice(0, w.take).reverse(),
+      hasPreviousPage: rows.length > w.take,
+      hasNextPage: w.before !== null,
+    };
   }
 
-  /** Replies of a thread, oldest first; `after` pages forward. */
-  async function thread(
-    viewer: Viewer,
-    rootId: bigint,
-    opts: { after?: bigint | null; first?: number | null },
-  ): Promise<Page<Message> & { root: Message }> {
+  /**
+   * Replies of a thread as a Relay connection over a list ordered oldest first: `first`/`after`
+   * page forward (newer replies), `last`/`before` backward (older ones, nearest the cursor).
+   */
+  async function thread(viewer: Viewer, rootId: bigint, opts: PageArgs): Promise<Page<Message> & { root: Message }> {
     const { message: root } = await common.accessMessage(viewer, rootId);
     if (root.threadRootId)
       throw badInput('message/not_root', 'rootId is a reply, not a thread root', { field: 'rootId' });
-    const take = pageSize(opts.first, limits.maxPageSize);
+    const w = window(opts, limits.maxPageSize);
+    const above = w.after ?? 0n;
+    const below = w.before ?? MAX_ID;
+    if (w.forward) {
+      const rows = await prisma.$queryRaw<Message[]>`
+        SELECT ${COLUMNS} FROM messages
+        WHERE thread_root_id = ${rootId} AND deleted_at IS NULL AND id > ${above} AND id < ${below}
+        ORDER BY id ASC LIMIT ${w.take + 1}`;
+      return {
+        root,
+        nodes: rows.slice(0, w.take),
+        hasNextPage: rows.length > w.take,
+        hasPreviousPage: w.after !== null,
+      };
+    }
     const rows = await prisma.$queryRaw<Message[]>`
       SELECT ${COLUMNS} FROM messages
-      WHERE thread_root_id = ${rootId} AND deleted_at IS NULL AND id > ${opts.after ?? 0n}
-      ORDER BY id ASC LIMIT ${take + 1}`;
-    return { root, nodes: rows.slice(0, take), hasNextPage: rows.length > take, hasPreviousPage: opts.after != null };
+      WHERE thread_root_id = ${rootId} AND deleted_at IS NULL AND id > ${above} AND id < ${below}
+      ORDER BY id DESC LIMIT ${w.take + 1}`;
+    return {
+      root,
+      nodes: rows.slice(0, w.take).reverse(),
+      hasPreviousPage: rows.length > w.take,
+      hasNextPage: w.before !== null,
+    };
   }
 
   /**

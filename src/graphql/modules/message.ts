@@ -84,25 +84,42 @@ const SendMessageInput = builder.inputType('SendMessageInput', {
 builder.queryFields((t) => ({
   messages: t.field({
     type: MessageConnection,
-    description: 'Channel history, newest first. Cursors are message ids: page back with before: pageInfo.endCursor',
-    args: { channelId: t.arg.id({ required: true }), before: t.arg.id(), after: t.arg.id(), first: t.arg.int() },
+    description:
+      'Channel history as a Relay connection, newest first. Page into the past with first and after: pageInfo.endCursor; catch up on newer messages with last and before (the ones nearest the cursor, newest first). Cursors are message ids',
+    args: {
+      channelId: t.arg.id({ required: true }),
+      first: t.arg.int({ description: 'How many from the start (newest end) of the window; default 50' }),
+      after: t.arg.id({ description: 'Only messages older than this cursor (a message id)' }),
+      last: t.arg.int({ description: 'How many from the end (oldest end) of the window; not with first' }),
+      before: t.arg.id({ description: 'Only messages newer than this cursor (a message id)' }),
+    },
     resolve: async (_r, args, ctx) => {
       const page = await ctx.services.messages.history(viewerOf(ctx), idArg(args.channelId, 'channelId'), {
-        before: optionalId(args.before, 'before'),
-        after: optionalId(args.after, 'after'),
         first: args.first,
+        after: optionalId(args.after, 'after'),
+        last: args.last,
+        before: optionalId(args.before, 'before'),
       });
       return toConnection(page, cursorOf);
     },
   }),
   thread: t.field({
     type: MessageConnection,
-    description: 'Replies of a thread, oldest first',
-    args: { rootId: t.arg.id({ required: true }), after: t.arg.id(), first: t.arg.int() },
+    description:
+      'Replies of a thread as a Relay connection, oldest first: first and after: pageInfo.endCursor page to newer replies, last and before to older ones',
+    args: {
+      rootId: t.arg.id({ required: true }),
+      first: t.arg.int({ description: 'How many from the start (oldest end) of the window; default 50' }),
+      after: t.arg.id({ description: 'Only replies newer than this cursor (a message id)' }),
+      last: t.arg.int({ description: 'How many from the end (newest end) of the window; not with first' }),
+      before: t.arg.id({ description: 'Only replies older than this cursor (a message id)' }),
+    },
     resolve: async (_r, args, ctx) => {
       const page = await ctx.services.messages.thread(viewerOf(ctx), idArg(args.rootId, 'rootId'), {
-        after: optionalId(args.after, 'after'),
         first: args.first,
+        after: optionalId(args.after, 'after'),
+        last: args.last,
+        before: optionalId(args.before, 'before'),
       });
       return toConnection(page, cursorOf);
     },
