@@ -1,4 +1,5 @@
 import { GraphQLError, Kind, type ASTNode, type DocumentNode } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
 
 /** How deep a variable value may nest (lists and objects); far more than any real input needs. */
 export const MAX_VARIABLE_DEPTH = 64;
@@ -25,6 +26,25 @@ const refuse = (field: string, message: string, extra: Record<string, unknown> =
  */
 export function checkInputs(document: DocumentNode, variables: unknown): GraphQLError | null {
   return checkDocument(document) ?? checkVariables(variables);
+}
+
+/**
+ * The guard as a yoga/envelop plugin: every operation over HTTP (query, mutation, and
+ * subscriptions over SSE) is checked after validation and before execution; a refused one answers
+ * its error without running any resolver. The WebSocket calls checkInputs itself in onSubscribe.
+ */
+export function inputGuard(): Plugin {
+  const guard = ({
+    args,
+    setResultAndStopExecution,
+  }: {
+    args: { document: DocumentNode; variableValues?: unknown };
+    setResultAndStopExecution: (result: { errors: GraphQLError[] }) => void;
+  }) => {
+    const refused = checkInputs(args.document, args.variableValues);
+    if (refused) setResultAndStopExecution({ errors: [refused] });
+  };
+  return { onExecute: guard, onSubscribe: guard };
 }
 
 function checkDocument(document: DocumentNode): GraphQLError | null {

@@ -21,7 +21,8 @@ import { createMaskError } from './errors.js';
 import { createRenderer, type SubscriptionArgs } from './renderer.js';
 import type { createGraphQLHandler } from './yoga.js';
 import { bearerToken, type ContextFactory } from './context.js';
-import type { Admission } from './admission.js';
+import { checkInputs } from './input-guard.js';
+import { invalidClientMessage } from './ws-messages.js';
 
 interface Extra {
   socket: WebSocket;
@@ -65,8 +66,6 @@ export function attachWebSocket(deps: {
   contexts: ContextFactory;
   realtime: Realtime;
   log: Logger;
-  /** Persisted documents and rate limits, the same policy as on HTTP (admission.ts). */
-  admission?: Admission;
 }) {
   const { config, contexts, realtime, log } = deps;
   const ws = config.websocket;
@@ -132,11 +131,9 @@ export function attachWebSocket(deps: {
           .catch((err) => log.warn({ err }, 'presence disconnect failed'));
       }
     },
-    async onSubscribe(ctx, id, payload) {
+    onSubscribe(ctx, id, payload) {
       const { viewer, state, token } = ctx.extra;
       if (!viewer || !state) return [new GraphQLError('Unauthorized', { extensions: { code: 'UNAUTHENTICATED' } })];
-      const refused = deps.admission?.socketDocument(viewer, payload);
-      if (refused) return refused;
       realtime.presence.activity(viewer.userId.toString());
       // No HTTP request here: yoga's request-bound plugins (e.g. no mutations over GET) do not apply to the socket.
       const { schema, parse, validate } = deps.yoga.getEnveloped({ params: payload }) as {
@@ -152,8 +149,9 @@ export function attachWebSocket(deps: {
       }
       const errors = validate(schema, document);
       if (errors.length) return errors;
-      const limited = await deps.admission?.socketOperation(viewer, ctx.extra.request, document, payload);
-      if (limited) return limited;
+      // Before anything walks the variables (the render key below stringifies them): NUL, lone surrogates, depth.
+      const badInput = checkInputs(document, payload.variables);
+      if (badInput) return [badInput];
       const operation = getOperationAST(document, payload.operationName);
       if (operation?.operation === OperationTypeNode.SUBSCRIPTION) {
         if (state.subscriptions >= ws.maxSubscriptions) {
@@ -242,8 +240,11 @@ export function attachWebSocket(deps: {
         close: (code, reason) => socket.close(code, reason),
         onMessage: (cb) =>
           socket.on('message', async (event) => {
+            const data = (event as Buffer).toString(); // binaryType 'nodebuffer': always one Buffer
+            const invalid = invalidClientMessage(data);
+            if (invalid) return socket.close(CloseCode.BadRequest, invalid); // the client's mistake: 4400, not 4500
             try {
-              await cb((event as Buffer).toString()); // binaryType 'nodebuffer': always one Buffer
+              await cb(data);
             } catch (err) {
               log.error({ err }, 'websocket message handling failed');
               socket.close(CloseCode.InternalServerError, 'Internal server error');

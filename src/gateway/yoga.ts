@@ -12,6 +12,7 @@ import type { Realtime } from '../realtime/realtime.js';
 import { ConnectionState } from '../realtime/connection.js';
 import { bearerToken, type ContextFactory } from './context.js';
 import { nestingLimit } from './nesting-limit.js';
+import { inputGuard } from './input-guard.js';
 
 export const CSRF_HEADER = 'x-graphql-yoga-csrf';
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -66,12 +67,10 @@ export interface YogaDeps {
   contexts: ContextFactory;
   realtime: Realtime;
   log: Logger;
-  /** Plugins that run first (admission: persisted documents, rate limits). */
-  plugins?: Plugin[];
 }
 
 /** The GraphQL HTTP handler: auth → context → schema, with parser/validation limits and CSRF prevention. */
-export function createGraphQLHandler({ config, schema, contexts, realtime, log, plugins = [] }: YogaDeps) {
+export function createGraphQLHandler({ config, schema, contexts, realtime, log }: YogaDeps) {
   const g = config.graphql;
   return createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
@@ -87,7 +86,6 @@ export function createGraphQLHandler({ config, schema, contexts, realtime, log, 
     },
     maskedErrors: { maskError: createMaskError(log) },
     plugins: [
-      ...plugins,
       bodyLimit,
       badRequestForInvalidDocuments,
       nestingLimit(Math.max(g.maxDepth * 2 + 8, 32), g.maxTokens),
@@ -103,6 +101,8 @@ export function createGraphQLHandler({ config, schema, contexts, realtime, log, 
         blockFieldSuggestion: { enabled: !g.fieldSuggestions },
       }),
       ...(g.introspection ? [] : [useDisableIntrospection()]),
+      // NUL and lone surrogates refused as BAD_USER_INPUT before any resolver or service runs.
+      inputGuard(),
     ],
     context: async ({ request }): Promise<GraphQLContext> => {
       const token = bearerToken(request.headers.get('authorization'));

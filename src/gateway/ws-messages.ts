@@ -1,0 +1,27 @@
+import { MessageType, parseMessage } from 'graphql-ws';
+
+/** The message types a client may send to the server (graphql-transport-ws). */
+const FROM_CLIENT: ReadonlySet<string> = new Set([
+  MessageType.ConnectionInit,
+  MessageType.Ping,
+  MessageType.Pong,
+  MessageType.Subscribe,
+  MessageType.Complete,
+]);
+
+/**
+ * Why a client frame is invalid for the server, or null when graphql-ws may handle it. Anything
+ * that is not a well-formed graphql-transport-ws message (garbage, wrong shapes), or a message only
+ * a server sends (`next`, `error`, `connection_ack`), is the client's mistake: the protocol closes
+ * the socket with 4400 Bad Request. graphql-ws itself answers 4400 for unparsable frames but
+ * throws on a server-only type, which would otherwise be reported as 4500, our own bug.
+ */
+export function invalidClientMessage(data: string): string | null {
+  let type: string;
+  try {
+    type = parseMessage(data).type;
+  } catch {
+    return 'Invalid message received';
+  }
+  return FROM_CLIENT.has(type) ? null : `Invalid message received: a client may not send "${type}"`;
+}
