@@ -23,6 +23,7 @@ import type { createGraphQLHandler } from './yoga.js';
 import { bearerToken, type ContextFactory } from './context.js';
 import { checkInputs } from './input-guard.js';
 import { invalidClientMessage } from './ws-messages.js';
+import type { Admission } from './admission.js';
 
 interface Extra {
   socket: WebSocket;
@@ -66,6 +67,8 @@ export function attachWebSocket(deps: {
   contexts: ContextFactory;
   realtime: Realtime;
   log: Logger;
+  /** Persisted documents and rate limits, the same policy as on HTTP (admission.ts). */
+  admission?: Admission;
 }) {
   const { config, contexts, realtime, log } = deps;
   const ws = config.websocket;
@@ -131,9 +134,11 @@ export function attachWebSocket(deps: {
           .catch((err) => log.warn({ err }, 'presence disconnect failed'));
       }
     },
-    onSubscribe(ctx, id, payload) {
+    async onSubscribe(ctx, id, payload) {
       const { viewer, state, token } = ctx.extra;
       if (!viewer || !state) return [new GraphQLError('Unauthorized', { extensions: { code: 'UNAUTHENTICATED' } })];
+      const refused = deps.admission?.socketDocument(viewer, payload);
+      if (refused) return refused;
       realtime.presence.activity(viewer.userId.toString());
       // No HTTP request here: yoga's request-bound plugins (e.g. no mutations over GET) do not apply to the socket.
       const { schema, parse, validate } = deps.yoga.getEnveloped({ params: payload }) as {
@@ -152,6 +157,8 @@ export function attachWebSocket(deps: {
       // Before anything walks the variables (the render key below stringifies them): NUL, lone surrogates, depth.
       const badInput = checkInputs(document, payload.variables);
       if (badInput) return [badInput];
+      const limited = await deps.admission?.socketOperation(viewer, ctx.extra.request, document, payload);
+      if (limited) return limited;
       const operation = getOperationAST(document, payload.operationName);
       if (operation?.operation === OperationTypeNode.SUBSCRIPTION) {
         if (state.subscriptions >= ws.maxSubscriptions) {

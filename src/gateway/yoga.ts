@@ -67,10 +67,12 @@ export interface YogaDeps {
   contexts: ContextFactory;
   realtime: Realtime;
   log: Logger;
+  /** Plugins that run first (admission: persisted documents, rate limits). */
+  plugins?: Plugin[];
 }
 
 /** The GraphQL HTTP handler: auth → context → schema, with parser/validation limits and CSRF prevention. */
-export function createGraphQLHandler({ config, schema, contexts, realtime, log }: YogaDeps) {
+export function createGraphQLHandler({ config, schema, contexts, realtime, log, plugins = [] }: YogaDeps) {
   const g = config.graphql;
   return createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
@@ -86,6 +88,7 @@ export function createGraphQLHandler({ config, schema, contexts, realtime, log }
     },
     maskedErrors: { maskError: createMaskError(log) },
     plugins: [
+      ...plugins,
       bodyLimit,
       badRequestForInvalidDocuments,
       nestingLimit(Math.max(g.maxDepth * 2 + 8, 32), g.maxTokens),
