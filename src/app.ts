@@ -31,7 +31,8 @@ import type { Realtime } from './realtime/realtime.js';
 import { createSearchIndex } from './infra/search/search-index.js';
 import { withSearchLogging } from './infra/search/logged.search.js';
 import type { SearchIndex } from './infra/search/search-index.port.js';
-import { createOutboxWorker, type OutboxWorker } from './infra/outbox/outbox.worker.js';
+import { createOutboxRegistry, type OutboxRegistry } from './infra/outbox/registry.js';
+import { createHttpRouter, type HttpRouter } from './gateway/http.js';
 
 export interface App {
   config: Config;
@@ -40,8 +41,10 @@ export interface App {
   services: Services;
   realtime: Realtime;
   searchIndex: SearchIndex;
-  /** The outbox consumer; start() runs it when OUTBOX_WORKER=inline (`main.ts worker` runs it alone). */
-  outbox: OutboxWorker;
+  /** The outbox consumers (search, previews, ...); start() runs them when OUTBOX_WORKER=inline (`main.ts worker` runs them alone). */
+  outbox: OutboxRegistry;
+  /** Every HTTP route: /graphql and /health (yoga), /files/... */
+  router: HttpRouter;
   handler: ReturnType<typeof createGraphQLHandler>;
   websocket: ReturnType<typeof attachWebSocket>;
   server: Server;
@@ -148,7 +151,10 @@ export async function buildApp(
   });
   const admission = createAdmission({ contexts, persisted: createPersistedDocuments(config.persisted) });
   const handler = createGraphQLHandler({ config, schema, contexts, realtime, log, plugins: admission.httpPlugins() });
-  const server = createServer(handler);
+  const router = createHttpRouter(log);
+  router.route(['GET', 'POST', 'OPTIONS'], '/graphql', (req, res) => handler(req, res));
+  router.route(['GET', 'HEAD'], '/health', (req, res) => handler(req, res));
+  const server = createServer(router.listener);
   // The outbox worker gets connections of its own on PostgreSQL (a bulkhead): requests queueing
   // for the main pool under load must not delay indexing. PGlite has one connection anyway.
   const workerDb =
@@ -162,13 +168,19 @@ export async function buildApp(
           ),
           log,
         );
-  const outbox = createOutboxWorker({
+  // Outbox consumers: each retries on its own (registry.ts says how to add one).
+  const outbox = createOutboxRegistry({
     prisma: workerDb.prisma,
-    handlers: services.search.outboxHandlers({ prisma: workerDb.prisma, searchIndex: workerIndex }),
     log: log.child({ component: 'outbox' }),
     batchSize: config.outbox.batchSize,
     pollMs: config.outbox.pollMs,
     retentionHours: config.outbox.retentionHours,
+  });
+  const searchHandlers = services.search.outboxHandlers({ prisma: workerDb.prisma, searchIndex: workerIndex });
+  outbox.register({
+    name: 'search',
+    kinds: Object.keys(searchHandlers),
+    handle: (events) => searchHandlers[events[0]!.kind]!(events),
   });
   const websocket = attachWebSocket({ server, yoga: handler, config, contexts, realtime, log, admission });
 
@@ -181,6 +193,7 @@ export async function buildApp(
     realtime,
     searchIndex,
     outbox,
+    router,
     handler,
     websocket,
     server,

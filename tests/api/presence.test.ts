@@ -154,7 +154,11 @@ describeApi('presence', () => {
     const pending = () =>
       t.app.db.withSession(async (s) =>
         Number(
-          (await s.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE processed_at IS NULL'))[0]!.n,
+          (
+            await s.query<{ n: number }>(
+              'SELECT (SELECT count(*) FROM outbox WHERE processed_at IS NULL) + (SELECT count(*) FROM outbox_deliveries WHERE processed_at IS NULL) AS n',
+            )
+          )[0]!.n,
         ),
       );
     expect(await eventually(pending, (n) => n === 0)).toBe(0);

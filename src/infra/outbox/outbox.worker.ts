@@ -21,9 +21,11 @@
  *    it while there is a backlog.
  */
 import type { Logger } from 'pino';
+import { Prisma } from '../../generated/prisma/client.js';
 import type { PrismaClient } from '../db/database.js';
 
 export interface OutboxEvent {
+  /** The outbox event's id: the same for every consumer of the event (an idempotency key). */
   id: bigint;
   kind: string;
   aggregateId: bigint;
@@ -40,6 +42,14 @@ export interface OutboxWorkerOptions {
   prisma: PrismaClient;
   handlers: Record<string, OutboxHandler>;
   log: Logger;
+  /**
+   * A named consumer (registry.ts): the worker takes this consumer's copies of events from
+   * `outbox_deliveries`, so it succeeds, fails and retries apart from other consumers of the same
+   * kinds. Without one it takes rows of `outbox` itself (one consumer per kind).
+   */
+  consumer?: string;
+  /** Runs before each claim (the registry fans new outbox rows out to consumers here). */
+  beforeClaim?: () => Promise<unknown>;
   batchSize?: number;
   /** Sleep between polls when the outbox is empty. */
   pollMs?: number;
@@ -103,6 +113,13 @@ export function createOutboxWorker(opts: OutboxWorkerOptions): OutboxWorker {
   const isolateAfter = opts.isolateAfterAttempts ?? 3;
   const retentionHours = opts.retentionHours ?? 168;
   const lagLogEveryMs = opts.lagLogEveryMs ?? 10_000;
+  const consumer = opts.consumer;
+  // The rows this worker owns: `outbox` itself, or one consumer's copies in `outbox_deliveries`
+  // (keyed by the event id, so per-aggregate order is the events' order).
+  const table = consumer ? Prisma.raw('outbox_deliveries') : Prisma.raw('outbox');
+  const key = consumer ? Prisma.raw('event_id') : Prisma.raw('id');
+  const mine = (alias: string) =>
+    consumer ? Prisma.sql`${Prisma.raw(alias)}.consumer = ${consumer}` : Prisma.sql`TRUE`;
 
   let running = false;
   let loop: Promise<void> | null = null;
@@ -112,20 +129,21 @@ export function createOutboxWorker(opts: OutboxWorkerOptions): OutboxWorker {
   let lastPurge = 0;
 
   async function claim(): Promise<OutboxEvent[]> {
+    if (opts.beforeClaim) await opts.beforeClaim();
     const rows = await prisma.$queryRaw<ClaimedRow[]>`
       WITH claimed AS (
-        SELECT o.id FROM outbox o
-        WHERE o.processed_at IS NULL AND o.available_at <= now() AND o.kind = ANY(${kinds}::text[])
+        SELECT o.${key} AS key FROM ${table} o
+        WHERE ${mine('o')} AND o.processed_at IS NULL AND o.available_at <= now() AND o.kind = ANY(${kinds}::text[])
           AND NOT EXISTS (
-            SELECT 1 FROM outbox p
-            WHERE p.aggregate_id = o.aggregate_id AND p.processed_at IS NULL AND p.id < o.id AND p.kind = ANY(${kinds}::text[]))
-        ORDER BY o.available_at, o.id
+            SELECT 1 FROM ${table} p
+            WHERE ${mine('p')} AND p.aggregate_id = o.aggregate_id AND p.processed_at IS NULL AND p.${key} < o.${key} AND p.kind = ANY(${kinds}::text[]))
+        ORDER BY o.available_at, o.${key}
         LIMIT ${batchSize}
         FOR UPDATE SKIP LOCKED
       )
-      UPDATE outbox SET attempts = outbox.attempts + 1, available_at = now() + ${leaseMs}::float8 * interval '1 millisecond'
-      FROM claimed WHERE outbox.id = claimed.id
-      RETURNING outbox.id, outbox.kind, outbox.aggregate_id, outbox.payload, outbox.attempts, outbox.created_at`;
+      UPDATE ${table} t SET attempts = t.attempts + 1, available_at = now() + ${leaseMs}::float8 * interval '1 millisecond'
+      FROM claimed WHERE ${mine('t')} AND t.${key} = claimed.key
+      RETURNING t.${key} AS id, t.kind, t.aggregate_id, t.payload, t.attempts, t.created_at`;
     return rows
       .map((r) => ({
         id: BigInt(r.id),
@@ -139,16 +157,16 @@ export function createOutboxWorker(opts: OutboxWorkerOptions): OutboxWorker {
   }
 
   async function markProcessed(ids: bigint[]) {
-    await prisma.$executeRaw`UPDATE outbox SET processed_at = now(), last_error = NULL WHERE id = ANY(${ids}::bigint[])`;
+    await prisma.$executeRaw`UPDATE ${table} t SET processed_at = now(), last_error = NULL WHERE ${mine('t')} AND t.${key} = ANY(${ids}::bigint[])`;
   }
 
   async function scheduleRetry(ids: bigint[], err: unknown) {
     const message = (err instanceof Error ? `${err.name}: ${err.message}` : String(err)).slice(0, 1_000);
     await prisma.$executeRaw`
-      UPDATE outbox SET last_error = ${message},
-        available_at = now() + LEAST(${maxBackoffMs}::float8, ${baseBackoffMs}::float8 * power(2, LEAST(attempts - 1, 30)))
+      UPDATE ${table} t SET last_error = ${message},
+        available_at = now() + LEAST(${maxBackoffMs}::float8, ${baseBackoffMs}::float8 * power(2, LEAST(t.attempts - 1, 30)))
                        * (0.75 + random() * 0.5) * interval '1 millisecond'
-      WHERE id = ANY(${ids}::bigint[])`;
+      WHERE ${mine('t')} AND t.${key} = ANY(${ids}::bigint[])`;
   }
 
   /** Runs one handler call; returns the number of events it settled either way. */
@@ -162,7 +180,7 @@ export function createOutboxWorker(opts: OutboxWorkerOptions): OutboxWorker {
       const attempts = Math.max(...events.map((e) => e.attempts));
       const level = attempts >= 5 ? 'error' : 'warn';
       log[level](
-        { err, kind, events: ids.length, attempts, firstId: ids[0]?.toString() },
+        { err, consumer, kind, events: ids.length, attempts, firstId: ids[0]?.toString() },
         'outbox handler failed; will retry',
       );
       await scheduleRetry(ids, err);
@@ -198,7 +216,16 @@ export function createOutboxWorker(opts: OutboxWorkerOptions): OutboxWorker {
     >`
       SELECT count(*)::int AS pending, (count(*) FILTER (WHERE attempts > 0 AND last_error IS NOT NULL))::int AS retrying,
         min(created_at) AS oldest, (extract(epoch FROM now() - min(created_at)) * 1000)::float8 AS lag_ms
-      FROM outbox WHERE processed_at IS NULL AND kind = ANY(${kinds}::text[])`;
+      FROM (
+        SELECT attempts, last_error, created_at FROM ${table} o
+        WHERE ${mine('o')} AND processed_at IS NULL AND kind = ANY(${kinds}::text[])
+        ${
+          // A consumer also waits for the events not yet fanned out to it.
+          consumer
+            ? Prisma.sql`UNION ALL SELECT 0, NULL, created_at FROM outbox WHERE processed_at IS NULL AND kind = ANY(${kinds}::text[])`
+            : Prisma.empty
+        }
+      ) pending`;
     return {
       pending: row?.pending ?? 0,
       retrying: row?.retrying ?? 0,
@@ -214,7 +241,7 @@ export function createOutboxWorker(opts: OutboxWorkerOptions): OutboxWorker {
       const l = await lag();
       if (l.pending > 0 && l.lagMs > 1_000) {
         log[l.lagMs > 60_000 ? 'warn' : 'info'](
-          { pending: l.pending, retrying: l.retrying, lagMs: l.lagMs },
+          { consumer, pending: l.pending, retrying: l.retrying, lagMs: l.lagMs },
           'outbox backlog',
         );
       }
@@ -223,8 +250,8 @@ export function createOutboxWorker(opts: OutboxWorkerOptions): OutboxWorker {
       lastPurge = now;
       // Oldest first by primary key: old rows are nearly all processed, so this stops early.
       const n = await prisma.$executeRaw`
-        DELETE FROM outbox WHERE id IN (
-          SELECT id FROM outbox WHERE processed_at IS NOT NULL AND processed_at < now() - ${retentionHours}::float8 * interval '1 hour'
+        DELETE FROM ${table} WHERE id IN (
+          SELECT id FROM ${table} o WHERE ${mine('o')} AND processed_at IS NOT NULL AND processed_at < now() - ${retentionHours}::float8 * interval '1 hour'
           ORDER BY id LIMIT 10000)`;
       if (n > 0) log.debug({ deleted: n }, 'outbox: purged processed rows');
     }
@@ -274,7 +301,7 @@ export function createOutboxWorker(opts: OutboxWorkerOptions): OutboxWorker {
     start() {
       if (running) return;
       running = true;
-      log.info({ kinds, pollMs, batchSize }, 'outbox worker started');
+      log.info({ consumer, kinds, pollMs, batchSize }, 'outbox worker started');
       loop = main();
     },
     async stop() {
