@@ -18,6 +18,7 @@ import { createMemoryBroker } from './infra/pubsub/memory.broker.js';
 import type { Broker } from './infra/pubsub/broker.port.js';
 import { createBrokerPublisher } from './realtime/publisher.js';
 import { createHub } from './realtime/hub.js';
+import { createChannelFeed } from './realtime/channel-feed.js';
 import { createMemoryPresence } from './infra/presence/presence.memory.js';
 import type { Presence } from './infra/presence/presence.port.js';
 import { createRedisPresence } from './infra/presence/presence.redis.js';
@@ -103,17 +104,20 @@ export async function buildApp(
     }
     log.warn({ err, search: config.search.kind }, 'search index not reachable at start; indexing will catch up');
   }
+  const hub = createHub(broker, log);
+  // The read caches hear each channel they hold through the hub, and this process's publishes at once.
+  const channelFeed = createChannelFeed(hub, publisher);
   const services = createServices({
     prisma: db.prisma,
     ids: createSnowflake(workerId),
-    events: publisher,
+    events: channelFeed.events,
+    channelFeed: channelFeed.feed,
     limits: config.limits,
     auth: config.auth,
     searchIndex,
     onlineAmong: async (userIds) => (await presence.onlineAmong(userIds.map(String))).map(BigInt),
     testHooks: opts.testHooks,
   });
-  const hub = createHub(broker, log);
   const queueLimit = config.realtime.subscriptionQueueLimit;
   const realtime: Realtime = {
     broker,
@@ -147,7 +151,7 @@ export async function buildApp(
   const contexts = createContextFactory({
     services,
     realtime,
-    loadersFor: (viewer) => createLoaders(db.prisma, viewer),
+    loadersFor: (viewer) => createLoaders(db.prisma, viewer, { profiles: (ids) => services.users.profiles(ids) }),
   });
   const admission = createAdmission({ contexts, persisted: createPersistedDocuments(config.persisted) });
   const handler = createGraphQLHandler({ config, schema, contexts, realtime, log, plugins: admission.httpPlugins() });

@@ -3,6 +3,7 @@ import type { PrismaClient } from '../infra/db/database.js';
 import type { IdGenerator } from '../infra/ids/snowflake.js';
 import type { EventPublisher } from './events/events.js';
 import type { SearchIndex } from '../infra/search/search-index.port.js';
+import type { ChannelCacheOptions, ChannelFeed } from './channels/channel-cache.js';
 
 /** What domain services are built from; assembled once in the composition root (src/app.ts). */
 export interface ServiceDeps {
@@ -13,6 +14,13 @@ export interface ServiceDeps {
   auth: Config['auth'];
   /** Where search documents go and searches run (postgres | typesense), chosen by app.ts. */
   searchIndex: SearchIndex;
+  /**
+   * What happens in a channel, as this process hears it (its own publishes included): keeps the
+   * read caches current. Without it nothing is cached (reads are still coalesced).
+   */
+  channelFeed?: ChannelFeed | null;
+  /** Bounds of the per-process read cache (defaults in channels.service). */
+  readCache?: Partial<ChannelCacheOptions>;
   /** Which of these users are online now (for @here); the presence service answers. */
   onlineAmong(userIds: bigint[]): Promise<bigint[]>;
   /**

@@ -40,18 +40,30 @@ function groupBy<T>(keys: readonly bigint[], rows: T[], of: (row: T) => bigint):
  * reactions, mentions, memberships). Made fresh for each request or subscription event so they
  * never go stale. Access checks happen before anything reaches these: they only batch reads.
  */
-export function createLoaders(prisma: PrismaClient, viewer: Viewer | null) {
+export function createLoaders(
+  prisma: PrismaClient,
+  viewer: Viewer | null,
+  shared: {
+    /** Process-wide profile reads (cached briefly, batched across requests): users.profiles. */
+    profiles?(ids: readonly bigint[]): Promise<(Omit<User, 'passwordHash'> | null)[]>;
+  } = {},
+) {
   const opts = { cacheKeyFn: key };
   return lazily({
     user: () =>
       new DataLoader<bigint, User | null, string>(
         // Never load password hashes for display.
         async (ids) =>
-          byKey(
-            ids,
-            (await prisma.user.findMany({ where: { id: { in: [...ids] } }, omit: { passwordHash: true } })) as User[],
-            (u) => u.id,
-          ),
+          shared.profiles
+            ? ((await shared.profiles(ids)) as (User | null)[])
+            : byKey(
+                ids,
+                (await prisma.user.findMany({
+                  where: { id: { in: [...ids] } },
+                  omit: { passwordHash: true },
+                })) as User[],
+                (u) => u.id,
+              ),
         opts,
       ),
     message: () =>

@@ -4,6 +4,8 @@ import { forbidden, notFound } from '../errors.js';
 import type { Tx } from '../../infra/db/database.js';
 import { requireScope, type Viewer } from '../viewer.js';
 import type { Channel, ChannelMember, NotificationLevel } from '../../generated/prisma/client.js';
+import { createBatcher } from '../coalesce.js';
+import type { ChannelCache } from './channel-cache.js';
 
 interface AccessRow extends Channel {
   mUserId: bigint | null;
@@ -23,7 +25,55 @@ export interface ChannelAccess {
   membership: ChannelMember | null;
 }
 
-export function createChannelAccess(prisma: ServiceDeps['prisma']) {
+/** What decides whether someone may read a channel. */
+export interface ReadFacts {
+  kind: string;
+  workspaceId: bigint;
+  /** The viewer is a member of the channel. */
+  member: boolean;
+  /** The viewer is a member of the channel's workspace. */
+  inWorkspace: boolean;
+}
+
+/**
+ * The rule, written once: members read their channels; a public channel is also readable by
+ * every member of its workspace; a bot only ever sees its own workspace.
+ */
+export function mayRead(viewer: Viewer, facts: ReadFacts): boolean {
+  if (viewer.kind === 'bot' && facts.workspaceId !== viewer.workspaceId) return false;
+  return facts.member || (facts.kind === 'PUBLIC' && facts.inWorkspace);
+}
+
+export function createChannelAccess(prisma: ServiceDeps['prisma'], cache: ChannelCache) {
+  /** The facts for many (user, channel) pairs in one statement: concurrent checks share it. */
+  const readFacts = createBatcher<readonly [bigint, bigint], ReadFacts | null>(
+    async (pairs) => {
+      const rows = await prisma.$queryRaw<(ReadFacts & { userId: bigint; channelId: bigint })[]>`
+        SELECT x.u AS "userId", x.c AS "channelId", c.kind::text AS kind, c.workspace_id AS "workspaceId",
+               EXISTS (SELECT 1 FROM channel_members cm WHERE cm.channel_id = x.c AND cm.user_id = x.u) AS member,
+               EXISTS (SELECT 1 FROM workspace_members wm WHERE wm.workspace_id = c.workspace_id AND wm.user_id = x.u) AS "inWorkspace"
+        FROM unnest(${pairs.map((p) => p[0])}::bigint[], ${pairs.map((p) => p[1])}::bigint[]) AS x(u, c)
+        JOIN channels c ON c.id = x.c`;
+      const byPair = new Map(rows.map((r) => [`${r.userId}:${r.channelId}`, r]));
+      return pairs.map(([u, c]) => byPair.get(`${u}:${c}`) ?? null);
+    },
+    ([u, c]) => `${u}:${c}`,
+  );
+
+  /**
+   * Passes when the viewer may read the channel (NOT_FOUND otherwise, like accessChannel), for
+   * reads that need no channel data (history). A pass is remembered per process until a
+   * membership event revokes it; concurrent checks share one statement.
+   */
+  async function requireReadable(viewer: Viewer, channelId: bigint): Promise<void> {
+    requireScope(viewer, 'CHANNELS_READ');
+    if (cache.isReader(channelId, viewer.userId)) return;
+    await cache.checkReader(channelId, viewer.userId, async () => {
+      const facts = await readFacts([viewer.userId, channelId]);
+      if (!facts || !mayRead(viewer, facts)) throw notFound('channel', channelId);
+    });
+  }
+
   /**
    * Loads a channel the viewer may read. Public channels are readable by every workspace member;
    * private channels and DMs only by their members. Anything else is NOT_FOUND, the same answer
@@ -47,7 +97,9 @@ export function createChannelAccess(prisma: ServiceDeps['prisma']) {
              EXISTS (SELECT 1 FROM workspace_members wm WHERE wm.workspace_id = c.workspace_id AND wm.user_id = ${viewer.userId}) AS "inWorkspace"
       FROM channels c LEFT JOIN channel_members cm ON cm.channel_id = c.id AND cm.user_id = ${viewer.userId}
       WHERE c.id = ${channelId}`;
-    if (!row || (viewer.kind === 'bot' && row.workspaceId !== viewer.workspaceId)) throw notFound('channel', channelId);
+    if (!row) throw notFound('channel', channelId);
+    if (!mayRead(viewer, { ...row, member: row.mUserId !== null, inWorkspace: row.inWorkspace }))
+      throw notFound('channel', channelId);
     const channel: Channel = {
       id: row.id,
       workspaceId: row.workspaceId,
@@ -75,8 +127,7 @@ export function createChannelAccess(prisma: ServiceDeps['prisma']) {
       };
       return { channel, membership };
     }
-    if (channel.kind === 'PUBLIC' && row.inWorkspace) return { channel, membership: null };
-    throw notFound('channel', channelId);
+    return { channel, membership: null };
   }
 
   /** Like accessChannel, and the viewer must be a member (to post, react, mark read). */
@@ -86,7 +137,7 @@ export function createChannelAccess(prisma: ServiceDeps['prisma']) {
     return { channel: access.channel, membership: access.membership };
   }
 
-  return { accessChannel, accessMembership };
+  return { accessChannel, accessMembership, requireReadable };
 }
 
 export type ChannelAccessChecks = ReturnType<typeof createChannelAccess>;

@@ -9,6 +9,7 @@ import { createChannelAccess } from './channels.access.js';
 import { createChannelBrowsing } from './channels.browse.js';
 import { createDirectMessages } from './channels.dm.js';
 import { announce, createMembershipMutations } from './channels.membership.js';
+import { createChannelCache } from './channel-cache.js';
 
 export type { ChannelAccess } from './channels.access.js';
 
@@ -17,8 +18,15 @@ const CHANNEL_NAME = /^[\p{Ll}\p{Lo}\p{N}_-]{1,80}$/u;
 
 export function createChannelsService(deps: ServiceDeps, workspaces: WorkspacesService) {
   const { prisma, ids, events } = deps;
-  const access = createChannelAccess(prisma);
-  const { accessChannel, accessMembership } = access;
+  /** Newest pages and read access per channel, kept current by the channel's events (channel-cache.ts). */
+  const cache = createChannelCache(deps.channelFeed ?? null, {
+    maxBytes: 64 * 1024 * 1024,
+    maxChannels: 5_000,
+    readerTtlMs: 60_000,
+    ...deps.readCache,
+  });
+  const access = createChannelAccess(prisma, cache);
+  const { accessChannel, accessMembership, requireReadable } = access;
   const { joinChannel, leaveChannel, inviteToChannel, setNotificationLevel } = createMembershipMutations(deps, access);
   const { openDirectMessage } = createDirectMessages(deps, workspaces);
   const { browse, myChannels, members } = createChannelBrowsing(deps, workspaces, access);
@@ -26,6 +34,8 @@ export function createChannelsService(deps: ServiceDeps, workspaces: WorkspacesS
   return {
     accessChannel,
     accessMembership,
+    requireReadable,
+    cache,
 
     async createChannel(
       viewer: Viewer,

@@ -5,6 +5,7 @@ import type { Viewer } from '../viewer.js';
 import { pageSize } from '../validate.js';
 import type { ChannelsService } from '../channels/channels.service.js';
 import { COLUMNS, type MessageCommon } from './message-common.js';
+import { createBatcher } from '../coalesce.js';
 
 export interface Page<T> {
   nodes: T[];
@@ -21,6 +22,10 @@ export interface PageArgs {
 }
 
 const MAX_ID = 9223372036854775807n;
+
+/** About what a cached page costs in memory (UTF-16 text plus the row's other fields). */
+const pageBytes = (page: Page<Message>) =>
+  page.nodes.reduce((sum, m) => sum + 2 * m.text.length + (m.clientNonce?.length ?? 0) * 2 + 400, 200);
 
 /**
  * Which end of the (cursor-bounded) list a page is taken from, and how many: `first` takes from
@@ -63,9 +68,44 @@ export function createHistoryService(deps: ServiceDeps, channels: ChannelsServic
    * backward (newer messages, the ones nearest the cursor; for catching up). Cursors are message
    * ids. Reads only the partial index of listed rows.
    */
+  /**
+   * Newest pages of many channels in one statement (a lateral walk of each channel's partial
+   * index): concurrent first screens of different channels share it, and so, afterwards, does
+   * the batched read of their authors.
+   */
+  const newestPages = createBatcher<readonly [bigint, number], Page<Message>>(
+    async (keys) => {
+      const bySize = new Map<number, bigint[]>();
+      for (const [c, take] of keys) bySize.set(take, [...(bySize.get(take) ?? []), c]);
+      const pages = new Map<string, Message[]>();
+      for (const [take, ids] of bySize) {
+        const rows = await prisma.$queryRaw<Message[]>`
+          SELECT m.* FROM unnest(${ids}::bigint[]) AS c(id) CROSS JOIN LATERAL (
+            SELECT ${COLUMNS} FROM messages
+            WHERE channel_id = c.id AND listed AND id < ${MAX_ID} AND id > 0
+            ORDER BY id DESC LIMIT ${take + 1}) m`;
+        for (const r of rows) {
+          const k = `${r.channelId}:${take}`;
+          const list = pages.get(k);
+          if (list) list.push(r);
+          else pages.set(k, [r]);
+        }
+      }
+      return keys.map(([c, take]) => {
+        const rows = (pages.get(`${c}:${take}`) ?? []).sort((a, z) => (z.id > a.id ? 1 : z.id < a.id ? -1 : 0));
+        return { nodes: rows.slice(0, take), hasNextPage: rows.length > take, hasPreviousPage: false };
+      });
+    },
+    ([c, take]) => `${c}:${take}`,
+  );
+
   async function history(viewer: Viewer, channelId: bigint, opts: PageArgs): Promise<Page<Message>> {
-    await channels.accessChannel(viewer, channelId);
+    await channels.requireReadable(viewer, channelId);
     const w = window(opts, limits.maxPageSize);
+    if (w.forward && w.after === null && w.before === null) {
+      // The first screen of a channel: from the channel's cache, or one batched read.
+      return channels.cache.page(channelId, w.take, () => newestPages([channelId, w.take]), pageBytes);
+    }
     // The list is newest first, so its "after" bound is an upper id bound, its "before" a lower one.
     const below = w.after ?? MAX_ID;
     const above = w.before ?? 0n;

@@ -3,10 +3,52 @@ import type { Viewer } from '../viewer.js';
 import { requireScope } from '../viewer.js';
 import type { User } from '../../generated/prisma/client.js';
 import { notFound } from '../errors.js';
+import { LRUCache } from 'lru-cache';
+import { createBatcher } from '../coalesce.js';
+
+/**
+ * Profiles (name, avatar...) are read on every page for its authors: a process-wide cache keeps
+ * them this long at most; a profile change made in this process is seen at once.
+ */
+const PROFILE_TTL_MS = 5_000;
+const PROFILE_CACHE_MAX = 50_000;
+
+/** A user as shown to others: never the password hash. */
+export type Profile = Omit<User, 'passwordHash'>;
 
 export function createUsersService(deps: ServiceDeps) {
   const { prisma } = deps;
+  const profileCache = new LRUCache<string, Profile>({ max: PROFILE_CACHE_MAX, ttl: PROFILE_TTL_MS });
+  /** Concurrent profile reads of every request share one statement. */
+  const loadProfile = createBatcher<bigint, Profile | null>(async (ids) => {
+    const rows = await prisma.user.findMany({ where: { id: { in: [...ids] } }, omit: { passwordHash: true } });
+    const byId = new Map(rows.map((u) => [u.id, u]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }, String);
+
   return {
+    /**
+     * Profiles by id (null where unknown), from the process-wide short-lived cache or one batched
+     * read shared by concurrent requests. No visibility check: for authors of messages the viewer
+     * may already read.
+     */
+    async profiles(ids: readonly bigint[]): Promise<(Profile | null)[]> {
+      return Promise.all(
+        ids.map(async (id) => {
+          const hit = profileCache.get(id.toString());
+          if (hit) return hit;
+          const user = await loadProfile(id);
+          if (user) profileCache.set(id.toString(), user);
+          return user;
+        }),
+      );
+    },
+
+    /** Forgets a cached profile (after it changed). */
+    forgetProfile(id: bigint) {
+      profileCache.delete(id.toString());
+    },
+
     /**
      * Users the viewer may see: themselves and anyone sharing a workspace with them. Unknown or
      * hidden ids come back as null in their position.
