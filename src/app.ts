@@ -33,6 +33,8 @@ import { createSearchIndex } from './infra/search/search-index.js';
 import { withSearchLogging } from './infra/search/logged.search.js';
 import type { SearchIndex } from './infra/search/search-index.port.js';
 import { createOutboxRegistry, type OutboxRegistry } from './infra/outbox/registry.js';
+import { createHttpLifecycle } from './gateway/lifecycle.js';
+import { createOps } from './gateway/ops.js';
 import { createHttpRouter, type HttpRouter } from './gateway/http.js';
 
 export interface App {
@@ -49,8 +51,15 @@ export interface App {
   handler: ReturnType<typeof createGraphQLHandler>;
   websocket: ReturnType<typeof attachWebSocket>;
   server: Server;
+  /** /ready, /metrics and the request log (src/gateway/ops.ts). */
+  ops: ReturnType<typeof createOps>;
   /** Listens on config.host:config.port (0 = any free port); resolves with the GraphQL URL. */
   start(): Promise<{ url: string; port: number }>;
+  /**
+   * Graceful stop (SIGTERM): readiness 503 and the listener closed at once, WebSocket clients
+   * closed with 1012 spread over SHUTDOWN_DRAIN_MS, in-flight requests answered, the outbox
+   * worker's batch finished, then everything closed. Gives up waiting at SHUTDOWN_TIMEOUT_MS.
+   */
   stop(): Promise<void>;
 }
 
@@ -154,11 +163,44 @@ export async function buildApp(
     loadersFor: (viewer) => createLoaders(db.prisma, viewer, { profiles: (ids) => services.users.profiles(ids) }),
   });
   const admission = createAdmission({ contexts, persisted: createPersistedDocuments(config.persisted) });
-  const handler = createGraphQLHandler({ config, schema, contexts, realtime, log, plugins: admission.httpPlugins() });
+  let websocket: ReturnType<typeof attachWebSocket> | null = null;
+  let outbox: OutboxRegistry | null = null;
+  let draining = false;
+  const ops = createOps({
+    log,
+    draining: () => draining,
+    checks: {
+      database: async () => (await db.prisma.$queryRaw`SELECT 1`, 'ok'),
+      pubsub: () => {
+        const h = broker.health?.();
+        if (h && h.up === 0) return Promise.reject(new Error(`no redis shard on the ring (0/${h.total})`));
+        return Promise.resolve(h ? `${h.up}/${h.total} shards` : broker.kind);
+      },
+    },
+    sources: {
+      wsConnections: () => websocket?.stats().connections ?? 0,
+      httpInFlight: () => lifecycle.inFlight(),
+      hub: () => hub.stats(),
+      shards: () => broker.health?.() ?? null,
+      outbox: async () => (outbox ? outbox.lag() : null),
+    },
+  });
+  const handler = createGraphQLHandler({
+    config,
+    schema,
+    contexts,
+    realtime,
+    log,
+    instrumentation: ops.plugins,
+    plugins: admission.httpPlugins(),
+  });
   const router = createHttpRouter(log);
   router.route(['GET', 'POST', 'OPTIONS'], '/graphql', (req, res) => handler(req, res));
   router.route(['GET', 'HEAD'], '/health', (req, res) => handler(req, res));
-  const server = createServer(router.listener);
+  router.route('GET', '/ready', ops.readyRoute);
+  router.route('GET', '/metrics', ops.metricsRoute);
+  const server = createServer(ops.wrap(router.listener));
+  const lifecycle = createHttpLifecycle(server);
   // The outbox worker gets connections of its own on PostgreSQL (a bulkhead): requests queueing
   // for the main pool under load must not delay indexing. PGlite has one connection anyway.
   const workerDb =
@@ -173,7 +215,7 @@ export async function buildApp(
           log,
         );
   // Outbox consumers: each retries on its own (registry.ts says how to add one).
-  const outbox = createOutboxRegistry({
+  outbox = createOutboxRegistry({
     prisma: workerDb.prisma,
     log: log.child({ component: 'outbox' }),
     batchSize: config.outbox.batchSize,
@@ -186,7 +228,7 @@ export async function buildApp(
     kinds: Object.keys(searchHandlers),
     handle: (events) => searchHandlers[events[0]!.kind]!(events),
   });
-  const websocket = attachWebSocket({ server, yoga: handler, config, contexts, realtime, log, admission });
+  websocket = attachWebSocket({ server, yoga: handler, config, contexts, realtime, log, admission });
 
   let stopped = false;
   return {
@@ -198,6 +240,7 @@ export async function buildApp(
     searchIndex,
     outbox,
     router,
+    ops,
     handler,
     websocket,
     server,
@@ -216,21 +259,26 @@ export async function buildApp(
     async stop() {
       if (stopped) return;
       stopped = true;
+      const { drainMs, timeoutMs } = config.shutdown;
+      const deadline = Date.now() + timeoutMs - 500;
+      draining = true;
+      // Readiness 503 and no new connections at once; requests in progress go on being answered.
+      const requests = lifecycle.drain(deadline);
+      await websocket.close({ code: 1012, reason: 'Service restart', spreadMs: drainMs });
+      lifecycle.cutStreams();
+      const { unfinished } = await requests;
+      if (unfinished) log.warn({ unfinished }, 'shutdown: requests still running at the deadline are cut');
+      lifecycle.closeAll();
       await outbox.stop();
       if (workerDb !== db) {
         await workerIndex.close();
         await workerDb.close();
       }
-      await websocket.close();
       realtime.badges.close();
       presence.close();
       await publisher.flush();
       await lease?.release();
       await broker.close();
-      if (server.listening) {
-        server.closeAllConnections();
-        await new Promise<void>((r) => server.close(() => r()));
-      }
       await searchIndex.close();
       await db.close();
     },

@@ -71,6 +71,8 @@ export interface Config {
   limits: { maxMessageLength: number; maxPageSize: number };
   search: SearchConfig;
   outbox: OutboxConfig;
+  /** SIGTERM/SIGINT: WebSocket clients are closed over `drainMs`; everything stops within `timeoutMs`. */
+  shutdown: { drainMs: number; timeoutMs: number };
 }
 
 const bool = z
@@ -149,6 +151,8 @@ const EnvSchema = z.object({
   WS_MAX_SUBSCRIPTIONS: int(1, 10_000).default(100),
   WS_MAX_BUFFERED_BYTES: int(1024, 1024 ** 3).default(4 * 1024 * 1024),
   WS_KEEPALIVE_MS: int(1_000, 600_000).default(12_000),
+  SHUTDOWN_DRAIN_MS: int(0, 600_000).default(2_000),
+  SHUTDOWN_TIMEOUT_MS: int(100, 3_600_000).default(15_000),
 });
 
 const list = (v: string) =>
@@ -255,5 +259,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       batchSize: e.OUTBOX_BATCH_SIZE,
       retentionHours: e.OUTBOX_RETENTION_HOURS,
     },
+    shutdown: { drainMs: e.SHUTDOWN_DRAIN_MS, timeoutMs: e.SHUTDOWN_TIMEOUT_MS },
   };
 }

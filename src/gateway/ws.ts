@@ -268,8 +268,17 @@ export function attachWebSocket(deps: {
 
   return {
     stats: () => ({ ...stats, connections: wss.clients.size }),
-    async close() {
-      for (const client of wss.clients) client.close(1001, 'Going away');
+    /**
+     * Closes every client with `code` (1012 Service Restart on shutdown: graphql-ws clients
+     * reconnect and resume), spread evenly over `spreadMs` so they do not all reconnect at once.
+     */
+    async close({ code = 1001, reason = 'Going away', spreadMs = 0 } = {}) {
+      const clients = [...wss.clients];
+      for (const [i, client] of clients.entries()) {
+        if (i > 0 && spreadMs > 0) await new Promise((r) => setTimeout(r, spreadMs / clients.length));
+        client.close(code, reason);
+        setTimeout(() => client.terminate(), 1_000).unref();
+      }
       await new Promise<void>((r) => wss.close(() => r()));
     },
   };

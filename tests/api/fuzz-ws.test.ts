@@ -77,7 +77,7 @@ describeApi('graphql-ws frame fuzzing', () => {
         id: f['id'] ?? 'q',
         payload: { query },
       })),
-      fc.jsonValue({ maxDepth: 4 }).map<Mutation>((variables) => (f) => ({
+      fc.jsonValue({ maxDepth: 4 }).map<Mutation>((variables) => () => ({
         type: 'subscribe',
         id: 'v',
         payload: { query: 'query Q($id: ID!) { channel(id: $id) { name } }', variables },
