@@ -22,6 +22,15 @@ export interface OutboxConfig {
   retentionHours: number;
 }
 
+/** Notifications for people who are not looking: suppression and the push providers configured (null: off). */
+export interface NotifyConfig {
+  /** A user active within this long gets no push ("you're at your desk"). */
+  activeSuppressMs: number;
+  webPush: { publicKey: string; privateKey: string; subject: string } | null;
+  fcm: { serviceAccountFile: string; endpoint: string } | null;
+  apns: { keyFile: string; keyId: string; teamId: string; topic: string; host: string } | null;
+}
+
 export interface Config {
   env: 'development' | 'production' | 'test';
   host: string;
@@ -71,8 +80,7 @@ export interface Config {
   limits: { maxMessageLength: number; maxPageSize: number };
   search: SearchConfig;
   outbox: OutboxConfig;
-  /** SIGTERM/SIGINT: WebSocket clients are closed over `drainMs`; everything stops within `timeoutMs`. */
-  shutdown: { drainMs: number; timeoutMs: number };
+  notify: NotifyConfig;
 }
 
 const bool = z
@@ -141,6 +149,17 @@ const EnvSchema = z.object({
   OUTBOX_POLL_MS: int(10, 60_000).default(200),
   OUTBOX_BATCH_SIZE: int(1, 5_000).default(200),
   OUTBOX_RETENTION_HOURS: int(0, 87_600).default(168),
+  NOTIFY_ACTIVE_SUPPRESS_S: int(0, 86_400).default(120),
+  VAPID_PUBLIC_KEY: z.string().optional(),
+  VAPID_PRIVATE_KEY: z.string().optional(),
+  VAPID_SUBJECT: z.string().default('mailto:admin@localhost'),
+  FCM_SERVICE_ACCOUNT_FILE: z.string().optional(),
+  FCM_ENDPOINT: z.url().default('https://fcm.googleapis.com'),
+  APNS_KEY_FILE: z.string().optional(),
+  APNS_KEY_ID: z.string().optional(),
+  APNS_TEAM_ID: z.string().optional(),
+  APNS_TOPIC: z.string().optional(),
+  APNS_HOST: z.url().default('https://api.push.apple.com'),
   BADGE_FLUSH_MS: int(10, 60_000).default(250),
   BADGE_SETTLE_MS: int(10, 600_000).default(2_000),
   BADGE_REFRESH_MS: int(10, 3_600_000).default(30_000),
@@ -151,8 +170,6 @@ const EnvSchema = z.object({
   WS_MAX_SUBSCRIPTIONS: int(1, 10_000).default(100),
   WS_MAX_BUFFERED_BYTES: int(1024, 1024 ** 3).default(4 * 1024 * 1024),
   WS_KEEPALIVE_MS: int(1_000, 600_000).default(12_000),
-  SHUTDOWN_DRAIN_MS: int(0, 600_000).default(2_000),
-  SHUTDOWN_TIMEOUT_MS: int(100, 3_600_000).default(15_000),
 });
 
 const list = (v: string) =>
@@ -259,6 +276,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       batchSize: e.OUTBOX_BATCH_SIZE,
       retentionHours: e.OUTBOX_RETENTION_HOURS,
     },
-    shutdown: { drainMs: e.SHUTDOWN_DRAIN_MS, timeoutMs: e.SHUTDOWN_TIMEOUT_MS },
+    notify: {
+      activeSuppressMs: e.NOTIFY_ACTIVE_SUPPRESS_S * 1000,
+      webPush: both('VAPID_PUBLIC_KEY', e.VAPID_PUBLIC_KEY, 'VAPID_PRIVATE_KEY', e.VAPID_PRIVATE_KEY)
+        ? { publicKey: e.VAPID_PUBLIC_KEY!, privateKey: e.VAPID_PRIVATE_KEY!, subject: e.VAPID_SUBJECT }
+        : null,
+      fcm: e.FCM_SERVICE_ACCOUNT_FILE
+        ? { serviceAccountFile: e.FCM_SERVICE_ACCOUNT_FILE, endpoint: e.FCM_ENDPOINT }
+        : null,
+      apns:
+        e.APNS_KEY_FILE && e.APNS_KEY_ID && e.APNS_TEAM_ID && e.APNS_TOPIC
+          ? {
+              keyFile: e.APNS_KEY_FILE,
+              keyId: e.APNS_KEY_ID,
+              teamId: e.APNS_TEAM_ID,
+              topic: e.APNS_TOPIC,
+              host: e.APNS_HOST,
+            }
+          : null,
+    },
   };
+}
+
+/** Two variables that are set together or not at all. */
+function both(nameA: string, a: string | undefined, nameB: string, b: string | undefined): boolean {
+  if (Boolean(a) !== Boolean(b))
+    throw new ConfigError(`${a ? nameB : nameA} must be set together with ${a ? nameA : nameB}`);
+  return Boolean(a);
 }

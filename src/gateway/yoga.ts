@@ -67,12 +67,22 @@ export interface YogaDeps {
   contexts: ContextFactory;
   realtime: Realtime;
   log: Logger;
+  /** Observability plugins (metrics, request log fields); they run before everything else. */
+  instrumentation?: Plugin[];
   /** Plugins that run first (admission: persisted documents, rate limits). */
   plugins?: Plugin[];
 }
 
 /** The GraphQL HTTP handler: auth → context → schema, with parser/validation limits and CSRF prevention. */
-export function createGraphQLHandler({ config, schema, contexts, realtime, log, plugins = [] }: YogaDeps) {
+export function createGraphQLHandler({
+  config,
+  schema,
+  contexts,
+  realtime,
+  log,
+  plugins = [],
+  instrumentation = [],
+}: YogaDeps) {
   const g = config.graphql;
   return createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
@@ -88,6 +98,7 @@ export function createGraphQLHandler({ config, schema, contexts, realtime, log, 
     },
     maskedErrors: { maskError: createMaskError(log) },
     plugins: [
+      ...instrumentation,
       ...plugins,
       bodyLimit,
       badRequestForInvalidDocuments,

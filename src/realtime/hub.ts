@@ -22,10 +22,12 @@ export function createHub(broker: Broker, log: Logger) {
   const entries = new Map<string, Entry>();
   /** Upstream unsubscribes in flight: a new subscription to the same topic waits for them. */
   const closing = new Map<string, Promise<void>>();
+  let delivered = 0;
 
   function dispatch(entry: Entry, topic: Topic, payload: unknown) {
     const event = payload as ChatEvent;
     for (const l of [...entry.listeners]) {
+      delivered++;
       try {
         l(event);
       } catch (err) {
@@ -98,7 +100,7 @@ export function createHub(broker: Broker, log: Logger) {
     stats() {
       let listeners = 0;
       for (const e of entries.values()) listeners += e.listeners.size;
-      return { topics: entries.size, listeners, brokerTopics: broker.topicCount() };
+      return { topics: entries.size, listeners, brokerTopics: broker.topicCount(), delivered };
     },
   };
 }

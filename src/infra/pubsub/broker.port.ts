@@ -32,6 +32,8 @@ export interface Broker {
   subscribe(topic: Topic, handler: (payload: unknown) => void, onGap?: () => void): Promise<Unsubscribe>;
   /** Number of topics this process is subscribed to upstream (for leak checks and metrics). */
   topicCount(): number;
+  /** Shards on the ring and how often one was taken off it (engines with shards; for /ready and metrics). */
+  health?(): { up: number; total: number; failovers: number };
   close(): Promise<void>;
 }
 

@@ -178,6 +178,7 @@ export function createRedisRingBroker(urls: string[], opts: RedisRingOptions) {
   }
 
   let checking = false;
+  let failovers = 0;
   async function checkHealth() {
     if (checking || closed) return; // a check still running (a slow loop) is not stacked on
     checking = true;
@@ -203,6 +204,7 @@ export function createRedisRingBroker(urls: string[], opts: RedisRingOptions) {
           if (s.up && s.failures >= failAfter) {
             s.up = false;
             changed = true;
+            failovers++;
             log.warn({ shard: s.name }, 'redis shard off the ring');
           }
         }),
@@ -220,6 +222,7 @@ export function createRedisRingBroker(urls: string[], opts: RedisRingOptions) {
 
   return {
     kind: 'redis-ring',
+    health: () => ({ up: shards.filter((s) => s.up).length, total: shards.length, failovers }),
     /**
      * Waits (up to `ms`) for every shard's connections; shards that do not come up start off the
      * ring. Throws when none does: a gateway with no pub/sub should not take traffic.

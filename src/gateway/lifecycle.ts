@@ -1,0 +1,66 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+
+/**
+ * The HTTP server's life: in-flight requests are counted, and `drain()` turns readiness off,
+ * stops accepting connections and waits for the requests in progress. Long-lived streams
+ * (Server-Sent Events) never finish on their own: `cutStreams()` ends them once the drain period
+ * is over, and their clients reconnect elsewhere.
+ */
+export function createHttpLifecycle(server: Server) {
+  let draining = false;
+  const inFlight = new Set<ServerResponse>();
+  const streams = new Set<ServerResponse>();
+  let idle: (() => void) | null = null;
+
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+    // A keep-alive connection that sends a request while we drain is told not to come back.
+    if (draining) res.setHeader('connection', 'close');
+    const stream = (req.headers.accept ?? '').includes('text/event-stream');
+    const set = stream ? streams : inFlight;
+    set.add(res);
+    res.once('close', () => {
+      set.delete(res);
+      if (inFlight.size === 0 && idle) idle();
+    });
+  });
+
+  return {
+    /** False from the moment drain() is called: /ready answers 503. */
+    get draining() {
+      return draining;
+    },
+    inFlight: () => inFlight.size,
+    streams: () => streams.size,
+    /**
+     * Readiness off, the listener closed (new connections are refused), idle keep-alive
+     * connections closed; resolves when every ordinary request in progress has answered, or at
+     * `deadline` (epoch ms), whichever comes first.
+     */
+    async drain(deadline: number): Promise<{ unfinished: number }> {
+      draining = true;
+      if (server.listening) server.close();
+      server.closeIdleConnections();
+      if (inFlight.size > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+          idle = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        idle = null;
+      }
+      return { unfinished: inFlight.size };
+    },
+    /** Ends the Server-Sent Event streams still open (their clients reconnect elsewhere). */
+    cutStreams() {
+      for (const res of streams) res.socket?.destroy();
+    },
+    /** Whatever is left: every connection is cut. */
+    closeAll() {
+      server.closeAllConnections();
+    },
+  };
+}
+
+export type HttpLifecycle = ReturnType<typeof createHttpLifecycle>;
