@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 
 /**
@@ -30,41 +29,6 @@ export interface NotifyConfig {
   webPush: { publicKey: string; privateKey: string; subject: string } | null;
   fcm: { serviceAccountFile: string; endpoint: string } | null;
   apns: { keyFile: string; keyId: string; teamId: string; topic: string; host: string } | null;
-}
-
-/** Where file bytes live (src/infra/files): a directory under DATA_DIR, or an S3-compatible bucket. */
-export type FileStoreConfig =
-  | { kind: 'fs'; root: string }
-  | {
-      kind: 's3';
-      bucket: string;
-      region: string;
-      endpoint: string | undefined;
-      accessKeyId: string;
-      secretAccessKey: string;
-      forcePathStyle: boolean;
-      prefix: string;
-    };
-
-export interface FilesConfig {
-  store: FileStoreConfig;
-  /** HMAC key for the fs store's URLs (random per process when unset outside production). */
-  signingSecret: string;
-  /** The origin clients reach this server at (fs URLs); null: http://localhost:<port>. */
-  publicUrl: string | null;
-  maxBytes: number;
-  /** Bytes of READY files a workspace may hold (0: no quota). */
-  workspaceQuotaBytes: number;
-  /** Lifetime of download URLs. */
-  urlTtlS: number;
-  /** How long a direct upload may take before the sweep deletes it. */
-  uploadTtlS: number;
-  /** Files of deleted messages are removed from the store after this. */
-  retentionHours: number;
-  /** Content types refused (exact or `type/*`); checked against the sniffed type. */
-  deniedTypes: string[];
-  /** When non-empty, only these content types are accepted (exact or `type/*`). */
-  allowedTypes: string[];
 }
 
 export interface Config {
@@ -116,7 +80,6 @@ export interface Config {
   limits: { maxMessageLength: number; maxPageSize: number };
   search: SearchConfig;
   outbox: OutboxConfig;
-  files: FilesConfig;
   notify: NotifyConfig;
 }
 
@@ -186,35 +149,6 @@ const EnvSchema = z.object({
   OUTBOX_POLL_MS: int(10, 60_000).default(200),
   OUTBOX_BATCH_SIZE: int(1, 5_000).default(200),
   OUTBOX_RETENTION_HOURS: int(0, 87_600).default(168),
-  FILE_STORE: z.enum(['fs', 's3']).default('fs'),
-  FILE_SIGNING_SECRET: z.string().min(32, 'at least 32 characters').optional(),
-  PUBLIC_URL: z
-    .string()
-    .regex(/^https?:\/\/[^\s/]+$/, 'an origin such as https://chat.example.com (no path)')
-    .optional(),
-  FILE_MAX_BYTES: int(1, 5 * 1024 ** 4).default(100 * 1024 * 1024),
-  FILE_WORKSPACE_QUOTA_BYTES: int(0, Number.MAX_SAFE_INTEGER).default(0),
-  FILE_URL_TTL_S: int(10, 7 * 86_400).default(300),
-  FILE_UPLOAD_TTL_S: int(60, 7 * 86_400).default(3_600),
-  FILE_RETENTION_HOURS: int(0, 87_600).default(24),
-  FILE_DENIED_TYPES: z.string().default(''),
-  FILE_ALLOWED_TYPES: z.string().default(''),
-  S3_BUCKET: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'a bucket name')
-    .optional(),
-  S3_REGION: z.string().min(1).default('us-east-1'),
-  S3_ENDPOINT: z
-    .string()
-    .regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL')
-    .optional(),
-  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
-  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
-  S3_FORCE_PATH_STYLE: bool.optional(),
-  S3_PREFIX: z
-    .string()
-    .regex(/^([a-z0-9_-]+\/)*$/, 'lowercase path segments ending in /, e.g. chat/')
-    .default(''),
   NOTIFY_ACTIVE_SUPPRESS_S: int(0, 86_400).default(120),
   VAPID_PUBLIC_KEY: z.string().optional(),
   VAPID_PRIVATE_KEY: z.string().optional(),
@@ -265,13 +199,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const production = e.NODE_ENV === 'production';
-  if (e.FILE_STORE === 's3') {
-    const missing = (['S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'] as const).filter((k) => !e[k]);
-    if (missing.length)
-      throw new ConfigError(
-        `Invalid configuration:\n${missing.map((k) => `  ${k}: required when FILE_STORE=s3`).join('\n')}`,
-      );
-  }
   return {
     env: e.NODE_ENV,
     host: e.HOST,
@@ -348,34 +275,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       pollMs: e.OUTBOX_POLL_MS,
       batchSize: e.OUTBOX_BATCH_SIZE,
       retentionHours: e.OUTBOX_RETENTION_HOURS,
-    },
-    files: {
-      store:
-        e.FILE_STORE === 's3'
-          ? {
-              kind: 's3',
-              bucket: e.S3_BUCKET!,
-              region: e.S3_REGION,
-              endpoint: e.S3_ENDPOINT,
-              accessKeyId: e.S3_ACCESS_KEY_ID!,
-              secretAccessKey: e.S3_SECRET_ACCESS_KEY!,
-              forcePathStyle: e.S3_FORCE_PATH_STYLE ?? Boolean(e.S3_ENDPOINT),
-              prefix: e.S3_PREFIX,
-            }
-          : { kind: 'fs', root: `${e.DATA_DIR.replace(/\/$/, '')}/files` },
-      signingSecret: e.FILE_SIGNING_SECRET ?? randomBytes(32).toString('hex'),
-      publicUrl: e.PUBLIC_URL ?? null,
-      maxBytes: e.FILE_MAX_BYTES,
-      workspaceQuotaBytes: e.FILE_WORKSPACE_QUOTA_BYTES,
-      urlTtlS: e.FILE_URL_TTL_S,
-      uploadTtlS: e.FILE_UPLOAD_TTL_S,
-      retentionHours: e.FILE_RETENTION_HOURS,
-      deniedTypes: e.FILE_DENIED_TYPES.split(',')
-        .map((t) => t.trim().toLowerCase())
-        .filter(Boolean),
-      allowedTypes: e.FILE_ALLOWED_TYPES.split(',')
-        .map((t) => t.trim().toLowerCase())
-        .filter(Boolean),
     },
     notify: {
       activeSuppressMs: e.NOTIFY_ACTIVE_SUPPRESS_S * 1000,
