@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 
 /**
@@ -20,6 +21,50 @@ export interface OutboxConfig {
   batchSize: number;
   /** Processed rows older than this are deleted (0 keeps them). */
   retentionHours: number;
+}
+
+/** Notifications for people who are not looking: suppression and the push providers configured (null: off). */
+export interface NotifyConfig {
+  /** A user active within this long gets no push ("you're at your desk"). */
+  activeSuppressMs: number;
+  webPush: { publicKey: string; privateKey: string; subject: string } | null;
+  fcm: { serviceAccountFile: string; endpoint: string } | null;
+  apns: { keyFile: string; keyId: string; teamId: string; topic: string; host: string } | null;
+}
+
+/** Where file bytes live (src/infra/files): a directory under DATA_DIR, or an S3-compatible bucket. */
+export type FileStoreConfig =
+  | { kind: 'fs'; root: string }
+  | {
+      kind: 's3';
+      bucket: string;
+      region: string;
+      endpoint: string | undefined;
+      accessKeyId: string;
+      secretAccessKey: string;
+      forcePathStyle: boolean;
+      prefix: string;
+    };
+
+export interface FilesConfig {
+  store: FileStoreConfig;
+  /** HMAC key for the fs store's URLs (random per process when unset outside production). */
+  signingSecret: string;
+  /** The origin clients reach this server at (fs URLs); null: http://localhost:<port>. */
+  publicUrl: string | null;
+  maxBytes: number;
+  /** Bytes of READY files a workspace may hold (0: no quota). */
+  workspaceQuotaBytes: number;
+  /** Lifetime of download URLs. */
+  urlTtlS: number;
+  /** How long a direct upload may take before the sweep deletes it. */
+  uploadTtlS: number;
+  /** Files of deleted messages are removed from the store after this. */
+  retentionHours: number;
+  /** Content types refused (exact or `type/*`); checked against the sniffed type. */
+  deniedTypes: string[];
+  /** When non-empty, only these content types are accepted (exact or `type/*`). */
+  allowedTypes: string[];
 }
 
 /** Notifications for people who are not looking: suppression and the push providers configured (null: off). */
@@ -80,6 +125,8 @@ export interface Config {
   limits: { maxMessageLength: number; maxPageSize: number };
   search: SearchConfig;
   outbox: OutboxConfig;
+  notify: NotifyConfig;
+  files: FilesConfig;
   notify: NotifyConfig;
 }
 
@@ -160,6 +207,46 @@ const EnvSchema = z.object({
   APNS_TEAM_ID: z.string().optional(),
   APNS_TOPIC: z.string().optional(),
   APNS_HOST: z.url().default('https://api.push.apple.com'),
+  FILE_STORE: z.enum(['fs', 's3']).default('fs'),
+  FILE_SIGNING_SECRET: z.string().min(32, 'at least 32 characters').optional(),
+  PUBLIC_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s/]+$/, 'an origin such as https://chat.example.com (no path)')
+    .optional(),
+  FILE_MAX_BYTES: int(1, 5 * 1024 ** 4).default(100 * 1024 * 1024),
+  FILE_WORKSPACE_QUOTA_BYTES: int(0, Number.MAX_SAFE_INTEGER).default(0),
+  FILE_URL_TTL_S: int(10, 7 * 86_400).default(300),
+  FILE_UPLOAD_TTL_S: int(60, 7 * 86_400).default(3_600),
+  FILE_RETENTION_HOURS: int(0, 87_600).default(24),
+  FILE_DENIED_TYPES: z.string().default(''),
+  FILE_ALLOWED_TYPES: z.string().default(''),
+  S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'a bucket name')
+    .optional(),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_ENDPOINT: z
+    .string()
+    .regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL')
+    .optional(),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  S3_FORCE_PATH_STYLE: bool.optional(),
+  S3_PREFIX: z
+    .string()
+    .regex(/^([a-z0-9_-]+\/)*$/, 'lowercase path segments ending in /, e.g. chat/')
+    .default(''),
+  NOTIFY_ACTIVE_SUPPRESS_S: int(0, 86_400).default(120),
+  VAPID_PUBLIC_KEY: z.string().optional(),
+  VAPID_PRIVATE_KEY: z.string().optional(),
+  VAPID_SUBJECT: z.string().default('mailto:admin@localhost'),
+  FCM_SERVICE_ACCOUNT_FILE: z.string().optional(),
+  FCM_ENDPOINT: z.url().default('https://fcm.googleapis.com'),
+  APNS_KEY_FILE: z.string().optional(),
+  APNS_KEY_ID: z.string().optional(),
+  APNS_TEAM_ID: z.string().optional(),
+  APNS_TOPIC: z.string().optional(),
+  APNS_HOST: z.url().default('https://api.push.apple.com'),
   BADGE_FLUSH_MS: int(10, 60_000).default(250),
   BADGE_SETTLE_MS: int(10, 600_000).default(2_000),
   BADGE_REFRESH_MS: int(10, 3_600_000).default(30_000),
@@ -199,6 +286,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const production = e.NODE_ENV === 'production';
+  if (e.FILE_STORE === 's3') {
+    const missing = (['S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'] as const).filter((k) => !e[k]);
+    if (missing.length)
+      throw new ConfigError(
+        `Invalid configuration:\n${missing.map((k) => `  ${k}: required when FILE_STORE=s3`).join('\n')}`,
+      );
+  }
   return {
     env: e.NODE_ENV,
     host: e.HOST,
@@ -295,7 +389,61 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
             }
           : null,
     },
+    files: {
+      store:
+        e.FILE_STORE === 's3'
+          ? {
+              kind: 's3',
+              bucket: e.S3_BUCKET!,
+              region: e.S3_REGION,
+              endpoint: e.S3_ENDPOINT,
+              accessKeyId: e.S3_ACCESS_KEY_ID!,
+              secretAccessKey: e.S3_SECRET_ACCESS_KEY!,
+              forcePathStyle: e.S3_FORCE_PATH_STYLE ?? Boolean(e.S3_ENDPOINT),
+              prefix: e.S3_PREFIX,
+            }
+          : { kind: 'fs', root: `${e.DATA_DIR.replace(/\/$/, '')}/files` },
+      signingSecret: e.FILE_SIGNING_SECRET ?? randomBytes(32).toString('hex'),
+      publicUrl: e.PUBLIC_URL ?? null,
+      maxBytes: e.FILE_MAX_BYTES,
+      workspaceQuotaBytes: e.FILE_WORKSPACE_QUOTA_BYTES,
+      urlTtlS: e.FILE_URL_TTL_S,
+      uploadTtlS: e.FILE_UPLOAD_TTL_S,
+      retentionHours: e.FILE_RETENTION_HOURS,
+      deniedTypes: e.FILE_DENIED_TYPES.split(',')
+        .map((t) => t.trim().toLowerCase())
+        .filter(Boolean),
+      allowedTypes: e.FILE_ALLOWED_TYPES.split(',')
+        .map((t) => t.trim().toLowerCase())
+        .filter(Boolean),
+    },
+    notify: {
+      activeSuppressMs: e.NOTIFY_ACTIVE_SUPPRESS_S * 1000,
+      webPush: both('VAPID_PUBLIC_KEY', e.VAPID_PUBLIC_KEY, 'VAPID_PRIVATE_KEY', e.VAPID_PRIVATE_KEY)
+        ? { publicKey: e.VAPID_PUBLIC_KEY!, privateKey: e.VAPID_PRIVATE_KEY!, subject: e.VAPID_SUBJECT }
+        : null,
+      fcm: e.FCM_SERVICE_ACCOUNT_FILE
+        ? { serviceAccountFile: e.FCM_SERVICE_ACCOUNT_FILE, endpoint: e.FCM_ENDPOINT }
+        : null,
+      apns:
+        e.APNS_KEY_FILE && e.APNS_KEY_ID && e.APNS_TEAM_ID && e.APNS_TOPIC
+          ? {
+              keyFile: e.APNS_KEY_FILE,
+              keyId: e.APNS_KEY_ID,
+              teamId: e.APNS_TEAM_ID,
+              topic: e.APNS_TOPIC,
+              host: e.APNS_HOST,
+            }
+          : null,
+    },
   };
+}
+
+/** Two variables that are set together or not at all. */
+function both(nameA: string, a: string | undefined, nameB: string, b: string | undefined): boolean {
+  if (Boolean(a) !== Boolean(b))
+    throw new ConfigError(`${a ? nameB : nameA} must be set together with ${a ? nameA : nameB}`);
+  return Boolean(a);
 }
 
 /** Two variables that are set together or not at all. */
