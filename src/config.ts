@@ -23,15 +23,6 @@ export interface OutboxConfig {
   retentionHours: number;
 }
 
-/** Notifications for people who are not looking: suppression and the push providers configured (null: off). */
-export interface NotifyConfig {
-  /** A user active within this long gets no push ("you're at your desk"). */
-  activeSuppressMs: number;
-  webPush: { publicKey: string; privateKey: string; subject: string } | null;
-  fcm: { serviceAccountFile: string; endpoint: string } | null;
-  apns: { keyFile: string; keyId: string; teamId: string; topic: string; host: string } | null;
-}
-
 /** Where file bytes live (src/infra/files): a directory under DATA_DIR, or an S3-compatible bucket. */
 export type FileStoreConfig =
   | { kind: 'fs'; root: string }
@@ -127,7 +118,8 @@ export interface Config {
   outbox: OutboxConfig;
   notify: NotifyConfig;
   files: FilesConfig;
-  notify: NotifyConfig;
+  /** SIGTERM/SIGINT: WebSocket clients are closed over `drainMs`; everything stops within `timeoutMs`. */
+  shutdown: { drainMs: number; timeoutMs: number };
 }
 
 const bool = z
@@ -236,17 +228,6 @@ const EnvSchema = z.object({
     .string()
     .regex(/^([a-z0-9_-]+\/)*$/, 'lowercase path segments ending in /, e.g. chat/')
     .default(''),
-  NOTIFY_ACTIVE_SUPPRESS_S: int(0, 86_400).default(120),
-  VAPID_PUBLIC_KEY: z.string().optional(),
-  VAPID_PRIVATE_KEY: z.string().optional(),
-  VAPID_SUBJECT: z.string().default('mailto:admin@localhost'),
-  FCM_SERVICE_ACCOUNT_FILE: z.string().optional(),
-  FCM_ENDPOINT: z.url().default('https://fcm.googleapis.com'),
-  APNS_KEY_FILE: z.string().optional(),
-  APNS_KEY_ID: z.string().optional(),
-  APNS_TEAM_ID: z.string().optional(),
-  APNS_TOPIC: z.string().optional(),
-  APNS_HOST: z.url().default('https://api.push.apple.com'),
   BADGE_FLUSH_MS: int(10, 60_000).default(250),
   BADGE_SETTLE_MS: int(10, 600_000).default(2_000),
   BADGE_REFRESH_MS: int(10, 3_600_000).default(30_000),
@@ -257,6 +238,8 @@ const EnvSchema = z.object({
   WS_MAX_SUBSCRIPTIONS: int(1, 10_000).default(100),
   WS_MAX_BUFFERED_BYTES: int(1024, 1024 ** 3).default(4 * 1024 * 1024),
   WS_KEEPALIVE_MS: int(1_000, 600_000).default(12_000),
+  SHUTDOWN_DRAIN_MS: int(0, 600_000).default(2_000),
+  SHUTDOWN_TIMEOUT_MS: int(100, 3_600_000).default(15_000),
 });
 
 const list = (v: string) =>
@@ -417,33 +400,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         .map((t) => t.trim().toLowerCase())
         .filter(Boolean),
     },
-    notify: {
-      activeSuppressMs: e.NOTIFY_ACTIVE_SUPPRESS_S * 1000,
-      webPush: both('VAPID_PUBLIC_KEY', e.VAPID_PUBLIC_KEY, 'VAPID_PRIVATE_KEY', e.VAPID_PRIVATE_KEY)
-        ? { publicKey: e.VAPID_PUBLIC_KEY!, privateKey: e.VAPID_PRIVATE_KEY!, subject: e.VAPID_SUBJECT }
-        : null,
-      fcm: e.FCM_SERVICE_ACCOUNT_FILE
-        ? { serviceAccountFile: e.FCM_SERVICE_ACCOUNT_FILE, endpoint: e.FCM_ENDPOINT }
-        : null,
-      apns:
-        e.APNS_KEY_FILE && e.APNS_KEY_ID && e.APNS_TEAM_ID && e.APNS_TOPIC
-          ? {
-              keyFile: e.APNS_KEY_FILE,
-              keyId: e.APNS_KEY_ID,
-              teamId: e.APNS_TEAM_ID,
-              topic: e.APNS_TOPIC,
-              host: e.APNS_HOST,
-            }
-          : null,
-    },
+    shutdown: { drainMs: e.SHUTDOWN_DRAIN_MS, timeoutMs: e.SHUTDOWN_TIMEOUT_MS },
   };
-}
-
-/** Two variables that are set together or not at all. */
-function both(nameA: string, a: string | undefined, nameB: string, b: string | undefined): boolean {
-  if (Boolean(a) !== Boolean(b))
-    throw new ConfigError(`${a ? nameB : nameA} must be set together with ${a ? nameA : nameB}`);
-  return Boolean(a);
 }
 
 /** Two variables that are set together or not at all. */
