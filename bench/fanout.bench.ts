@@ -283,6 +283,8 @@ async function main(): Promise<void> {
       PORT: '0',
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
+      // The load comes from a few users on one address: rate limits would measure themselves.
+      RATE_LIMITS_ENABLED: 'false',
       // One gateway: search indexing (the outbox consumer) runs in its own process (`main.ts worker`).
       OUTBOX_WORKER: process.env.OUTBOX_WORKER ?? 'off',
     });

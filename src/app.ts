@@ -13,6 +13,8 @@ import { createLoaders } from './graphql/loaders.js';
 import { attachWebSocket } from './gateway/ws.js';
 import { createAdmission } from './gateway/admission.js';
 import { createPersistedDocuments } from './gateway/persisted.js';
+import { createRateLimits } from './gateway/rate-limit.js';
+import { createMemoryRateLimitStore, createRedisRateLimitStore } from './infra/ratelimit/rate-limit.store.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMemoryBroker } from './infra/pubsub/memory.broker.js';
 import type { Broker } from './infra/pubsub/broker.port.js';
@@ -86,7 +88,7 @@ export async function buildApp(
     throw err;
   }
   const gatewayId = randomUUID();
-  const { broker, presenceFor, lease } = await createPubSub(config, log, gatewayId).catch(async (err) => {
+  const { broker, presenceFor, lease, rateLimitStore } = await createPubSub(config, log, gatewayId).catch(async (err) => {
     await db.close();
     throw err;
   });
@@ -162,7 +164,11 @@ export async function buildApp(
     realtime,
     loadersFor: (viewer) => createLoaders(db.prisma, viewer, { profiles: (ids) => services.users.profiles(ids) }),
   });
-  const admission = createAdmission({ contexts, persisted: createPersistedDocuments(config.persisted) });
+  const admission = createAdmission({
+    contexts,
+    persisted: createPersistedDocuments(config.persisted),
+    limits: config.rateLimits.enabled ? createRateLimits(rateLimitStore, config.rateLimits, log) : null,
+  });
   let websocket: ReturnType<typeof attachWebSocket> | null = null;
   let outbox: OutboxRegistry | null = null;
   let draining = false;
@@ -299,6 +305,7 @@ async function createPubSub(config: Config, log: Logger, gatewayId: string) {
       if (config.workerId === 'lease') throw new ConfigError('WORKER_ID=lease needs REDIS_URLS');
       return {
         broker: createMemoryBroker() as Broker,
+        rateLimitStore: createMemoryRateLimitStore(),
         presenceFor: (events: EventPublisher): Presence => createMemoryPresence(events, presenceOpts),
         lease: null,
       };
@@ -329,6 +336,8 @@ async function createPubSub(config: Config, log: Logger, gatewayId: string) {
       }
       return {
         broker: ring as Broker,
+        // Rate-limit counters on the shard that owns each key: shared by every gateway.
+        rateLimitStore: createRedisRateLimitStore((key) => ring.clientFor(key)),
         presenceFor: (events: EventPublisher): Presence =>
           createRedisPresence((userId) => ring.clientFor(userId), events, log, { ...presenceOpts, gatewayId }),
         lease,

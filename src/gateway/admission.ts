@@ -14,7 +14,7 @@ export interface AdmissionDeps {
   contexts: ContextFactory;
   persisted: PersistedDocuments;
   /** Rate limits per operation class (null: off). */
-  limits?: SocketLimiter & { plugin(callerOf: (request: Request) => Promise<Viewer | null>): Plugin };
+  limits?: (SocketLimiter & { plugin(callerOf: (request: Request) => Promise<Viewer | null>): Plugin }) | null;
 }
 
 export interface SocketLimiter {
