@@ -35,6 +35,8 @@ import { createSearchIndex } from './infra/search/search-index.js';
 import { withSearchLogging } from './infra/search/logged.search.js';
 import type { SearchIndex } from './infra/search/search-index.port.js';
 import { createOutboxRegistry, type OutboxRegistry } from './infra/outbox/registry.js';
+import { createNotifier, notifyPresenceOf } from './domain/notifications/notifier.js';
+import { createPushSender } from './infra/push/push.factory.js';
 import { createHttpLifecycle } from './gateway/lifecycle.js';
 import { createOps } from './gateway/ops.js';
 import { createHttpRouter, type HttpRouter } from './gateway/http.js';
@@ -88,10 +90,12 @@ export async function buildApp(
     throw err;
   }
   const gatewayId = randomUUID();
-  const { broker, presenceFor, lease, rateLimitStore } = await createPubSub(config, log, gatewayId).catch(async (err) => {
-    await db.close();
-    throw err;
-  });
+  const { broker, presenceFor, lease, rateLimitStore } = await createPubSub(config, log, gatewayId).catch(
+    async (err) => {
+      await db.close();
+      throw err;
+    },
+  );
   const workerId = lease?.workerId ?? (config.workerId as number);
   log.info(
     { database: db.kind, workerId, pubsub: broker.kind, search: config.search.kind, outbox: config.outbox.worker },
@@ -234,6 +238,16 @@ export async function buildApp(
     kinds: Object.keys(searchHandlers),
     handle: (events) => searchHandlers[events[0]!.kind]!(events),
   });
+  // Notifications for people who are not looking (push): decided and sent off the real-time path.
+  const push = createPushSender(config.notify, log);
+  const notifier = createNotifier({
+    prisma: workerDb.prisma,
+    presence: notifyPresenceOf(presence),
+    push,
+    log: log.child({ component: 'notify' }),
+    activeSuppressMs: config.notify.activeSuppressMs,
+  });
+  outbox.register({ name: 'notifications', kinds: ['message.posted'], handle: (events) => notifier.handle(events) });
   websocket = attachWebSocket({ server, yoga: handler, config, contexts, realtime, log, admission });
 
   let stopped = false;
@@ -276,6 +290,7 @@ export async function buildApp(
       if (unfinished) log.warn({ unfinished }, 'shutdown: requests still running at the deadline are cut');
       lifecycle.closeAll();
       await outbox.stop();
+      await push.close();
       if (workerDb !== db) {
         await workerIndex.close();
         await workerDb.close();
