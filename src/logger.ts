@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config.js';
 
 export type { Logger };
@@ -18,13 +18,15 @@ export interface RequestLogFields {
   errors?: string[];
 }
 
-export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
-  return pino({
+/** `destination`: where lines go (standard output by default; tests read them back). */
+export function createLogger(config: Pick<Config, 'logLevel'>, destination?: DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     level: config.logLevel,
     base: undefined,
     mixin: () => {
       const store = logContext.getStore();
       return store ? { reqId: store.reqId } : {};
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
@@ -123,6 +124,13 @@ export function createOps(deps: {
           const store = logContext.getStore();
           if (store && viewer) store.userId = viewer.userId.toString();
         };
+      },
+      onExecute({ args }) {
+        const store = logContext.getStore();
+        if (store && !store.operation) {
+          const name = getOperationAST(args.document, args.operationName)?.name?.value;
+          if (name) store.operation = name;
+        }
       },
       onParams({ params }) {
         const store = logContext.getStore();

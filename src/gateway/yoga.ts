@@ -61,6 +61,26 @@ const badRequestForInvalidDocuments: Plugin = {
   },
 };
 
+/**
+ * Yoga's own log lines. Never `String(error)`: a GraphQLError prints the document around its
+ * location, inline passwords and tokens included. Yoga logs at `error` every error our maskError
+ * replaced; maskError itself logs the unexpected ones, so these are client mistakes: debug,
+ * with their code and message only.
+ */
+function yogaLogging(log: Logger) {
+  const text = (a: unknown[]) => a.map((x) => (x instanceof Error ? x.message : String(x))).join(' ');
+  const fields = (a: unknown[]) => {
+    const e = a.find((x): x is Error & { extensions?: { code?: unknown } } => x instanceof Error);
+    return e ? { code: e.extensions?.code, error: e.name } : {};
+  };
+  return {
+    debug: (...a: unknown[]) => log.debug(text(a)),
+    info: (...a: unknown[]) => log.info(text(a)),
+    warn: (...a: unknown[]) => log.warn(fields(a), text(a)),
+    error: (...a: unknown[]) => log.debug(fields(a), text(a)),
+  };
+}
+
 export interface YogaDeps {
   config: Config;
   schema: GraphQLSchema;
@@ -90,12 +110,7 @@ export function createGraphQLHandler({
     healthCheckEndpoint: '/health',
     landingPage: false,
     graphiql: g.graphiql ? { title: 'Chat API', subscriptionsProtocol: 'WS' } : false,
-    logging: {
-      debug: (...a: unknown[]) => log.debug(a.map(String).join(' ')),
-      info: (...a: unknown[]) => log.info(a.map(String).join(' ')),
-      warn: (...a: unknown[]) => log.warn(a.map(String).join(' ')),
-      error: (...a: unknown[]) => log.error(a.map(String).join(' ')),
-    },
+    logging: yogaLogging(log),
     maskedErrors: { maskError: createMaskError(log) },
     plugins: [
       ...instrumentation,
