@@ -62,6 +62,8 @@ export interface FilesConfig {
 export interface NotifyConfig {
   /** A user active within this long gets no push ("you're at your desk"). */
   activeSuppressMs: number;
+  /** Extra CA certificates (PEM file) trusted for push providers: a private gateway, or loopback fakes in tests. */
+  caFile: string | null;
   webPush: { publicKey: string; privateKey: string; subject: string } | null;
   fcm: { serviceAccountFile: string; endpoint: string } | null;
   apns: { keyFile: string; keyId: string; teamId: string; topic: string; host: string } | null;
@@ -189,6 +191,7 @@ const EnvSchema = z.object({
   OUTBOX_BATCH_SIZE: int(1, 5_000).default(200),
   OUTBOX_RETENTION_HOURS: int(0, 87_600).default(168),
   NOTIFY_ACTIVE_SUPPRESS_S: int(0, 86_400).default(120),
+  PUSH_CA_FILE: z.string().optional(),
   VAPID_PUBLIC_KEY: z.string().optional(),
   VAPID_PRIVATE_KEY: z.string().optional(),
   VAPID_SUBJECT: z.string().default('mailto:admin@localhost'),
@@ -356,6 +359,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     notify: {
       activeSuppressMs: e.NOTIFY_ACTIVE_SUPPRESS_S * 1000,
+      caFile: e.PUSH_CA_FILE ?? null,
       webPush: both('VAPID_PUBLIC_KEY', e.VAPID_PUBLIC_KEY, 'VAPID_PRIVATE_KEY', e.VAPID_PRIVATE_KEY)
         ? { publicKey: e.VAPID_PUBLIC_KEY!, privateKey: e.VAPID_PRIVATE_KEY!, subject: e.VAPID_SUBJECT }
         : null,
