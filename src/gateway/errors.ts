@@ -1,6 +1,7 @@
 import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import { isDomainError } from '../domain/errors.js';
+import { isOutage } from '../domain/outage.js';
 
 interface GraphQLErrorLike extends Error {
   originalError?: unknown;
@@ -36,6 +37,14 @@ export function createMaskError(log: Logger) {
     }
     // Errors GraphQL itself made for the client (validation, coercion) pass through as they are.
     if (gql && (!original || isGraphQLError(original))) return (original as Error) ?? gql;
+    // The database is down or cut us off: an outage the client may retry, not a bug (no stack spam).
+    if (isOutage(original ?? error)) {
+      log.warn({ err: { message: ((original ?? error) as Error).message } }, 'database unavailable');
+      return new GraphQLError('The database is unavailable; retry shortly.', {
+        path: gql?.path,
+        extensions: { code: 'SERVICE_UNAVAILABLE', reason: 'database/unavailable', retryAfterMs: 1000 },
+      });
+    }
     log.error({ err: original ?? error }, 'unexpected error in resolver');
     return new GraphQLError(message, { path: gql?.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
   };

@@ -38,6 +38,23 @@ export class GatewayProcess {
     return new GatewayProcess(proc, url, output);
   }
 
+  /** Still running (not exited or killed). */
+  get alive() {
+    return this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  get pid() {
+    return this.proc.pid!;
+  }
+
+  /** kill -9: no shutdown, no cleanup, connections cut. */
+  async kill9() {
+    if (!this.alive) return;
+    const exited = new Promise((r) => this.proc.once('exit', r));
+    this.proc.kill('SIGKILL');
+    await exited;
+  }
+
   async stop() {
     if (this.proc.exitCode !== null) return;
     const exited = new Promise((r) => this.proc.once('exit', r));

@@ -71,7 +71,9 @@ async function createPgliteDatabase(dataDir: string | null): Promise<Database> {
 }
 
 async function createPostgresDatabase(url: string, poolSize: number, log: Logger): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // A server that does not answer (down, blackholed) fails a checkout within 5 s instead of
+  // holding the request until it comes back: the client gets SERVICE_UNAVAILABLE and may retry.
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000 });
   // An idle pooled connection killed by the server (restart, pg_terminate_backend) is an 'error'
   // event on the pool; unhandled, it would crash the process. The pool replaces the connection.
   pool.on('error', (err) => log.warn({ err }, 'postgres pool: idle connection lost'));
