@@ -14,6 +14,7 @@ import './modules/badges.js';
 import './modules/presence.js';
 import './modules/typing.js';
 import './modules/thread.js';
+import './modules/notifications.js';
 
 export const schema = builder.toSchema();
 

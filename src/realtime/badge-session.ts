@@ -13,6 +13,7 @@ export interface ThreadBadge {
   threadRootId: string;
   channelId: string;
   unreadCount: number;
+  mentionCount: number;
 }
 export interface BadgeUpdate {
   channels: ChannelBadge[];
@@ -43,6 +44,8 @@ export function unreadOf(seq: bigint, st: MemberState): number {
 export interface ThreadState {
   channelId: string;
   unread: number;
+  /** Unread replies that count as a mention for this user (the mention rule). */
+  mentions: number;
 }
 
 /**
@@ -135,7 +138,12 @@ export class BadgeSession {
     const threads: ThreadBadge[] = [];
     for (const id of this.pendingThreads) {
       const th = this.threads.get(id);
-      threads.push({ threadRootId: id, channelId: th?.channelId ?? '', unreadCount: th?.unread ?? 0 });
+      threads.push({
+        threadRootId: id,
+        channelId: th?.channelId ?? '',
+        unreadCount: th?.unread ?? 0,
+        mentionCount: th?.mentions ?? 0,
+      });
     }
     this.pendingChannels.clear();
     this.pendingThreads.clear();

@@ -193,15 +193,34 @@ export function createBadgeManager(deps: { hub: Hub; badges: BadgeCounts; log: L
   function onReply(group: ChannelGroup, e: EventOf<'MessagePosted'>) {
     const rootId = e.threadRootId!;
     const already = followers.get(rootId) ?? new Set<BadgeSession>();
+    // The thread mention count, by the one rule (as the send writes it for followers).
+    const facts = {
+      authorId: e.authorId,
+      userIds: e.mentionedUserIds,
+      channel: e.mentionsChannel,
+      here: e.mentionsHere,
+      wasOnline: () => true,
+    };
+    const mentions = (s: BadgeSession) => {
+      const st = s.channels.get(group.channelId);
+      return countsAsMention({ userId: s.userId, level: st?.level ?? 'ALL', muted: st?.muted ?? false }, facts);
+    };
     for (const s of [...already]) {
       const th = s.threads.get(rootId)!;
-      th.unread = s.userId === e.authorId ? 0 : th.unread + 1;
+      const mine = s.userId === e.authorId;
+      th.unread = mine ? 0 : th.unread + 1;
+      th.mentions = mine ? 0 : th.mentions + (mentions(s) ? 1 : 0);
       s.touchThread(rootId);
     }
     for (const userId of e.newFollowerIds) {
       for (const s of group.byUser.get(userId) ?? []) {
         if (s.threads.has(rootId)) continue;
-        follow(s, rootId, { channelId: group.channelId, unread: userId === e.authorId ? 0 : 1 });
+        const mine = userId === e.authorId;
+        follow(s, rootId, {
+          channelId: group.channelId,
+          unread: mine ? 0 : 1,
+          mentions: !mine && mentions(s) ? 1 : 0,
+        });
         s.touchThread(rootId);
       }
     }
@@ -227,7 +246,11 @@ export function createBadgeManager(deps: { hub: Hub; badges: BadgeCounts; log: L
       if (!channelId) {
         for (const t of await deps.badges.threadState(BigInt(s.userId))) {
           unfollow(s, t.rootId.toString());
-          follow(s, t.rootId.toString(), { channelId: t.channelId.toString(), unread: t.unreadCount });
+          follow(s, t.rootId.toString(), {
+            channelId: t.channelId.toString(),
+            unread: t.unreadCount,
+            mentions: t.mentionCount,
+          });
           s.touchThread(t.rootId.toString());
         }
       }
@@ -256,13 +279,14 @@ export function createBadgeManager(deps: { hub: Hub; badges: BadgeCounts; log: L
         return;
       }
       case 'ThreadFollowChanged':
-        if (e.following) follow(s, e.rootId, { channelId: e.channelId, unread: e.unreadCount });
+        if (e.following) follow(s, e.rootId, { channelId: e.channelId, unread: e.unreadCount, mentions: 0 });
         else unfollow(s, e.rootId);
         return s.touchThread(e.rootId);
       case 'ThreadRead': {
         const th = s.threads.get(e.rootId);
         if (!th) return;
         th.unread = 0;
+        th.mentions = 0;
         return s.touchThread(e.rootId);
       }
       case 'MembershipChanged':
@@ -341,7 +365,11 @@ export function createBadgeManager(deps: { hub: Hub; badges: BadgeCounts; log: L
         ]);
         await Promise.all(rows.map((r) => join(s, r)));
         for (const t of threads)
-          follow(s, t.rootId.toString(), { channelId: t.channelId.toString(), unread: t.unreadCount });
+          follow(s, t.rootId.toString(), {
+            channelId: t.channelId.toString(),
+            unread: t.unreadCount,
+            mentions: t.mentionCount,
+          });
       } catch (err) {
         await queue.return();
         throw err;

@@ -16,6 +16,7 @@ export interface ThreadBadgeRow {
   rootId: bigint;
   channelId: bigint;
   unreadCount: number;
+  mentionCount: number;
 }
 
 /** Reads the counts a badge session starts from; the session then follows events. */
@@ -33,7 +34,7 @@ export function createBadgesService(deps: ServiceDeps) {
     async threadState(userId: bigint): Promise<ThreadBadgeRow[]> {
       return prisma.threadFollower.findMany({
         where: { userId },
-        select: { rootId: true, channelId: true, unreadCount: true },
+        select: { rootId: true, channelId: true, unreadCount: true, mentionCount: true },
       });
     },
   };

@@ -39,7 +39,8 @@ export function createSendWrites(deps: ServiceDeps, common: MessageCommon) {
       ON CONFLICT DO NOTHING RETURNING user_id`;
     const addedIds = added.map((r) => r.user_id);
     await tx.$executeRaw`
-      UPDATE thread_followers SET unread_count = CASE WHEN user_id = ${authorId} THEN 0 ELSE unread_count + 1 END
+      UPDATE thread_followers SET unread_count = CASE WHEN user_id = ${authorId} THEN 0 ELSE unread_count + 1 END,
+        mention_count = CASE WHEN user_id = ${authorId} THEN 0 ELSE mention_count END
       WHERE root_id = ${root.id} AND NOT (user_id = ANY(${addedIds}::bigint[]))`;
     return addedIds;
   }
@@ -145,6 +146,14 @@ export function createSendWrites(deps: ServiceDeps, common: MessageCommon) {
           data: { replyCount: { increment: 1 }, lastReplyAt: a.now },
         });
         newFollowers = await followOnReply(tx, a.root, a.channelId, a.authorId, a.mentions.userIds);
+        // Thread mention counts: followers for whom the reply counts as a mention (the one rule).
+        if (mayCountForAnyone(a.mentions)) {
+          await tx.$executeRaw`
+            UPDATE thread_followers SET mention_count = mention_count + 1
+            WHERE root_id = ${a.root.id} AND user_id IN (
+              SELECT user_id FROM channel_members
+              WHERE channel_id = ${a.channelId} AND ${mentionCountSql({ authorId: a.authorId, ...a.mentions })})`;
+        }
       }
       await tx.outboxEvent.create({
         data: {

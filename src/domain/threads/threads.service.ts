@@ -54,7 +54,7 @@ export function createThreadsService(deps: ServiceDeps, messages: MessagesServic
       const root = await accessRoot(viewer, rootId);
       const r = await prisma.threadFollower.updateMany({
         where: { rootId, userId: viewer.userId },
-        data: { unreadCount: 0 },
+        data: { unreadCount: 0, mentionCount: 0 },
       });
       if (r.count)
         events.publish({
@@ -66,7 +66,7 @@ export function createThreadsService(deps: ServiceDeps, messages: MessagesServic
       return r.count > 0;
     },
 
-    /** The viewer's followed threads with unread replies (for bootstrap). */
+    /** The viewer's followed threads with unread replies and their mention counts (for bootstrap). */
     async unreadThreads(viewer: Viewer) {
       return prisma.threadFollower.findMany({
         where: { userId: viewer.userId, unreadCount: { gt: 0 } },

@@ -16,6 +16,10 @@ const ThreadBadgeRef = builder.objectRef<ThreadBadge>('ThreadBadge').implement({
     threadRootId: t.exposeID('threadRootId'),
     channelId: t.exposeID('channelId'),
     unreadCount: t.exposeInt('unreadCount'),
+    mentionCount: t.exposeInt('mentionCount', {
+      description:
+        'Unread replies in this thread that mention you (direct, or @channel/@here as your channel settings count them).',
+    }),
   }),
 });
 const BadgeUpdateRef = builder.objectRef<BadgeUpdate>('BadgeUpdate').implement({

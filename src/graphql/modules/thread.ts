@@ -10,13 +10,16 @@ const ThreadUnread = builder.objectRef<ThreadFollower>('ThreadUnread').implement
     threadRootId: t.id({ resolve: (f) => f.rootId.toString() }),
     channelId: t.id({ resolve: (f) => f.channelId.toString() }),
     unreadCount: t.exposeInt('unreadCount'),
+    mentionCount: t.exposeInt('mentionCount', {
+      description: 'Unread replies in this thread that mention you; reset by markThreadRead.',
+    }),
   }),
 });
 
 builder.queryFields((t) => ({
   unreadThreads: t.field({
     type: [ThreadUnread],
-    description: 'Followed threads with unread replies',
+    description: 'Followed threads with unread replies, with how many of them mention you',
     resolve: (_r, _a, ctx) => ctx.services.threads.unreadThreads(viewerOf(ctx)),
   }),
 }));
