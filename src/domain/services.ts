@@ -11,6 +11,7 @@ import { createTypingService } from './typing/typing.service.js';
 import { createBadgesService } from './badges/badges.service.js';
 import { createReactionsService } from './reactions/reactions.service.js';
 import { createReadStateService } from './read-state/read-state.service.js';
+import { createPreferencesService } from './notifications/preferences.service.js';
 
 /** Wires the domain services together; called once by the composition root. */
 export function createServices(deps: ServiceDeps) {
@@ -26,7 +27,22 @@ export function createServices(deps: ServiceDeps) {
   const typing = createTypingService(deps, channels, messages);
   const badges = createBadgesService(deps);
   const search = createSearchService(deps);
-  return { auth, workspaces, channels, messages, reactions, readState, users, files, threads, typing, badges, search };
+  const notifyPrefs = createPreferencesService(deps, channels);
+  return {
+    auth,
+    workspaces,
+    channels,
+    messages,
+    reactions,
+    readState,
+    users,
+    files,
+    threads,
+    typing,
+    badges,
+    search,
+    notifyPrefs,
+  };
 }
 
 export type Services = ReturnType<typeof createServices>;
