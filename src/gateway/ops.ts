@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { getOperationAST } from 'graphql';
+import { getOperationAST, type DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
@@ -128,7 +128,8 @@ export function createOps(deps: {
       onExecute({ args }) {
         const store = logContext.getStore();
         if (store && !store.operation) {
-          const name = getOperationAST(args.document, args.operationName)?.name?.value;
+          const { document, operationName } = args as { document: DocumentNode; operationName?: string | null };
+          const name = getOperationAST(document, operationName)?.name?.value;
           if (name) store.operation = name;
         }
       },
