@@ -56,7 +56,7 @@ export class GatewayProcess {
   }
 
   async stop() {
-    if (this.proc.exitCode !== null) return;
+    if (!this.alive) return;
     const exited = new Promise((r) => this.proc.once('exit', r));
     this.proc.kill('SIGTERM');
     const t = setTimeout(() => this.proc.kill('SIGKILL'), 5_000);
