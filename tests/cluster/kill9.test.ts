@@ -43,7 +43,7 @@ describe.skipIf(!(await postgresAvailable()))('kill -9 of a gateway during concu
 
     const acked = new Map<string, string>(); // nonce → message id
     const stats = { retries: 0, ackedBeforeKill: 0, failuresOnG1: 0 };
-    let killing: Promise<void> | null = null;
+    const kill: { done: Promise<void> | null } = { done: null };
 
     async function sendOne(i: number) {
       const nonce = `nonce-${i}`;
@@ -58,9 +58,9 @@ describe.skipIf(!(await postgresAvailable()))('kill -9 of a gateway during concu
             const prior = acked.get(nonce);
             if (prior) expect(id, `nonce ${nonce} acknowledged with two ids`).toBe(prior);
             acked.set(nonce, id);
-            if (!killing && acked.size >= KILL_AFTER) {
+            if (!kill.done && acked.size >= KILL_AFTER) {
               stats.ackedBeforeKill = acked.size;
-              killing = g1.kill9();
+              kill.done = g1.kill9();
             }
             return;
           }
@@ -80,7 +80,7 @@ describe.skipIf(!(await postgresAvailable()))('kill -9 of a gateway during concu
         while (next < SENDS) await sendOne(next++);
       }),
     );
-    await killing;
+    await kill.done;
     expect(g1.alive).toBe(false);
     // The kill happened mid-run: sends were cut off on gateway 1 and retried on gateway 2.
     expect(stats.ackedBeforeKill).toBeLessThan(SENDS);
