@@ -1,5 +1,6 @@
 import type { ServiceDeps } from './deps.js';
 import { createAuthService } from './auth/auth.service.js';
+import { createBotsService } from './bots/bots.service.js';
 import { createWorkspacesService } from './workspaces/workspaces.service.js';
 import { createChannelsService } from './channels/channels.service.js';
 import { createMessagesService } from './messages/messages.service.js';
@@ -17,6 +18,7 @@ import { createPreferencesService } from './notifications/preferences.service.js
 export function createServices(deps: ServiceDeps) {
   const auth = createAuthService(deps);
   const workspaces = createWorkspacesService(deps);
+  const bots = createBotsService(deps, workspaces, auth);
   const channels = createChannelsService(deps, workspaces);
   const messages = createMessagesService(deps, channels, workspaces);
   const reactions = createReactionsService(deps, messages.common);
@@ -31,6 +33,7 @@ export function createServices(deps: ServiceDeps) {
   return {
     auth,
     workspaces,
+    bots,
     channels,
     messages,
     reactions,

@@ -12,6 +12,7 @@ import type { Realtime } from '../realtime/realtime.js';
 import { ConnectionState } from '../realtime/connection.js';
 import { bearerToken, type ContextFactory } from './context.js';
 import { nestingLimit } from './nesting-limit.js';
+import { corsOptions } from './cors.js';
 import { inputGuard } from './input-guard.js';
 
 export const CSRF_HEADER = 'x-graphql-yoga-csrf';
@@ -109,6 +110,8 @@ export function createGraphQLHandler({
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
     landingPage: false,
+    // An allow-list (CORS_ORIGINS), never any origin reflected with credentials.
+    cors: corsOptions(config.cors.origins, config.env !== 'production'),
     graphiql: g.graphiql ? { title: 'Chat API', subscriptionsProtocol: 'WS' } : false,
     logging: yogaLogging(log),
     maskedErrors: { maskError: createMaskError(log) },

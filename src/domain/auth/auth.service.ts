@@ -23,6 +23,7 @@ export function createAuthService(deps: ServiceDeps) {
   // tokenHash -> viewer (or null for unknown tokens) and until when to trust it. A token revoked
   // through another process keeps working here for at most TOKEN_CACHE_MS.
   const cache = new Map<string, { viewer: Viewer | null; until: number }>();
+  const lookups = new Map<string, Promise<Viewer | null>>();
 
   async function lookup(tokenHash: string): Promise<Viewer | null> {
     const row = await prisma.token.findUnique({ where: { tokenHash } });
@@ -90,7 +91,13 @@ export function createAuthService(deps: ServiceDeps) {
       const hit = cache.get(tokenHash);
       if (hit && hit.until > now && !(hit.viewer?.expiresAt && hit.viewer.expiresAt.getTime() <= now))
         return hit.viewer;
-      const viewer = await lookup(tokenHash);
+      // Concurrent requests with the same token (a client's burst, a herd after expiry) share one lookup.
+      let pending = lookups.get(tokenHash);
+      if (!pending) {
+        pending = lookup(tokenHash).finally(() => lookups.delete(tokenHash));
+        lookups.set(tokenHash, pending);
+      }
+      const viewer = await pending;
       if (cache.size >= TOKEN_CACHE_MAX) cache.delete(cache.keys().next().value!);
       cache.set(tokenHash, { viewer, until: now + TOKEN_CACHE_MS });
       return viewer;

@@ -34,6 +34,8 @@ export interface ChannelCacheOptions {
 interface Entry {
   channelId: bigint;
   live: boolean;
+  /** Settles once the topic is live (or failed to be). */
+  ready: Promise<void>;
   dead: boolean;
   epoch: number;
   stop: (() => void) | null;
@@ -98,6 +100,7 @@ export function createChannelCache(feed: ChannelFeed | null, opts: ChannelCacheO
     const entry: Entry = {
       channelId,
       live: false,
+      ready: Promise.resolve(),
       dead: false,
       epoch: 0,
       stop: null,
@@ -105,7 +108,7 @@ export function createChannelCache(feed: ChannelFeed | null, opts: ChannelCacheO
       readers: new Map(),
     };
     lru.set(key, entry);
-    feed
+    entry.ready = feed
       .watch(
         channelId,
         (event) => onEvent(entry, event),
@@ -132,9 +135,13 @@ export function createChannelCache(feed: ChannelFeed | null, opts: ChannelCacheO
     return e;
   }
 
-  /** A read's ticket: store the answer only if nothing happened to the channel meanwhile. */
-  function ticket(channelId: bigint) {
+  /**
+   * A read's ticket, taken before it asks the database (waiting for the channel's topic to be live
+   * the first time): store the answer only if nothing happened to the channel meanwhile.
+   */
+  async function ticket(channelId: bigint) {
     const e = entryOf(channelId);
+    if (e && !e.live) await e.ready;
     const epoch = e?.epoch ?? -1;
     const usable = !!e && e.live;
     return { entry: e, ok: () => usable && !!e && !e.dead && e.epoch === epoch };
@@ -151,7 +158,7 @@ export function createChannelCache(feed: ChannelFeed | null, opts: ChannelCacheO
 
     /** Runs an access check and remembers a pass (a refusal is never cached). */
     async checkReader(channelId: bigint, userId: bigint, check: () => Promise<void>): Promise<void> {
-      const t = ticket(channelId);
+      const t = await ticket(channelId);
       await check();
       if (t.ok() && t.entry) {
         t.entry.readers.set(userId, now() + opts.readerTtlMs);
@@ -168,7 +175,7 @@ export function createChannelCache(feed: ChannelFeed | null, opts: ChannelCacheO
         return cached.value as T;
       }
       misses++;
-      const t = ticket(channelId);
+      const t = await ticket(channelId);
       const value = await read();
       if (t.ok() && t.entry) {
         t.entry.pages.set(take, { value, bytes: bytesOf(value) });

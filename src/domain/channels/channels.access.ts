@@ -2,7 +2,7 @@
 import type { ServiceDeps } from '../deps.js';
 import { forbidden, notFound } from '../errors.js';
 import type { Tx } from '../../infra/db/database.js';
-import { requireScope, type Viewer } from '../viewer.js';
+import { requireScope, type BotScope, type Viewer } from '../viewer.js';
 import type { Channel, ChannelMember, NotificationLevel } from '../../generated/prisma/client.js';
 import { createBatcher } from '../coalesce.js';
 import type { ChannelCache } from './channel-cache.js';
@@ -77,14 +77,16 @@ export function createChannelAccess(prisma: ServiceDeps['prisma'], cache: Channe
   /**
    * Loads a channel the viewer may read. Public channels are readable by every workspace member;
    * private channels and DMs only by their members. Anything else is NOT_FOUND, the same answer
-   * as for an id that does not exist.
+   * as for an id that does not exist. A bot needs `scope` (CHANNELS_READ to read; an action names
+   * its own scope, so scopes compose: CHAT_WRITE alone posts where the bot is a member).
    */
   async function accessChannel(
     viewer: Viewer,
     channelId: bigint,
     db: Tx | typeof prisma = prisma,
+    scope: BotScope = 'CHANNELS_READ',
   ): Promise<ChannelAccess> {
-    requireScope(viewer, 'CHANNELS_READ');
+    requireScope(viewer, scope);
     // One round trip: the channel, the viewer's membership, and whether they are in its workspace.
     const [row] = await db.$queryRaw<AccessRow[]>`
       SELECT c.id, c.workspace_id AS "workspaceId", c.kind::text AS kind, c.name, c.topic, c.dm_key AS "dmKey",
@@ -131,8 +133,13 @@ export function createChannelAccess(prisma: ServiceDeps['prisma'], cache: Channe
   }
 
   /** Like accessChannel, and the viewer must be a member (to post, react, mark read). */
-  async function accessMembership(viewer: Viewer, channelId: bigint, db: Tx | typeof prisma = prisma) {
-    const access = await accessChannel(viewer, channelId, db);
+  async function accessMembership(
+    viewer: Viewer,
+    channelId: bigint,
+    db: Tx | typeof prisma = prisma,
+    scope: BotScope = 'CHANNELS_READ',
+  ) {
+    const access = await accessChannel(viewer, channelId, db, scope);
     if (!access.membership) throw forbidden('channel/not_member', 'Join the channel first');
     return { channel: access.channel, membership: access.membership };
   }

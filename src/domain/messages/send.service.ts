@@ -58,7 +58,8 @@ export function createSendService(deps: ServiceDeps, channels: ChannelsService, 
       if (prior) return sameNonce(prior, input.channelId);
     }
 
-    const { channel } = await channels.accessMembership(viewer, input.channelId);
+    // CHAT_WRITE is enough to post where the bot is a member (no read scope needed).
+    const { channel } = await channels.accessMembership(viewer, input.channelId, undefined, 'CHAT_WRITE');
     let root: Message | null = null;
     if (input.threadRootId) {
       root = await prisma.message.findUnique({ where: { id: input.threadRootId } });

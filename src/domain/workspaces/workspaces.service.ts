@@ -5,6 +5,7 @@ import { withTx } from '../../infra/db/tx.js';
 import { requireHuman, BOT_SCOPES, type BotScope, type Viewer } from '../viewer.js';
 import { nameArg } from '../validate.js';
 import { hashToken, newToken } from '../auth/tokens.js';
+import { expiryOf } from '../bots/bots.service.js';
 import type { WorkspaceRole } from '../../generated/prisma/client.js';
 
 export const GENERAL_CHANNEL = 'general';
@@ -104,7 +105,13 @@ export function createWorkspacesService(deps: ServiceDeps) {
     },
 
     /** Creates a bot user in the workspace and returns its token (shown once). Admins only. */
-    async createBot(viewer: Viewer, workspaceId: bigint, nameInput: string, scopes: BotScope[]) {
+    async createBot(
+      viewer: Viewer,
+      workspaceId: bigint,
+      nameInput: string,
+      scopes: BotScope[],
+      expiresInDays?: number | null,
+    ) {
       requireHuman(viewer, 'create bots');
       await requireAdmin(viewer, workspaceId);
       const name = nameArg(nameInput, 'name', 80);
@@ -112,12 +119,15 @@ export function createWorkspacesService(deps: ServiceDeps) {
       if (unique.length === 0 || unique.some((s) => !BOT_SCOPES.includes(s))) {
         throw badInput('bot/bad_scopes', 'scopes must name at least one known scope', { field: 'scopes' });
       }
+      const expiresAt = expiryOf(expiresInDays);
       const userId = ids.next();
       const token = newToken('chb');
       const bot = await withTx(prisma, async (tx) => {
         await tx.user.create({ data: { id: userId, name, isBot: true } });
         await tx.workspaceMember.create({ data: { workspaceId, userId, role: 'MEMBER' } });
-        await tx.token.create({ data: { id: ids.next(), userId, kind: 'BOT', tokenHash: hashToken(token) } });
+        await tx.token.create({
+          data: { id: ids.next(), userId, kind: 'BOT', tokenHash: hashToken(token), expiresAt },
+        });
         return tx.bot.create({
           data: { id: ids.next(), workspaceId, userId, name, scopes: unique, createdById: viewer.userId },
         });

@@ -26,7 +26,8 @@ builder.mutationFields((t) => ({
     resolve: (_r, args, ctx) => ctx.services.auth.logIn(args),
   }),
   logOut: t.boolean({
-    description: 'Revokes the token this request was made with',
-    resolve: (_r, _a, ctx) => (ctx.token ? ctx.services.auth.logOut(ctx.token) : false),
+    description:
+      'Revokes the session token this request was made with. Bot tokens are refused (FORBIDDEN): an admin rotates or revokes them',
+    resolve: (_r, _a, ctx) => (ctx.token ? ctx.services.auth.logOut(ctx.token, ctx.viewer) : false),
   }),
 }));

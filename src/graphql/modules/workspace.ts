@@ -1,4 +1,4 @@
-import type { Bot } from '../../generated/prisma/client.js';
+import type { Bot, Token } from '../../generated/prisma/client.js';
 import { builder } from '../builder.js';
 import { BotRef, ChannelRef, UserRef, WorkspaceRef } from '../refs.js';
 import { personalViewer, viewerOf } from './common.js';
@@ -47,7 +47,35 @@ const BotCredentials = builder.objectRef<{ bot: Bot; token: string }>('BotCreden
   }),
 });
 
+const BotTokenRef = builder.objectRef<Token>('BotToken').implement({
+  description: "One of a bot's tokens (the secret itself is shown only when issued)",
+  fields: (t) => ({
+    id: t.id({ resolve: (k) => k.id.toString(), description: 'Pass to revokeBotToken' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was issued' }),
+    expiresAt: t.expose('expiresAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When it stops working by itself (null: never)',
+    }),
+    revokedAt: t.expose('revokedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When it was revoked or rotated away (null: not revoked)',
+    }),
+    active: t.boolean({
+      description: 'Neither revoked nor expired',
+      resolve: (k) => !k.revokedAt && !(k.expiresAt && k.expiresAt.getTime() <= Date.now()),
+    }),
+  }),
+});
+
 builder.queryFields((t) => ({
+  botTokens: t.field({
+    type: [BotTokenRef],
+    description: "A bot's tokens, newest first (owners and admins of its workspace)",
+    args: { botId: t.arg.id({ required: true, description: 'The bot (Bot.id)' }) },
+    resolve: (_r, args, ctx) => ctx.services.bots.botTokens(viewerOf(ctx), idArg(args.botId, 'botId')),
+  }),
   workspace: t.field({
     type: WorkspaceRef,
     nullable: true,
@@ -74,8 +102,35 @@ builder.mutationFields((t) => ({
       workspaceId: t.arg.id({ required: true }),
       name: t.arg.string({ required: true }),
       scopes: t.arg({ type: [BotScopeEnum], required: true }),
+      expiresInDays: t.arg.int({
+        description: 'Days until the token expires by itself (1-3650); omitted: it does not expire',
+      }),
     },
     resolve: (_r, args, ctx) =>
-      ctx.services.workspaces.createBot(viewerOf(ctx), idArg(args.workspaceId, 'workspaceId'), args.name, args.scopes),
+      ctx.services.workspaces.createBot(
+        viewerOf(ctx),
+        idArg(args.workspaceId, 'workspaceId'),
+        args.name,
+        args.scopes,
+        args.expiresInDays,
+      ),
+  }),
+  rotateBotToken: t.field({
+    type: BotCredentials,
+    description: 'Issues a new token for the bot (shown once) and revokes its other tokens (owners and admins)',
+    args: {
+      botId: t.arg.id({ required: true, description: 'The bot (Bot.id)' }),
+      expiresInDays: t.arg.int({
+        description: 'Days until the new token expires by itself (1-3650); omitted: it does not expire',
+      }),
+    },
+    resolve: (_r, args, ctx) =>
+      ctx.services.bots.rotateBotToken(viewerOf(ctx), idArg(args.botId, 'botId'), args.expiresInDays),
+  }),
+  revokeBotToken: t.boolean({
+    description:
+      'Revokes one bot token (owners and admins); every gateway refuses it within a second. False when already revoked',
+    args: { tokenId: t.arg.id({ required: true, description: 'BotToken.id' }) },
+    resolve: (_r, args, ctx) => ctx.services.bots.revokeBotToken(viewerOf(ctx), idArg(args.tokenId, 'tokenId')),
   }),
 }));

@@ -1,0 +1,177 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { basicWorkspace, describeApi, startTestApp, type TestApp } from '../helpers/app.js';
+import { testDbKind } from '../helpers/db.js';
+import {
+  CreateChannelDocument,
+  DeleteMessageDocument,
+  EditMessageDocument,
+  HistoryDocument,
+  InviteToChannelDocument,
+  JoinChannelDocument,
+  LogInDocument,
+  LeaveChannelDocument,
+  SendMessageDocument,
+} from '../generated/gql/graphql.js';
+
+/** The first screen of a channel, as a client asks for it (no viewer-dependent fields). */
+/** 10,000 on the embedded database; the same code path with 2,000 on PostgreSQL keeps CI short. */
+const HERD = Number(process.env.READ_PATH_HERD ?? (testDbKind === 'pglite' ? 10_000 : 2_000));
+
+const PAGE_QUERY = `query Page($channelId: ID!) {
+  messages(channelId: $channelId, first: 10) {
+    edges { node { id text author { id name } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+
+interface PageBody {
+  data?: { messages: { edges: { node: { id: string; text: string; author: { id: string } } }[] } };
+  errors?: { extensions?: { code?: string } }[];
+}
+
+/** SQL of these kinds of statement (Prisma quotes tables as "public"."users"; raw SQL does not). */
+const isUsersRead = (sql: string) => /FROM "public"\."users"/.test(sql);
+const isPageRead = (sql: string) => /FROM messages/.test(sql);
+const isTokenRead = (sql: string) => /FROM "public"\."tokens"/.test(sql);
+const isAccessRead = (sql: string) => /FROM channels c|FROM unnest\(.*JOIN channels/s.test(sql);
+
+describeApi('read path: coalescing across requests and the channel cache', () => {
+  let t: TestApp;
+  let w: Awaited<ReturnType<typeof basicWorkspace>>;
+
+  /** One request through the app's own handler (no socket: 10,000 of them at once stay cheap). */
+  const inProcess = async (token: string, query: string, variables: Record<string, unknown>) => {
+    const res = await t.app.handler.fetch('http://localhost/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query, variables }),
+    });
+    return (await res.json()) as PageBody;
+  };
+  const forgetProfiles = (...ids: string[]) => ids.forEach((id) => t.app.services.users.forgetProfile(BigInt(id)));
+
+  beforeAll(async () => {
+    // No outbox polling: every statement counted below is caused by the reads under test.
+    t = await startTestApp({ OUTBOX_WORKER: 'off' });
+    w = await basicWorkspace(t);
+  });
+  afterAll(() => t?.stop());
+
+  it(`${HERD} concurrent identical newest-page requests cost at most 3 statements`, { timeout: 120_000 }, async () => {
+    const ch = (await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'herd' }))
+      .createChannel.id;
+    await w.bob.client.ok(JoinChannelDocument, { channelId: ch });
+    const sent: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const who = i % 2 ? w.bob : w.ann;
+      sent.push((await who.client.ok(SendMessageDocument, { input: { channelId: ch, text: `h${i}` } })).sendMessage.id);
+    }
+    forgetProfiles(w.ann.id, w.bob.id);
+    // A fresh session, resolved (and cached) before the herd.
+    const token = (await t.anon.ok(LogInDocument, { email: w.bob.email, password: 'correct horse' })).logIn.token;
+    await inProcess(token, '{ __typename }', {});
+    const { result, count, sql } = await t.app.db.statements.during(() =>
+      Promise.all(Array.from({ length: HERD }, () => inProcess(token, PAGE_QUERY, { channelId: ch }))),
+    );
+    expect(sql.filter(isPageRead)).toHaveLength(1);
+    expect(sql.filter(isAccessRead)).toHaveLength(1);
+    expect(sql.filter(isUsersRead)).toHaveLength(1);
+    // The token cache (30 s) is the auth layer's, not the read path's: a herd that outlasts it (a
+    // loaded machine) revalidates the token, once per expiry for all requests, never per request.
+    const tokenReads = sql.filter(isTokenRead);
+    expect(tokenReads.length).toBeLessThan(5);
+    expect(sql.filter((s) => !isPageRead(s) && !isAccessRead(s) && !isUsersRead(s) && !isTokenRead(s))).toEqual([]);
+    expect(count - tokenReads.length).toBeLessThanOrEqual(3);
+    const first = JSON.stringify(result[0]);
+    expect(result[0]!.data!.messages.edges.map((e) => e.node.id)).toEqual([...sent].reverse());
+    expect(result.every((r) => JSON.stringify(r) === first)).toBe(true);
+
+    // Warm: the page and the access pass come from the channel's cache (profiles may have aged out).
+    const again = await t.app.db.statements.during(() => inProcess(token, PAGE_QUERY, { channelId: ch }));
+    expect(again.result).toEqual(result[0]);
+    expect(again.sql.filter((s) => isPageRead(s) || isAccessRead(s))).toEqual([]);
+  });
+
+  it("200 distinct channels' newest pages cost one batched profile read", async () => {
+    const authors = [w.ann, w.bob, await t.user('Cy'), await t.user('Di')];
+    // 200 public channels of one message each, written straight to the tables (600 mutations
+    // would dominate this file's run time; sending is covered elsewhere). Author i % 4.
+    const base = 9_000_000_000;
+    await t.app.db.withSession(async (s) => {
+      await s.query(
+        `INSERT INTO channels (id, workspace_id, kind, name, created_by_id, last_seq, member_count)
+         SELECT $1::bigint + i, $2::bigint, 'PUBLIC'::"ChannelKind", 'wide-' || i, $3::bigint, 1, 0
+         FROM generate_series(0, 199) i`,
+        [String(base), w.workspace.id, w.ann.id],
+      );
+      await s.query(
+        `INSERT INTO messages (id, channel_id, author_id, text, seq, listed)
+         SELECT $1::bigint + 500000 + i, $1::bigint + i, ($2::bigint[])[1 + i % 4], 'w' || i, 1, true
+         FROM generate_series(0, 199) i`,
+        [String(base), `{${authors.map((a) => a.id).join(',')}}`],
+      );
+    });
+    const channels = Array.from({ length: 200 }, (_, i) => String(base + i));
+    forgetProfiles(...authors.map((a) => a.id));
+    await inProcess(w.bob.token, '{ __typename }', {});
+
+    const { result, sql } = await t.app.db.statements.during(() =>
+      Promise.all(channels.map((channelId) => inProcess(w.bob.token, PAGE_QUERY, { channelId }))),
+    );
+    expect(sql.filter(isUsersRead)).toHaveLength(1);
+    result.forEach((r, i) => {
+      expect(r.data!.messages.edges.map((e) => e.node.text)).toEqual([`w${i}`]);
+      expect(r.data!.messages.edges[0]!.node.author.id).toBe(authors[i % authors.length]!.id);
+    });
+  });
+
+  it('never serves a cached page to someone who may not read it: leaving a private channel is NOT_FOUND at once', async () => {
+    const secret = (
+      await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'secret', private: true })
+    ).createChannel.id;
+    await w.ann.client.ok(InviteToChannelDocument, { channelId: secret, userIds: [w.bob.id] });
+    await w.ann.client.ok(SendMessageDocument, { input: { channelId: secret, text: 'for members' } });
+    // Warm for Bob: his access and the page are cached.
+    expect((await inProcess(w.bob.token, PAGE_QUERY, { channelId: secret })).data).toBeTruthy();
+    const warm = await t.app.db.statements.during(() => inProcess(w.bob.token, PAGE_QUERY, { channelId: secret }));
+    expect(warm.sql.filter(isPageRead)).toEqual([]);
+    // Eve (another workspace) never sees it, warm cache or not.
+    expect((await inProcess(w.eve.token, PAGE_QUERY, { channelId: secret })).errors?.[0]?.extensions?.code).toBe(
+      'NOT_FOUND',
+    );
+    await w.bob.client.ok(LeaveChannelDocument, { channelId: secret });
+    expect((await inProcess(w.bob.token, PAGE_QUERY, { channelId: secret })).errors?.[0]?.extensions?.code).toBe(
+      'NOT_FOUND',
+    );
+    expect((await inProcess(w.ann.token, PAGE_QUERY, { channelId: secret })).data).toBeTruthy();
+  });
+
+  it('the cached newest page follows every write: send, edit, delete, thread reply', async () => {
+    const ch = (await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'follows' }))
+      .createChannel.id;
+    await w.bob.client.ok(JoinChannelDocument, { channelId: ch });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++)
+      ids.push(
+        (await w.ann.client.ok(SendMessageDocument, { input: { channelId: ch, text: `f${i}` } })).sendMessage.id,
+      );
+    /** The page from the cache path (no cursor) and from the database (a cursor is never cached). */
+    const both = async () => {
+      const cached = (await w.bob.client.ok(HistoryDocument, { channelId: ch, first: 20 })).messages;
+      const fromDb = (await w.bob.client.ok(HistoryDocument, { channelId: ch, first: 20, before: '1' })).messages;
+      expect(cached.edges).toEqual(fromDb.edges);
+      return cached.edges.map((e) => `${e.node.text}|${e.node.replyCount}`);
+    };
+    expect(await both()).toEqual(['f2|0', 'f1|0', 'f0|0']);
+    await w.ann.client.ok(SendMessageDocument, { input: { channelId: ch, text: 'f3' } });
+    expect(await both()).toEqual(['f3|0', 'f2|0', 'f1|0', 'f0|0']);
+    await w.ann.client.ok(EditMessageDocument, { id: ids[1]!, text: 'f1 edited' });
+    expect(await both()).toEqual(['f3|0', 'f2|0', 'f1 edited|0', 'f0|0']);
+    await w.ann.client.ok(DeleteMessageDocument, { id: ids[2]! });
+    expect(await both()).toEqual(['f3|0', 'f1 edited|0', 'f0|0']);
+    await w.bob.client.ok(SendMessageDocument, { input: { channelId: ch, text: 'reply', threadRootId: ids[0]! } });
+    expect(await both()).toEqual(['f3|0', 'f1 edited|0', 'f0|1']);
+    const stats = t.app.services.channels.cache.stats();
+    expect(stats.hits).toBeGreaterThan(0);
+  });
+});
