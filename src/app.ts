@@ -13,6 +13,7 @@ import { createLoaders } from './graphql/loaders.js';
 import { attachWebSocket } from './gateway/ws.js';
 import { createAdmission } from './gateway/admission.js';
 import { createPersistedDocuments } from './gateway/persisted.js';
+import { explainLimits } from './gateway/limits-explained.js';
 import { createRateLimits } from './gateway/rate-limit.js';
 import { createMemoryRateLimitStore, createRedisRateLimitStore } from './infra/ratelimit/rate-limit.store.js';
 import { createLogger, type Logger } from './logger.js';
@@ -202,7 +203,7 @@ export async function buildApp(
     realtime,
     log,
     instrumentation: ops.plugins,
-    plugins: admission.httpPlugins(),
+    plugins: [...admission.httpPlugins(), explainLimits(config.limits.maxPageSize, config.graphql.maxCost)],
   });
   const router = createHttpRouter(log);
   router.route(['GET', 'POST', 'OPTIONS'], '/graphql', (req, res) => handler(req, res));
