@@ -1,7 +1,7 @@
 import { createSourceEventStream, execute, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { GraphQLContext } from '../graphql/context.js';
-import { abortable } from '../realtime/stream-kit.js';
 import { compileProjection } from './projector.js';
+import { payloadBytes, type FrameWriter } from './frames.js';
 
 /**
  * Payload types whose fields are plain properties (no loaders, no viewer): a badges subscription
@@ -12,6 +12,8 @@ const PLAIN_ROOT_FIELDS = new Set(['badges']);
 
 interface Rendered {
   result: ExecutionResult;
+  /** The same object goes to every subscriber with this document and variables. */
+  shared: boolean;
   /** Whose context rendered it, and whether any resolver looked at who was asking. */
   viewerId: bigint | null;
   viewerDependent: boolean;
@@ -21,13 +23,20 @@ export interface SubscriptionArgs extends ExecutionArgs {
   contextValue: GraphQLContext;
 }
 
+/** Where a subscription's results go: pre-encoded frames on its socket (frames.ts). */
+export interface SubscriptionOutput {
+  frames: FrameWriter;
+  /** Masks unexpected errors in a result that carries errors (never shared). */
+  mask(result: ExecutionResult): object;
+}
+
 /**
  * Shared rendering of subscription events. graphql-js would execute a subscription's selection
  * once per subscriber per event; here every local subscriber of a topic receives the same event
- * object, and subscribers with the same document and variables share one execution and one
- * result object (which the socket layer serializes once, see ws.ts). Per-viewer fields stay
- * right: a resolver that reads who is asking marks the execution viewer-dependent, and then
- * every other viewer gets an execution of their own.
+ * object, and subscribers with the same document and variables share one execution, one result
+ * object and one serialization (frames.ts). Per-viewer fields stay right: a resolver that reads
+ * who is asking marks the execution viewer-dependent, and then every other viewer gets an
+ * execution of their own.
  *
  * Each execution gets a fresh context (fresh DataLoaders), so nothing goes stale between events.
  */
@@ -35,7 +44,6 @@ export function createRenderer(opts: {
   freshContext: (base: GraphQLContext) => GraphQLContext;
   /** Called for every result sent, with whether it was shared (metrics, tests). */
   onRender?: (shared: boolean) => void;
-  shareable: WeakSet<object>;
 }) {
   const cache = new WeakMap<object, Map<string, Promise<Rendered>>>();
 
@@ -44,20 +52,21 @@ export function createRenderer(opts: {
     const result = await execute({ ...args, rootValue: event, contextValue });
     return {
       result,
+      shared: false,
       viewerId: contextValue.viewer?.userId ?? null,
       viewerDependent: contextValue.viewerDependency.used,
     };
   }
 
-  async function render(event: unknown, args: SubscriptionArgs, key: string): Promise<ExecutionResult> {
-    if (typeof event !== 'object' || event === null) return (await run(event, args)).result;
+  async function render(event: unknown, args: SubscriptionArgs, key: string): Promise<Rendered> {
+    if (typeof event !== 'object' || event === null) return run(event, args);
     let byKey = cache.get(event);
     if (!byKey) cache.set(event, (byKey = new Map<string, Promise<Rendered>>()));
     let shared = byKey.get(key);
     const first = !shared;
     if (!shared) {
       shared = run(event, args).then((r) => {
-        if (!r.viewerDependent && !r.result.errors) opts.shareable.add(r.result);
+        r.shared = !r.viewerDependent && !r.result.errors;
         return r;
       });
       byKey.set(key, shared);
@@ -65,37 +74,67 @@ export function createRenderer(opts: {
     const r = await shared;
     if (r.viewerDependent && r.viewerId !== (args.contextValue.viewer?.userId ?? null)) {
       opts.onRender?.(false);
-      return (await run(event, args)).result;
+      return run(event, args);
     }
     opts.onRender?.(!first);
-    return r.result;
+    return r;
   }
 
   return {
-    /** The graphql-ws `subscribe` implementation: source stream from the schema, rendered with sharing. */
+    /**
+     * The graphql-ws `subscribe` implementation: source stream from the schema, rendered with
+     * sharing and written as pre-encoded frames to `out`. The iterator handed back to graphql-ws
+     * yields nothing: it ends when the stream ends (graphql-ws then sends `complete`), fails when
+     * the stream fails, and its return() (the client's `complete`, or the socket closing) ends
+     * the stream.
+     */
     async subscribe(
       args: SubscriptionArgs,
       key: string,
-    ): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+      out: SubscriptionOutput,
+    ): Promise<AsyncIterableIterator<never> | ExecutionResult> {
       const source = await createSourceEventStream(args);
       if (!(Symbol.asyncIterator in (source as object))) return source as ExecutionResult;
       const iterator = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
       const project = compileProjection(args.schema, args.document, args.operationName, PLAIN_TYPES, PLAIN_ROOT_FIELDS);
-      async function* mapped(): AsyncGenerator<ExecutionResult> {
-        for (;;) {
-          const next = await iterator.next();
-          if (next.done) return;
-          if (project) {
-            opts.onRender?.(false);
-            const result = project(next.value);
-            // Serialized by the socket layer's fast path (one native JSON.stringify, no replacer
-            // call per key); nobody else holds this object.
-            opts.shareable.add(result);
-            yield result;
-          } else yield await render(next.value, args, key);
+      async function pump(): Promise<IteratorResult<never>> {
+        try {
+          for (;;) {
+            const next = await iterator.next();
+            if (next.done) break;
+            let payload: Buffer;
+            if (project) {
+              opts.onRender?.(false);
+              payload = payloadBytes(project(next.value), false);
+            } else {
+              const r = await render(next.value, args, key);
+              payload = r.shared ? payloadBytes(r.result, true) : payloadBytes(out.mask(r.result), false);
+            }
+            if (!out.frames.next(payload)) break; // socket gone or too slow: stop reading the stream
+          }
+        } finally {
+          out.frames.close();
+          await iterator.return?.();
         }
+        return { value: undefined, done: true };
       }
-      return abortable(mapped(), () => iterator.return?.());
+      let running: Promise<IteratorResult<never>> | null = null;
+      const stop = async (): Promise<IteratorResult<never>> => {
+        out.frames.close();
+        await iterator.return?.(); // ends the source, so a pump waiting on it finishes
+        await running?.catch(() => {});
+        return { value: undefined, done: true };
+      };
+      const results: AsyncIterableIterator<never> = {
+        next: () => (running ??= pump()),
+        return: stop,
+        throw: async (error: unknown) => {
+          await stop();
+          throw error;
+        },
+        [Symbol.asyncIterator]: () => results,
+      };
+      return results;
     },
   };
 }

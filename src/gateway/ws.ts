@@ -18,7 +18,8 @@ import type { Logger } from '../logger.js';
 import { ConnectionState } from '../realtime/connection.js';
 import type { Realtime } from '../realtime/realtime.js';
 import { createMaskError } from './errors.js';
-import { createRenderer, type SubscriptionArgs } from './renderer.js';
+import { createRenderer, type SubscriptionArgs, type SubscriptionOutput } from './renderer.js';
+import { createFrameWriter } from './frames.js';
 import type { createGraphQLHandler } from './yoga.js';
 import { bearerToken, type ContextFactory } from './context.js';
 import { checkInputs } from './input-guard.js';
@@ -32,8 +33,6 @@ interface Extra {
   token?: string;
   state?: ConnectionState;
 }
-
-const SHARED_TOKEN = '@@shared-payload@@';
 
 /** Browser Origin check against the allow-list (cross-site WebSocket hijacking). */
 export function originAllowed(
@@ -73,27 +72,26 @@ export function attachWebSocket(deps: {
   const { config, contexts, realtime, log } = deps;
   const ws = config.websocket;
   const maskError = createMaskError(log);
-  const shareable = new WeakSet<object>();
-  const stats = { sharedRenders: 0, ownRenders: 0 };
+  const stats = { sharedRenders: 0, ownRenders: 0, slowDisconnects: 0 };
 
   const renderer = createRenderer({
     freshContext: contexts.fresh,
-    shareable,
     onRender: (shared) => (shared ? stats.sharedRenders++ : stats.ownRenders++),
   });
 
-  // Set by the replacer, used by the very next send (both happen synchronously in graphql-ws).
-  let pendingSharedJson: string | null = null;
-  const sharedJson = new WeakMap<object, string>();
-  function jsonMessageReplacer(this: unknown, key: string, value: unknown) {
-    if (key === 'payload' && value && typeof value === 'object' && shareable.has(value)) {
-      let json = sharedJson.get(value);
-      if (json === undefined) sharedJson.set(value, (json = JSON.stringify(value)));
-      pendingSharedJson = json;
-      return SHARED_TOKEN;
-    }
-    return value;
-  }
+  /** Closes a socket from our side (slow consumer, revoked access); terminated if it does not close. */
+  const leaving = new WeakSet<WebSocket>();
+  const disconnect = (socket: WebSocket, code: number, reason: string) => {
+    if (leaving.has(socket)) return;
+    leaving.add(socket);
+    if (code === 1013) stats.slowDisconnects++;
+    socket.close(code, reason);
+    setTimeout(() => socket.terminate(), 1_000).unref();
+  };
+  const disconnectSlow = (socket: WebSocket, buffered: number) => {
+    log.warn({ buffered }, 'disconnecting a slow websocket client');
+    disconnect(socket, 1013, 'slow consumer');
+  };
 
   const maskResult = (result: ExecutionResult) =>
     result.errors
@@ -102,7 +100,6 @@ export function attachWebSocket(deps: {
 
   const gql = makeServer<ConnectionInitMessage['payload'], Extra>({
     connectionInitWaitTimeout: 10_000,
-    jsonMessageReplacer,
     async onConnect(ctx) {
       const raw = ctx.connectionParams?.['authorization'] ?? ctx.connectionParams?.['Authorization'];
       const token = typeof raw === 'string' ? (bearerToken(raw) ?? raw.trim()) : null;
@@ -111,10 +108,7 @@ export function attachWebSocket(deps: {
       const socket = ctx.extra.socket;
       ctx.extra.viewer = viewer;
       ctx.extra.token = token!;
-      ctx.extra.state = new ConnectionState(randomUUID(), (code, reason) => {
-        socket.close(code, reason);
-        setTimeout(() => socket.terminate(), 1_000).unref();
-      });
+      ctx.extra.state = new ConnectionState(randomUUID(), (code, reason) => disconnect(socket, code, reason));
       await realtime.presence.connect(viewer.userId.toString(), ctx.extra.state.id);
       if (viewer.expiresAt) {
         const ms = viewer.expiresAt.getTime() - Date.now();
@@ -172,6 +166,17 @@ export function attachWebSocket(deps: {
         state.counted.add(id);
       }
       const contextValue = contexts.build(viewer, token ?? null, state);
+      const socket = ctx.extra.socket;
+      const output: SubscriptionOutput | null =
+        operation?.operation === OperationTypeNode.SUBSCRIPTION
+          ? {
+              frames: createFrameWriter(socket, id, {
+                maxBufferedBytes: ws.maxBufferedBytes,
+                onSlow: (buffered) => disconnectSlow(socket, buffered),
+              }),
+              mask: maskResult,
+            }
+          : null;
       return {
         schema,
         document,
@@ -180,18 +185,17 @@ export function attachWebSocket(deps: {
         contextValue,
         rootValue: {
           renderKey: `${payload.operationName ?? ''}\n${JSON.stringify(payload.variables ?? {})}\n${payload.query}`,
+          output,
         },
       };
     },
     execute: (args) => execute(args),
     async subscribe(args) {
-      const key = (args.rootValue as { renderKey: string }).renderKey;
-      return renderer.subscribe({ ...(args as SubscriptionArgs), rootValue: undefined }, key);
+      const { renderKey, output } = args.rootValue as { renderKey: string; output: SubscriptionOutput };
+      return renderer.subscribe({ ...(args as SubscriptionArgs), rootValue: undefined }, renderKey, output);
     },
-    onNext(_ctx, _id, _payload, _args, result) {
-      if (shareable.has(result)) return result; // the same object for everyone: serialized once
-      return maskResult(result);
-    },
+    // Query and mutation results (subscriptions write their own frames, see frames.ts).
+    onNext: (_ctx, _id, _payload, _args, result) => maskResult(result),
     onError(_ctx, _id, _payload, errors) {
       return errors.map((e) => (maskError(e, 'Unexpected error.') as GraphQLError).toJSON());
     },
@@ -232,14 +236,8 @@ export function attachWebSocket(deps: {
         send: (data) =>
           new Promise<void>((resolve) => {
             if (socket.readyState !== socket.OPEN) return resolve();
-            if (pendingSharedJson !== null) {
-              data = data.replace(`"payload":"${SHARED_TOKEN}"`, `"payload":${pendingSharedJson}`);
-              pendingSharedJson = null;
-            }
             if (socket.bufferedAmount > ws.maxBufferedBytes) {
-              log.warn({ buffered: socket.bufferedAmount }, 'disconnecting a slow websocket client');
-              socket.close(1013, 'slow consumer');
-              setTimeout(() => socket.terminate(), 1_000).unref();
+              disconnectSlow(socket, socket.bufferedAmount);
               return resolve();
             }
             socket.send(data, () => resolve());

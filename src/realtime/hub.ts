@@ -23,6 +23,8 @@ export function createHub(broker: Broker, log: Logger) {
   /** Upstream unsubscribes in flight: a new subscription to the same topic waits for them. */
   const closing = new Map<string, Promise<void>>();
   let delivered = 0;
+  /** Listeners ever added (monotonic: tests wait for "n more" without racing removals). */
+  let listens = 0;
 
   function dispatch(entry: Entry, topic: Topic, payload: unknown) {
     const event = payload as ChatEvent;
@@ -76,6 +78,7 @@ export function createHub(broker: Broker, log: Logger) {
     async listen(topic: Topic, listener: Listener, onGap?: () => void): Promise<() => void> {
       const entry = entries.get(topic.name) ?? open(topic);
       const own: Listener = (e) => listener(e); // distinct identity, so one function can listen twice
+      listens++;
       const gap = onGap ? () => onGap() : null;
       entry.listeners.add(own);
       if (gap) entry.gapListeners.add(gap);
@@ -100,7 +103,7 @@ export function createHub(broker: Broker, log: Logger) {
     stats() {
       let listeners = 0;
       for (const e of entries.values()) listeners += e.listeners.size;
-      return { topics: entries.size, listeners, brokerTopics: broker.topicCount(), delivered };
+      return { topics: entries.size, listeners, brokerTopics: broker.topicCount(), delivered, listens };
     },
   };
 }

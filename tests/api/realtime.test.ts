@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { basicWorkspace, describeApi, startTestApp, type TestApp } from '../helpers/app.js';
+import { basicWorkspace, describeApi, listenMark, startTestApp, type TestApp } from '../helpers/app.js';
 import { connect, over, subscribe } from '../helpers/ws.js';
 import { waitUntil } from '../helpers/eventually.js';
 import {
@@ -65,9 +65,10 @@ describeApi('real-time delivery', () => {
   it('shows two people each other’s messages, edits, reactions, deletes and thread updates live', async () => {
     const ann = open(w.ann.token).client;
     const bob = open(w.bob.token).client;
+    const live = listenMark(t);
     const annSees = subscribe(ann, ChannelEventsDocument, { channelId: w.general.id });
     const bobSees = subscribe(bob, ChannelEventsDocument, { channelId: w.general.id });
-    await new Promise((r) => setTimeout(r, 100)); // let both subscriptions register
+    await live(2);
     const m = (await w.bob.client.ok(SendMessageDocument, { input: { channelId: w.general.id, text: 'hello Ann' } }))
       .sendMessage;
     await annSees.count(1);
@@ -158,8 +159,9 @@ describeApi('real-time delivery', () => {
 
     // A member who leaves a private channel stops receiving it at once.
     await w.ann.client.ok(InviteToChannelDocument, { channelId: secret, userIds: [w.bob.id] });
+    const live = listenMark(t);
     const member = subscribe(bob.client, ChannelEventsDocument, { channelId: secret });
-    await new Promise((r) => setTimeout(r, 100));
+    await live(1);
     await w.ann.client.ok(SendMessageDocument, { input: { channelId: secret, text: 'for members' } });
     await member.count(1);
     await w.bob.client.ok(LeaveChannelDocument, { channelId: secret });
@@ -194,9 +196,10 @@ describeApi('real-time delivery', () => {
   });
 
   it('delivers typing to viewers except the sender, throttled, never stored', async () => {
+    const live = listenMark(t);
     const annTyping = subscribe(open(w.ann.token).client, TypingInDocument, { channelId: w.general.id });
     const bobTyping = subscribe(open(w.bob.token).client, TypingInDocument, { channelId: w.general.id });
-    await new Promise((r) => setTimeout(r, 100));
+    await live(2);
     expect((await w.bob.client.ok(TypingDocument, { channelId: w.general.id })).typing).toBe(true);
     expect((await w.bob.client.ok(TypingDocument, { channelId: w.general.id })).typing).toBe(false); // within 3 s
     await annTyping.count(1);

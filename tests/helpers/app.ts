@@ -131,3 +131,19 @@ const databaseReady = testDbKind === 'pglite' ? true : await postgresAvailable()
 export function describeApi(name: string, fn: () => void) {
   describe.skipIf(!databaseReady)(`${name} [${testDbKind}]`, fn);
 }
+
+/**
+ * Marks the app's hub now; the returned function waits until `n` more stream listeners have been
+ * registered since: the subscriptions opened in between are live (a message sent after this
+ * reaches them). Instead of sleeping a fixed time.
+ */
+export function listenMark(t: TestApp) {
+  const base = t.app.realtime.hub.stats().listens;
+  return async (n: number) => {
+    const deadline = Date.now() + 10_000;
+    while (t.app.realtime.hub.stats().listens < base + n) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} new stream listeners`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+}
