@@ -291,7 +291,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     graphql: {
       graphiql: e.GRAPHIQL ?? !production,
-      introspection: e.GRAPHQL_INTROSPECTION ?? !production,
+      // GraphiQL needs introspection: turning GraphiQL on turns it on unless it is set.
+      introspection: e.GRAPHQL_INTROSPECTION ?? e.GRAPHIQL ?? !production,
       fieldSuggestions: e.GRAPHQL_FIELD_SUGGESTIONS ?? !production,
       maxTokens: e.GRAPHQL_MAX_TOKENS,
       maxDepth: e.GRAPHQL_MAX_DEPTH,

@@ -12,6 +12,7 @@ import type { Realtime } from '../realtime/realtime.js';
 import { ConnectionState } from '../realtime/connection.js';
 import { bearerToken, type ContextFactory } from './context.js';
 import { nestingLimit } from './nesting-limit.js';
+import { graphiqlOptions, renderChatGraphiQL } from './graphiql.js';
 import { corsOptions } from './cors.js';
 import { inputGuard } from './input-guard.js';
 
@@ -112,7 +113,8 @@ export function createGraphQLHandler({
     landingPage: false,
     // An allow-list (CORS_ORIGINS), never any origin reflected with credentials.
     cors: corsOptions(config.cors.origins, config.env !== 'production'),
-    graphiql: g.graphiql ? { title: 'Chat API', subscriptionsProtocol: 'WS' } : false,
+    graphiql: g.graphiql ? graphiqlOptions() : false,
+    renderGraphiQL: renderChatGraphiQL,
     logging: yogaLogging(log),
     maskedErrors: { maskError: createMaskError(log) },
     plugins: [
