@@ -83,7 +83,7 @@ export function graphiqlOptions(): GraphiQLOptions {
       { query: SEND, variables: JSON.stringify({ channelId: '<id of #general>' }, null, 2) },
       { query: SUBSCRIBE, variables: JSON.stringify({ channelId: '<id of #general>' }, null, 2) },
     ],
-  } as GraphiQLOptions;
+  };
 }
 
 /** The page: the package's GraphiQL with our connection parameters wired in. */
