@@ -5,6 +5,7 @@ import { basicWorkspace, describeApi, listenMark, startTestApp, type TestApp } f
 import { connect, over, subscribe } from '../helpers/ws.js';
 import {
   AddReactionDocument,
+  JoinWorkspaceDocument,
   ChannelEventsDocument,
   MeDocument,
   SendMessageDocument,
@@ -18,6 +19,7 @@ describeApi('real-time under load', () => {
       SUBSCRIPTION_QUEUE_LIMIT: '20',
       WS_MAX_BUFFERED_BYTES: '262144',
       WS_KEEPALIVE_MS: '600000',
+      OUTBOX_WORKER: 'off', // no polling statements in the counts below
     });
     w = await basicWorkspace(t);
   });
@@ -47,6 +49,34 @@ describeApi('real-time under load', () => {
     });
     expect(mine).toEqual([true, false, true]);
     for (const c of clients) await c.dispose();
+  });
+
+  it('delivers a reaction to every viewer without a database read per viewer', async () => {
+    // reactedByMe differs per viewer (one execution each), but the event carries the message and
+    // its reaction list: the executions read nothing from the database.
+    const extra = await Promise.all(['Cy', 'Di', 'Ed', 'Flo', 'Gus', 'Hal', 'Ida', 'Jo'].map((n) => t.user(n)));
+    for (const u of extra) await u.client.ok(JoinWorkspaceDocument, { inviteCode: w.workspace.inviteCode });
+    const m = (await w.bob.client.ok(SendMessageDocument, { input: { channelId: w.general.id, text: 'react to me' } }))
+      .sendMessage;
+    const cost = async (viewers: { token: string }[], emoji: string) => {
+      const clients = viewers.map((u) => connect(t.url, u.token));
+      const live = listenMark(t);
+      const subs = clients.map((c) => subscribe(c.client, ChannelEventsDocument, { channelId: w.general.id }));
+      await live(viewers.length);
+      const { count } = await t.app.db.statements.during(async () => {
+        await w.ann.client.ok(AddReactionDocument, { messageId: m.id, emoji });
+        await Promise.all(subs.map((s) => s.count(1)));
+      });
+      for (const c of clients) await c.dispose();
+      return count;
+    };
+    await cost([w.bob], 'eyes'); // warm-up
+    const one = await cost([w.bob], 'tada');
+    const nine = await cost([w.bob, ...extra], 'wave');
+    expect(one).toBeGreaterThan(0); // the mutation's own statements are counted
+    // A read per viewer would add 8. What may differ: whether the sender's token and profile were
+    // still in their short-lived caches, and a stream's start-up read landing in the window.
+    expect(nine - one).toBeLessThanOrEqual(3);
   });
 
   it('disconnects a client that stops reading instead of buffering without bound', async () => {
