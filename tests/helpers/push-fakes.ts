@@ -155,3 +155,148 @@ export async function startWebPushFake(tls: { key: string; cert: string }) {
 }
 
 export type WebPushFake = Awaited<ReturnType<typeof startWebPushFake>>;
+
+export type ProviderBehaviour = 'accept' | 'gone' | 'down';
+
+function verifyJwt(jwt: string, key: Parameters<typeof verify>[2], alg: 'RS256' | 'ES256') {
+  const [h, p, s] = jwt.split('.') as [string, string, string];
+  const header = JSON.parse(Buffer.from(h, 'base64url').toString()) as { alg: string; kid?: string };
+  if (header.alg !== alg) throw new Error(`alg ${header.alg}`);
+  const ok = verify(
+    'sha256',
+    Buffer.from(`${h}.${p}`),
+    alg === 'ES256' ? { key: key as never, dsaEncoding: 'ieee-p1363' } : key,
+    Buffer.from(s, 'base64url'),
+  );
+  if (!ok) throw new Error('JWT signature does not verify');
+  return { header, claims: JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown> };
+}
+
+/**
+ * FCM HTTP v1 on loopback (HTTPS): an OAuth token endpoint that checks the service account's RS256
+ * assertion, and `projects/{id}/messages:send` that checks the bearer token it issued. Tokens
+ * answer as told: accept (200), gone (404 UNREGISTERED), down (503).
+ */
+export async function startFcmFake(tls: { key: string; cert: string }) {
+  const { generateKeyPairSync } = await import('node:crypto');
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const behaviours = new Map<string, ProviderBehaviour>();
+  const received = new Map<string, Record<string, string>[]>();
+  const issued = new Set<string>();
+  const errors: string[] = [];
+  let origin = '';
+  const server = createServer(tls, (req, res) => {
+    void (async () => {
+      const body = (await bodyOf(req)).toString();
+      const json = (status: number, v: unknown) =>
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(v));
+      try {
+        if (req.url === '/token') {
+          const form = new URLSearchParams(body);
+          if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') throw new Error('grant_type');
+          const { claims } = verifyJwt(form.get('assertion') ?? '', publicKey, 'RS256');
+          if (claims['aud'] !== `${origin}/token`) throw new Error(`aud ${String(claims['aud'])}`);
+          if (claims['scope'] !== 'https://www.googleapis.com/auth/firebase.messaging') throw new Error('scope');
+          const token = randomBytes(16).toString('hex');
+          issued.add(token);
+          return json(200, { access_token: token, expires_in: 3600, token_type: 'Bearer' });
+        }
+        if (req.url !== '/v1/projects/demo-project/messages:send') return json(404, { error: { status: 'NOT_FOUND' } });
+        const bearer = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+        if (!issued.has(bearer)) return json(401, { error: { status: 'UNAUTHENTICATED' } });
+        const msg = (JSON.parse(body) as { message: { token: string; data: Record<string, string> } }).message;
+        const b = behaviours.get(msg.token);
+        if (b === 'down') return json(503, { error: { status: 'UNAVAILABLE' } });
+        if (b !== 'accept')
+          return json(404, {
+            error: {
+              status: 'NOT_FOUND',
+              details: [{ '@type': 'type.googleapis.com/google.firebase.fcm.v1.FcmError', errorCode: 'UNREGISTERED' }],
+            },
+          });
+        received.set(msg.token, [...(received.get(msg.token) ?? []), msg.data]);
+        return json(200, { name: `projects/demo-project/messages/${randomBytes(4).toString('hex')}` });
+      } catch (err) {
+        errors.push((err as Error).message);
+        return json(400, { error: { status: 'INVALID_ARGUMENT' } });
+      }
+    })();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const serviceAccount = {
+    type: 'service_account',
+    project_id: 'demo-project',
+    client_email: 'push@demo-project.iam.gserviceaccount.com',
+    private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    token_uri: `${origin}/token`,
+  };
+  return {
+    origin,
+    serviceAccount,
+    errors,
+    device(token: string, behaviour: ProviderBehaviour) {
+      behaviours.set(token, behaviour);
+      return token;
+    },
+    received: (token: string) => received.get(token) ?? [],
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+/**
+ * APNs on loopback: an HTTP/2 TLS server that checks the provider token (ES256, kid, iss) and
+ * apns-topic. Device tokens answer as told: accept (200), gone (410 Unregistered), down (503).
+ */
+export async function startApnsFake(
+  tls: { key: string; cert: string },
+  ids: { keyId: string; teamId: string; topic: string },
+) {
+  const { generateKeyPairSync } = await import('node:crypto');
+  const { createSecureServer } = await import('node:http2');
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const behaviours = new Map<string, ProviderBehaviour>();
+  const received = new Map<string, Record<string, unknown>[]>();
+  const errors: string[] = [];
+  const server = createSecureServer(tls);
+  server.on('stream', (stream, headers) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => {
+      const reply = (status: number, reason?: string) => {
+        stream.respond({ ':status': status, 'content-type': 'application/json' });
+        stream.end(reason ? JSON.stringify({ reason }) : '');
+      };
+      try {
+        const m = /^\/3\/device\/([0-9a-f]+)$/.exec(String(headers[':path']));
+        if (headers[':method'] !== 'POST' || !m) return reply(404, 'BadPath');
+        const jwt = String(headers['authorization'] ?? '').replace(/^bearer /, '');
+        const { header, claims } = verifyJwt(jwt, publicKey, 'ES256');
+        if (header.kid !== ids.keyId || claims['iss'] !== ids.teamId) return reply(403, 'InvalidProviderToken');
+        if (headers['apns-topic'] !== ids.topic) return reply(400, 'TopicDisallowed');
+        if (!/^[0-9a-f-]{36}$/.test(String(headers['apns-id']))) return reply(400, 'BadMessageId');
+        const b = behaviours.get(m[1]!);
+        if (b === 'down') return reply(503, 'ServiceUnavailable');
+        if (b !== 'accept') return reply(410, 'Unregistered');
+        received.set(m[1]!, [...(received.get(m[1]!) ?? []), JSON.parse(Buffer.concat(chunks).toString()) as never]);
+        return reply(200);
+      } catch (err) {
+        errors.push((err as Error).message);
+        return reply(403, 'InvalidProviderToken');
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    origin,
+    signingKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    errors,
+    device(token: string, behaviour: ProviderBehaviour) {
+      behaviours.set(token, behaviour);
+      return token;
+    },
+    received: (token: string) => received.get(token) ?? [],
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
