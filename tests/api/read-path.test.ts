@@ -8,9 +8,13 @@ import {
   HistoryDocument,
   InviteToChannelDocument,
   JoinChannelDocument,
+  JoinWorkspaceDocument,
   LogInDocument,
   LeaveChannelDocument,
   SendMessageDocument,
+  SignUpDocument,
+  WorkspaceMembersDocument,
+  type WorkspaceMembersQuery,
 } from '../generated/gql/graphql.js';
 
 /** The first screen of a channel, as a client asks for it (no viewer-dependent fields). */
@@ -173,5 +177,55 @@ describeApi('read path: coalescing across requests and the channel cache', () =>
     expect(await both()).toEqual(['f3|0', 'f1 edited|0', 'f0|1']);
     const stats = t.app.services.channels.cache.stats();
     expect(stats.hits).toBeGreaterThan(0);
+  });
+});
+
+describeApi('workspace directory', () => {
+  let t: TestApp;
+  let w: Awaited<ReturnType<typeof basicWorkspace>>;
+
+  beforeAll(async () => {
+    t = await startTestApp({ OUTBOX_WORKER: 'off' });
+    w = await basicWorkspace(t);
+    for (const [i, name] of ['Zoe Quinn', 'anna Smith', 'Bo_b', 'Smithers'].entries()) {
+      const email = `dir-${process.pid}-${i}@example.com`;
+      const { token } = (await t.anon.ok(SignUpDocument, { email, password: 'correct horse', name })).signUp;
+      await t.anon.withToken(token).ok(JoinWorkspaceDocument, { inviteCode: w.workspace.inviteCode });
+    }
+  });
+  afterAll(() => t?.stop());
+
+  it('pages the members by name with opaque cursors, and finds them by a prefix of the name or a word', async () => {
+    const all: string[] = [];
+    let after: string | null | undefined = undefined;
+    for (let i = 0; i < 10; i++) {
+      const page: WorkspaceMembersQuery['workspaceMembers'] = (
+        await w.bob.client.ok(WorkspaceMembersDocument, { workspaceId: w.workspace.id, first: 2, after })
+      ).workspaceMembers;
+      all.push(...page.edges.map((e) => e.node.name));
+      expect(page.pageInfo.hasPreviousPage).toBe(after !== undefined);
+      if (!page.pageInfo.hasNextPage) break;
+      after = page.pageInfo.endCursor;
+    }
+    expect(all).toEqual(['Ann', 'anna Smith', 'Bo_b', 'Bob', 'Smithers', 'Zoe Quinn']);
+    const find = async (query: string) =>
+      (
+        await w.bob.client.ok(WorkspaceMembersDocument, { workspaceId: w.workspace.id, query })
+      ).workspaceMembers.edges.map((e) => e.node.name);
+    expect(await find('smi')).toEqual(['anna Smith', 'Smithers']);
+    expect(await find('AN')).toEqual(['Ann', 'anna Smith']);
+    expect(await find('qu')).toEqual(['Zoe Quinn']);
+    expect(await find('bo_')).toEqual(['Bo_b']); // _ is a character, not a wildcard
+    expect(await find('%')).toEqual([]);
+  });
+
+  it('is NOT_FOUND outside the workspace and refuses bad cursors and sizes', async () => {
+    expect(await w.eve.client.errorCode(WorkspaceMembersDocument, { workspaceId: w.workspace.id })).toBe('NOT_FOUND');
+    expect(await w.bob.client.errorCode(WorkspaceMembersDocument, { workspaceId: w.workspace.id, after: 'nope' })).toBe(
+      'BAD_USER_INPUT',
+    );
+    expect(await w.bob.client.errorCode(WorkspaceMembersDocument, { workspaceId: w.workspace.id, first: 0 })).toBe(
+      'BAD_USER_INPUT',
+    );
   });
 });

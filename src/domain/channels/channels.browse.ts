@@ -1,10 +1,10 @@
-/** Channels: browsing public channels, the viewer's channels, and a channel's members. */
+/** Channels: browsing public channels, the viewer's channels, a channel's members and the workspace directory. */
 import type { ServiceDeps } from '../deps.js';
 import { badInput } from '../errors.js';
-import type { Viewer } from '../viewer.js';
+import { requireScope, type Viewer } from '../viewer.js';
 import { pageSize } from '../validate.js';
 import type { WorkspacesService } from '../workspaces/workspaces.service.js';
-import type { Channel } from '../../generated/prisma/client.js';
+import type { Channel, User } from '../../generated/prisma/client.js';
 import type { ChannelAccessChecks } from './channels.access.js';
 
 export function createChannelBrowsing(deps: ServiceDeps, workspaces: WorkspacesService, access: ChannelAccessChecks) {
@@ -67,7 +67,52 @@ export function createChannelBrowsing(deps: ServiceDeps, workspaces: WorkspacesS
     return { nodes: rows.slice(0, take).map((r) => r.user), hasNextPage: rows.length > take };
   }
 
-  return { browse, myChannels, members };
+  /**
+   * The workspace directory: its members by name (case-insensitive, then id), optionally those
+   * whose name, or a word of it, starts with `query`. Paged with an opaque cursor.
+   */
+  async function workspaceMembers(
+    viewer: Viewer,
+    workspaceId: bigint,
+    opts: { query?: string | null; first?: number | null; after?: string | null },
+  ) {
+    requireScope(viewer, 'USERS_READ');
+    await workspaces.accessWorkspace(viewer, workspaceId);
+    const take = pageSize(opts.first, deps.limits.maxPageSize);
+    const query = (opts.query ?? '').trim().toLowerCase().replace(/^@/, '');
+    if (query.length > 80) throw badInput('input/too_long', 'query must be at most 80 characters', { field: 'query' });
+    let afterName: string | null = null;
+    let afterId: bigint | null = null;
+    if (opts.after) {
+      const cursor = decodeNameCursor(opts.after);
+      if (!cursor) throw badInput('input/bad_cursor', 'after is not a valid cursor', { field: 'after' });
+      [afterName, afterId] = cursor;
+    }
+    const escaped = query.replace(/[\\%_]/g, (c) => `\\${c}`);
+    const rows = await prisma.$queryRaw<{ id: bigint; key: string }[]>`
+      SELECT u.id, lower(u.name) AS key FROM workspace_members wm JOIN users u ON u.id = wm.user_id
+      WHERE wm.workspace_id = ${workspaceId}
+        AND (${query} = '' OR lower(u.name) LIKE ${`${escaped}%`} OR lower(u.name) LIKE ${`% ${escaped}%`})
+        AND (${afterName}::text IS NULL OR (lower(u.name), u.id) > (${afterName}::text, ${afterId}::bigint))
+      ORDER BY lower(u.name), u.id
+      LIMIT ${take + 1}`;
+    const page = rows.slice(0, take);
+    const keys = new Map(page.map((r) => [r.id, r.key]));
+    const users = await prisma.user.findMany({
+      where: { id: { in: page.map((r) => r.id) } },
+      omit: { passwordHash: true },
+    });
+    const byId = new Map(users.map((u) => [u.id, u]));
+    return {
+      // Never with password hashes (the User shape says the field exists; it is left out here).
+      nodes: page.map((r) => byId.get(r.id)).filter((u) => u !== undefined) as User[],
+      cursorOf: (u: { id: bigint }) => encodeNameCursor(keys.get(u.id) ?? '', u.id),
+      hasNextPage: rows.length > take,
+      hasPreviousPage: afterName !== null,
+    };
+  }
+
+  return { browse, myChannels, members, workspaceMembers };
 }
 
 function encodeNameCursor(name: string, id: bigint): string {

@@ -29,7 +29,7 @@ export function createChannelsService(deps: ServiceDeps, workspaces: WorkspacesS
   const { accessChannel, accessMembership, requireReadable } = access;
   const { joinChannel, leaveChannel, inviteToChannel, setNotificationLevel } = createMembershipMutations(deps, access);
   const { openDirectMessage } = createDirectMessages(deps, workspaces);
-  const { browse, myChannels, members } = createChannelBrowsing(deps, workspaces, access);
+  const { browse, myChannels, members, workspaceMembers } = createChannelBrowsing(deps, workspaces, access);
 
   return {
     accessChannel,
@@ -89,6 +89,7 @@ export function createChannelsService(deps: ServiceDeps, workspaces: WorkspacesS
     inviteToChannel,
     openDirectMessage,
     browse,
+    workspaceMembers,
     myChannels,
     members,
     setNotificationLevel,

@@ -1,7 +1,7 @@
 import { builder } from '../builder.js';
 import { UserRef } from '../refs.js';
-import { connectionType, personalViewer, viewerOf } from './common.js';
-import { idArgs } from '../../domain/validate.js';
+import { connectionType, personalViewer, toConnection, viewerOf } from './common.js';
+import { idArg, idArgs } from '../../domain/validate.js';
 
 UserRef.implement({
   description: 'A person or a bot',
@@ -21,6 +21,25 @@ UserRef.implement({
 export const UserConnection = connectionType('User', UserRef);
 
 builder.queryFields((t) => ({
+  workspaceMembers: t.field({
+    type: UserConnection,
+    description:
+      'The workspace directory, loaded lazily: members by name (case-insensitive), those whose name or a word of it starts with query. Cursors are opaque',
+    args: {
+      workspaceId: t.arg.id({ required: true }),
+      query: t.arg.string({ description: 'A prefix of the name or of a word in it; empty for everyone' }),
+      first: t.arg.int({ description: 'Page size, 1 to 100; default 50' }),
+      after: t.arg.string({ description: 'pageInfo.endCursor of the previous page' }),
+    },
+    resolve: async (_r, args, ctx) => {
+      const page = await ctx.services.channels.workspaceMembers(
+        viewerOf(ctx),
+        idArg(args.workspaceId, 'workspaceId'),
+        args,
+      );
+      return toConnection(page, page.cursorOf);
+    },
+  }),
   me: t.field({
     type: UserRef,
     resolve: (_r, _a, ctx) => ctx.services.users.me(viewerOf(ctx)),
