@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ServiceDeps } from '../deps.js';
-import { DomainError, badInput } from '../errors.js';
+import { DomainError, badInput, forbidden } from '../errors.js';
 import { isUniqueViolation } from '../../infra/db/tx.js';
 import type { Viewer, BotScope } from '../viewer.js';
 import { hashPassword, verifyPassword } from './password.js';
@@ -14,14 +14,17 @@ export interface AuthResult {
   userId: bigint;
 }
 
-/** Resolved tokens are remembered this long, so most requests skip the token lookup. */
-const TOKEN_CACHE_MS = 30_000;
+/**
+ * Resolved tokens are remembered this long, so most requests skip the token lookup. A token
+ * revoked anywhere stops working on every gateway within this time.
+ */
+const TOKEN_CACHE_MS = 1_000;
 const TOKEN_CACHE_MAX = 50_000;
 
 export function createAuthService(deps: ServiceDeps) {
   const { prisma, ids } = deps;
   // tokenHash -> viewer (or null for unknown tokens) and until when to trust it. A token revoked
-  // through another process keeps working here for at most TOKEN_CACHE_MS.
+  // through another process keeps working here for at most TOKEN_CACHE_MS (one second).
   const cache = new Map<string, { viewer: Viewer | null; until: number }>();
   const lookups = new Map<string, Promise<Viewer | null>>();
 
@@ -103,7 +106,18 @@ export function createAuthService(deps: ServiceDeps) {
       return viewer;
     },
 
-    async logOut(token: string): Promise<boolean> {
+    /** Forgets cached answers for these token hashes (after a revocation, so this process sees it at once). */
+    evict(tokenHashes: string[]) {
+      for (const h of tokenHashes) cache.delete(h);
+    },
+
+    /** Ends a user session. A bot's token is refused: it is revoked or rotated by an admin. */
+    async logOut(token: string, viewer: Viewer | null): Promise<boolean> {
+      if (viewer && viewer.kind !== 'user')
+        throw forbidden(
+          'bot/logout',
+          'logOut ends user sessions; a bot token is replaced with rotateBotToken or revoked with revokeBotToken by a workspace admin',
+        );
       cache.delete(hashToken(token));
       const r = await prisma.token.updateMany({
         where: { tokenHash: hashToken(token), revokedAt: null },
