@@ -1,6 +1,7 @@
 import type { ServiceDeps } from './deps.js';
 import { createAuthService } from './auth/auth.service.js';
 import { createBotsService } from './bots/bots.service.js';
+import { createIncomingWebhooksService } from './webhooks/incoming.service.js';
 import { createWorkspacesService } from './workspaces/workspaces.service.js';
 import { createChannelsService } from './channels/channels.service.js';
 import { createMessagesService } from './messages/messages.service.js';
@@ -21,6 +22,7 @@ export function createServices(deps: ServiceDeps) {
   const bots = createBotsService(deps, workspaces, auth);
   const channels = createChannelsService(deps, workspaces);
   const messages = createMessagesService(deps, channels, workspaces);
+  const incomingWebhooks = createIncomingWebhooksService(deps, workspaces, channels, messages);
   const reactions = createReactionsService(deps, messages.common);
   const readState = createReadStateService(deps, channels);
   const users = createUsersService(deps);
@@ -34,6 +36,7 @@ export function createServices(deps: ServiceDeps) {
     auth,
     workspaces,
     bots,
+    incomingWebhooks,
     channels,
     messages,
     reactions,
