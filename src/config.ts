@@ -67,6 +67,8 @@ export interface NotifyConfig {
   webPush: { publicKey: string; privateKey: string; subject: string } | null;
   fcm: { serviceAccountFile: string; endpoint: string } | null;
   apns: { keyFile: string; keyId: string; teamId: string; topic: string; host: string } | null;
+  /** Email digests over SMTP (null: off): the server URL, the From address, how often digests are looked for. */
+  email: { smtpUrl: string; from: string; digestIntervalMs: number } | null;
 }
 
 export interface Config {
@@ -192,6 +194,12 @@ const EnvSchema = z.object({
   OUTBOX_RETENTION_HOURS: int(0, 87_600).default(168),
   NOTIFY_ACTIVE_SUPPRESS_S: int(0, 86_400).default(120),
   PUSH_CA_FILE: z.string().optional(),
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\//, 'an smtp:// or smtps:// URL')
+    .optional(),
+  EMAIL_FROM: z.string().default('Chat <no-reply@localhost>'),
+  EMAIL_DIGEST_INTERVAL_S: int(1, 86_400).default(60),
   VAPID_PUBLIC_KEY: z.string().optional(),
   VAPID_PRIVATE_KEY: z.string().optional(),
   VAPID_SUBJECT: z.string().default('mailto:admin@localhost'),
@@ -361,6 +369,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     notify: {
       activeSuppressMs: e.NOTIFY_ACTIVE_SUPPRESS_S * 1000,
       caFile: e.PUSH_CA_FILE ?? null,
+      email: e.SMTP_URL
+        ? { smtpUrl: e.SMTP_URL, from: e.EMAIL_FROM, digestIntervalMs: e.EMAIL_DIGEST_INTERVAL_S * 1000 }
+        : null,
       webPush: both('VAPID_PUBLIC_KEY', e.VAPID_PUBLIC_KEY, 'VAPID_PRIVATE_KEY', e.VAPID_PRIVATE_KEY)
         ? { publicKey: e.VAPID_PUBLIC_KEY!, privateKey: e.VAPID_PRIVATE_KEY!, subject: e.VAPID_SUBJECT }
         : null,
