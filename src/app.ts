@@ -15,7 +15,6 @@ import { createAdmission } from './gateway/admission.js';
 import { createPersistedDocuments } from './gateway/persisted.js';
 import { explainLimits } from './gateway/limits-explained.js';
 import { registerHookRoutes } from './gateway/hooks.js';
-import { registerHookRoutes } from './gateway/hooks.js';
 import { createRateLimits } from './gateway/rate-limit.js';
 import { createMemoryRateLimitStore, createRedisRateLimitStore } from './infra/ratelimit/rate-limit.store.js';
 import { createLogger, type Logger } from './logger.js';
@@ -208,16 +207,6 @@ export async function buildApp(
     plugins: [...admission.httpPlugins(), explainLimits(config.limits.maxPageSize, config.graphql.maxCost)],
   });
   const router = createHttpRouter(log);
-  // Incoming webhooks: POST /hooks/<secret>, rate limited per hook (RATE_LIMITS hook.send).
-  const hookRule = { name: 'hook-send', ...(config.rateLimits.overrides['hook.send'] ?? { points: 60, seconds: 60 }) };
-  registerHookRoutes(router, {
-    hooks: services.incomingWebhooks,
-    limit: (id) =>
-      config.rateLimits.enabled
-        ? rateLimitStore.consume(hookRule, `hook:${id}`)
-        : Promise.resolve({ allowed: true, remaining: hookRule.points, resetMs: 0 }),
-    log,
-  });
   // Incoming webhooks: POST /hooks/<secret>, rate limited per hook (RATE_LIMITS hook.send).
   const hookRule = { name: 'hook-send', ...(config.rateLimits.overrides['hook.send'] ?? { points: 60, seconds: 60 }) };
   registerHookRoutes(router, {

@@ -2,7 +2,6 @@ import type { ServiceDeps } from './deps.js';
 import { createAuthService } from './auth/auth.service.js';
 import { createBotsService } from './bots/bots.service.js';
 import { createIncomingWebhooksService } from './webhooks/incoming.service.js';
-import { createIncomingWebhooksService } from './webhooks/incoming.service.js';
 import { createWorkspacesService } from './workspaces/workspaces.service.js';
 import { createChannelsService } from './channels/channels.service.js';
 import { createMessagesService } from './messages/messages.service.js';
@@ -24,7 +23,6 @@ export function createServices(deps: ServiceDeps) {
   const channels = createChannelsService(deps, workspaces);
   const messages = createMessagesService(deps, channels, workspaces);
   const incomingWebhooks = createIncomingWebhooksService(deps, workspaces, channels, messages);
-  const incomingWebhooks = createIncomingWebhooksService(deps, workspaces, channels, messages);
   const reactions = createReactionsService(deps, messages.common);
   const readState = createReadStateService(deps, channels);
   const users = createUsersService(deps);
@@ -38,7 +36,6 @@ export function createServices(deps: ServiceDeps) {
     auth,
     workspaces,
     bots,
-    incomingWebhooks,
     incomingWebhooks,
     channels,
     messages,

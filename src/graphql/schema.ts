@@ -1,10 +1,10 @@
 import { lexicographicSortSchema, printSchema } from 'graphql';
 import { builder } from './builder.js';
+import { withDescriptions } from './descriptions.js';
 import './modules/common.js';
 import './modules/auth.js';
 import './modules/user.js';
 import './modules/workspace.js';
-import './modules/webhooks.js';
 import './modules/webhooks.js';
 import './modules/channel.js';
 import './modules/message.js';
@@ -18,7 +18,7 @@ import './modules/typing.js';
 import './modules/thread.js';
 import './modules/notifications.js';
 
-export const schema = builder.toSchema();
+export const schema = withDescriptions(builder.toSchema());
 
 /** The committed form of the schema (schema/schema.graphql); a test fails when it drifts. */
 export const printedSchema = () => `${printSchema(lexicographicSortSchema(schema))}\n`;
