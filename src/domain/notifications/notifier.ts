@@ -40,6 +40,8 @@ export interface NotifierDeps {
   log: Logger;
   /** NOTIFY_ACTIVE_SUPPRESS_S in ms. */
   activeSuppressMs: number;
+  /** Record email-digest items (when email is configured). */
+  recordEmail?: boolean;
   /** Pushes in flight at once. */
   concurrency?: number;
   now?: () => number;
@@ -262,6 +264,13 @@ export function createNotifier(deps: NotifierDeps) {
       skippedDelivered: 0,
     };
     await deliver(loaded.m, decisions, out);
+    if (deps.recordEmail) {
+      const emailTo = [...decisions].filter(([, d]) => d.email).map(([id]) => BigInt(id));
+      if (emailTo.length)
+        await prisma.$executeRaw`
+          INSERT INTO email_digest_items (user_id, message_id)
+          SELECT u, ${messageId} FROM unnest(${emailTo}::bigint[]) AS u ON CONFLICT DO NOTHING`;
+    }
     return out;
   }
 
