@@ -39,6 +39,8 @@ import type { SearchIndex } from './infra/search/search-index.port.js';
 import { createOutboxRegistry, type OutboxRegistry } from './infra/outbox/registry.js';
 import { createNotifier, notifyPresenceOf } from './domain/notifications/notifier.js';
 import { createPushSender } from './infra/push/push.factory.js';
+import { createDigests, type Digests } from './domain/notifications/digests.js';
+import { createSmtpMailer } from './infra/mail/smtp.mailer.js';
 import { createHttpLifecycle } from './gateway/lifecycle.js';
 import { createOps } from './gateway/ops.js';
 import { createHttpRouter, type HttpRouter } from './gateway/http.js';
@@ -52,6 +54,8 @@ export interface App {
   searchIndex: SearchIndex;
   /** The outbox consumers (search, previews, ...); start() runs them when OUTBOX_WORKER=inline (`main.ts worker` runs them alone). */
   outbox: OutboxRegistry;
+  /** Email digests (null without SMTP_URL); they run where the notification consumer runs. */
+  digests: Digests | null;
   /** Every HTTP route: /graphql and /health (yoga), /files/... */
   router: HttpRouter;
   handler: ReturnType<typeof createGraphQLHandler>;
@@ -252,14 +256,34 @@ export async function buildApp(
   });
   // Notifications for people who are not looking (push): decided and sent off the real-time path.
   const push = createPushSender(config.notify, log);
+  const email = config.notify.email;
+  const mailer = email ? createSmtpMailer(email) : null;
   const notifier = createNotifier({
     prisma: workerDb.prisma,
     presence: notifyPresenceOf(presence),
     push,
     log: log.child({ component: 'notify' }),
     activeSuppressMs: config.notify.activeSuppressMs,
+    recordEmail: mailer !== null,
   });
-  outbox.register({ name: 'notifications', kinds: ['message.posted'], handle: (events) => notifier.handle(events) });
+  const digests =
+    email && mailer
+      ? createDigests({
+          prisma: workerDb.prisma,
+          presence,
+          mailer,
+          log: log.child({ component: 'digests' }),
+          intervalMs: email.digestIntervalMs,
+        })
+      : null;
+  outbox.register({
+    name: 'notifications',
+    kinds: ['message.posted'],
+    handle: (events) => {
+      digests?.start(); // digests run in the processes that run this consumer (inline or `npm run worker`)
+      return notifier.handle(events);
+    },
+  });
   websocket = attachWebSocket({ server, yoga: handler, config, contexts, realtime, log, admission });
 
   let stopped = false;
@@ -271,6 +295,7 @@ export async function buildApp(
     realtime,
     searchIndex,
     outbox,
+    digests,
     router,
     ops,
     handler,
@@ -303,6 +328,8 @@ export async function buildApp(
       lifecycle.closeAll();
       await outbox.stop();
       await push.close();
+      await digests?.stop();
+      await mailer?.close();
       if (workerDb !== db) {
         await workerIndex.close();
         await workerDb.close();
