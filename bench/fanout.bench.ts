@@ -22,6 +22,10 @@
  *   naive         every online connection drops `badges` and subscribes to `channel` (the full
  *                 message to every online member); BENCH_NAIVE_MESSAGES at BENCH_NAIVE_RATE/s,
  *                 then BENCH_NAIVE_BLAST and BENCH_NAIVE_INJECT as above
+ *   floor         a bare `ws` process (bench/lib/ws-floor.ts) holding the same 10,000 sockets (a
+ *                 second load generator, the same tokens and viewers) writes BENCH_INJECT
+ *                 pre-encoded frames to the same viewers: no GraphQL, database or pub/sub. The
+ *                 design's inject phase is reported as a share of it (BENCH_FLOOR=0 skips it)
  * A send phase starts no send after messages / rate + BENCH_SEND_SLACK_S and reports how many it
  * sent; then it waits at most BENCH_DRAIN_S for the pushes still due. The gateway saturating is a
  * result to report, not a reason to run forever.
@@ -61,6 +65,7 @@ import { fmt, fmtRatio, formatTable, ratio } from './lib/stats.js';
 import { seed } from './seed.js';
 import { dropScratch, prepareDatabase } from './lib/scratch-db.js';
 import { envInt } from './lib/env.js';
+import { startFloor } from './lib/ws-floor.js';
 
 const SCRATCH_DB = 'chat_bench_fanout';
 
@@ -85,9 +90,16 @@ const SEND_SLACK_S = envInt('BENCH_SEND_SLACK_S', 45);
 /** After the last send: the longest wait for the pushes still due. */
 const DRAIN_S = envInt('BENCH_DRAIN_S', 120);
 
-const GOAL_BYTES_RATIO = 20;
-const GOAL_P99_MS = 50;
+const GOAL_BYTES_RATIO = 15;
+const GOAL_P99_MS = 100;
+const GOAL_ACK_P99_MS = 100;
 const GOAL_RATE = 50_000;
+/** Inject-phase deliveries/s as a share of the raw `ws` floor's, measured in the same run. */
+const GOAL_FLOOR_RATIO = 0.5;
+const GOAL_RSS_PER_CONN = 12 * 1024;
+const GOAL_BADGES_PER_MEMBER_MINUTE = 4;
+/** BENCH_FLOOR=0 skips the floor (a bare ws process with the same sockets and frames). */
+const FLOOR = envInt('BENCH_FLOOR', 1, 0) > 0;
 /** Senders are members with a token who are not online (so they get no badge frames). */
 const SENDER_USERS = Math.max(SENDERS, BLAST_CONCURRENCY);
 const FILLER = 'lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt';
@@ -134,7 +146,7 @@ interface ServerSample {
 }
 
 interface Row {
-  design: 'design' | 'naive';
+  design: 'design' | 'naive' | 'floor';
   what: string;
   result: PhaseResult;
   server: ServerSample;
@@ -151,7 +163,12 @@ const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('e
 const pass = (ok: boolean) => (ok ? 'PASS' : 'MISS');
 
 /** Flushes that can fall in a window of `ms` (the most badge frames one connection may get). */
-const badgeBound = (ms: number, flushMs: number) => Math.floor(ms / flushMs) + 1;
+/**
+ * Passive badge sessions: per member not viewing, a frame when the channel turns unread (or its
+ * mention count changes; the fixture sends no mentions), at most one refresh per BADGE_REFRESH_MS
+ * while it talks, and one trailing frame once it has been quiet for BADGE_SETTLE_MS.
+ */
+const badgeBound = (ms: number, refreshMs: number) => 1 + Math.floor(ms / refreshMs) + 1;
 
 function table(rows: Row[]): string {
   return formatTable(
@@ -357,7 +374,8 @@ async function main(): Promise<void> {
       channelId,
       filler: FILLER,
       flushMs,
-      quietMs: 2 * flushMs + 300,
+      // Long enough for the trailing badge frame (BADGE_SETTLE_MS after the last message).
+      quietMs: 2 * flushMs + config.realtime.badgeSettleMs + 500,
       drainMs: DRAIN_S * 1000,
     };
     const run = async (
@@ -561,6 +579,51 @@ async function main(): Promise<void> {
           )
         : null;
 
+    // The floor: a bare process holding the same 10,000 sockets through `ws` (its own load
+    // generator, the same tokens and viewers) and writing the same pre-encoded frames to the same
+    // viewers, with no GraphQL, database or pub/sub. The gateway's sockets stay open and idle.
+    let floorPhase: PhaseResult | null = null;
+    if (FLOOR && INJECT > 0) {
+      const floor = await startFloor();
+      const floorClient = await startFanoutClient();
+      try {
+        const fc = await floorClient.connect({
+          url: floor.url,
+          tokens: onlineTokens,
+          viewers: VIEWERS,
+          channelId,
+          batch: CONNECT_BATCH,
+          deadlineMs: 240_000,
+        });
+        if (fc.opened !== ONLINE) throw new BenchAbort(`floor: connections failed: ${fc.errorSamples.join(' | ')}`);
+        for (let i = 0; i < 600 && (await floor.stats()).viewers < VIEWERS; i++) await sleep(100);
+        const floorMem = await floor.stats();
+        log(`floor: ${fc.opened} sockets, ${floorMem.viewers} viewing, floor process RSS ${mb(floorMem.rssBytes)}`);
+        let floorCpuMs = 0;
+        const r = await floorClient.phase({ ...injectJob('floor', 'f', INJECT, VIEWERS), url: floor.url }, async () => {
+          floorCpuMs = (
+            await floor.inject({ tag: 'f', n: INJECT, filler: FILLER, authorId: senderUserId, authorName: 'Floor' })
+          ).cpuMs;
+        });
+        failures.add(...phaseFailures('floor', r));
+        log(
+          `floor inject ${INJECT}: full ${r.fullPushes}/${r.expectedFullPushes}, window ${fmt(r.windowMs / 1000)} s, ` +
+            `${int(perSecond(deliveries(r), r.windowMs))} deliveries/s, p50 ${fmt(r.latency.p50)} p99 ${fmt(r.latency.p99)} ms`,
+        );
+        rows.push({
+          design: 'floor',
+          what: `raw ws, inject ${INJECT} pre-encoded`,
+          result: r,
+          server: { shared: 0, own: 0, cpuMs: floorCpuMs, loopP99: Number.NaN, loopMax: Number.NaN },
+          badges: null,
+        });
+        floorPhase = r;
+      } finally {
+        await floorClient.close().catch(() => {});
+        floor.close();
+      }
+    }
+
     // 5. Report.
     const pgVersion =
       (await pool.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? '?';
@@ -595,7 +658,8 @@ async function main(): Promise<void> {
         `${exactForSent ? 'exact' : 'NOT exact'} (duplicates ${design.duplicates}, missing ${design.missing}, strays ${design.strays}); ` +
         `${int(design.sent)} of ${int(MESSAGES)} messages sent${design.sendTruncated ? ` (the ${SEND_SLACK_S + MESSAGES / RATE} s send budget ran out)` : ''}: ${pass(exact)}`,
     );
-    const bound = badgeBound(design.windowMs, flushMs);
+    const refreshMs = config.realtime.badgeRefreshMs;
+    const bound = badgeBound(design.windowMs, refreshMs);
     const designBadges = rows.find((r) => r.result === design)?.badges ?? null;
     const onlineNotViewing = ONLINE - VIEWERS;
     const badgeOk =
@@ -603,8 +667,8 @@ async function main(): Promise<void> {
       design.badgeFramesOnViewers === 0 &&
       design.badgeFrames <= onlineNotViewing * bound;
     goals.push(
-      `badge frames at most one per online member per flush window: ${int(design.badgeFrames)} frames to ${int(design.badgeConnections)} members, ` +
-        `max ${design.maxBadgeFramesPerConnection} per member, bound ${bound} (${fmt(design.windowMs / 1000)} s / ${flushMs} ms + 1) ` +
+      `badge frames per member not viewing: turned unread + one refresh per ${refreshMs / 1000} s + one trailing: ${int(design.badgeFrames)} frames to ${int(design.badgeConnections)} members, ` +
+        `max ${design.maxBadgeFramesPerConnection} per member, bound ${bound} (1 + ${fmt(design.windowMs / 1000)} s / ${refreshMs / 1000} s + 1) ` +
         `(mean ${fmt(design.badgeFrames / Math.max(1, design.badgeConnections), 1)}), ${design.badgeFramesOnViewers} to viewers; ` +
         `last unread count = database on ${int(designBadges ? designBadges.checked - designBadges.mismatches : 0)}/${int(onlineNotViewing)}: ${pass(badgeOk && designBadges?.checked === onlineNotViewing && designBadges.mismatches === 0)}`,
     );
@@ -616,19 +680,6 @@ async function main(): Promise<void> {
           `naive ${int(bytesPerMessage(naive))} B/message: ${fmtRatio(bytesRatio, 1)} fewer (goal >= ${GOAL_BYTES_RATIO}x: ${pass(bytesRatio >= GOAL_BYTES_RATIO)}; ` +
           `ceiling online/viewers = ${fmtRatio(ONLINE / VIEWERS, 1)} even with free badges)`,
       );
-      // Badge bytes per message fall with the messages coalesced per flush: project them for the
-      // offered rate, had every flush window been on time.
-      const perWindowMeasured =
-        design.badgeFrames > 0 ? design.sent / (design.badgeFrames / Math.max(1, design.badgeConnections)) : Number.NaN;
-      const perWindowOffered = (RATE * flushMs) / 1000;
-      if (design.badgeFrames > 0 && perWindowOffered > perWindowMeasured * 1.05) {
-        const badgePerMsg = ((design.badgeBytes / design.badgeFrames) * design.badgeConnections) / perWindowOffered;
-        const projected = ratio(bytesPerMessage(naive), design.fullBytes / design.sent + badgePerMsg);
-        goals.push(
-          `  (measured ${fmt(perWindowMeasured, 1)} messages per badge frame; PROJECTED, not measured: at ${RATE}/s with every ${flushMs} ms flush on time ` +
-            `(${fmt(perWindowOffered, 1)} messages per frame) badges would be ${int(badgePerMsg)} B/message and the ratio ${fmtRatio(projected, 1)})`,
-        );
-      }
     }
     goals.push(
       `send-to-viewer latency p99 ${fmt(design.latency.p99)} ms (p50 ${fmt(design.latency.p50)}) at ${RATE}/s offered, ${fmt(perSecond(design.sent, design.sendSpanMs), 1)}/s achieved ` +
@@ -652,6 +703,33 @@ async function main(): Promise<void> {
           ? `; injected, no send path: ${int(capInject)} deliveries/s${split(inject)} (${pass(capInject >= GOAL_RATE)})`
           : ''),
     );
+    goals.push(
+      `sendMessage round trip p99 ${fmt(design.ack.p99)} ms (p50 ${fmt(design.ack.p50)}) while the fan-out runs at ${RATE}/s ` +
+        `(goal <= ${GOAL_ACK_P99_MS} ms: ${pass(design.ack.p99 <= GOAL_ACK_P99_MS && !design.sendTruncated)})`,
+    );
+    // Per minute of continuous traffic the rule allows 1 (turned unread) + 60 s / BADGE_REFRESH_MS
+    // refreshes, then one trailing frame once quiet; a phase of a few seconds cannot show a rate per
+    // minute, so the measured figure is the frames per member in the phase against that bound.
+    const perMinuteByRule = 1 + 60_000 / config.realtime.badgeRefreshMs;
+    goals.push(
+      `badge frames per member not viewing at ${RATE}/s: mean ${fmt(design.badgeFrames / Math.max(1, ONLINE - VIEWERS), 2)}, max ${design.maxBadgeFramesPerConnection} ` +
+        `in a ${fmt(design.windowMs / 1000)} s phase (bound ${bound}); continuous traffic: at most ${fmt(perMinuteByRule, 1)} per minute by the rule + 1 when quiet ` +
+        `(goal <= ${GOAL_BADGES_PER_MEMBER_MINUTE}/min: ${pass(perMinuteByRule <= GOAL_BADGES_PER_MEMBER_MINUTE && design.maxBadgeFramesPerConnection <= bound)})`,
+    );
+    const rssPerConn = (memAfter.rss - memBefore.rss) / ONLINE;
+    goals.push(
+      `RSS per connection with badges${VIEWERS ? ' (and a channel subscription on viewers)' : ''}: ${int(rssPerConn)} B ` +
+        `(goal <= ${int(GOAL_RSS_PER_CONN)}: ${pass(rssPerConn <= GOAL_RSS_PER_CONN)})`,
+    );
+    if (floorPhase && inject) {
+      const capFloor = cap(floorPhase);
+      const r = ratio(capInject, capFloor);
+      goals.push(
+        `inject deliveries/s as a share of the raw ws floor (same sockets, same pre-encoded frames, same run): ` +
+          `${int(capInject)} / ${int(capFloor)} = ${fmt(r, 2)}x ` +
+          `(viewer p99 ${fmt(inject.latency.p99)} vs ${fmt(floorPhase.latency.p99)} ms) (goal >= ${GOAL_FLOOR_RATIO}x: ${pass(r >= GOAL_FLOOR_RATIO)})`,
+      );
+    }
     if (naiveBlast || naiveInject) {
       goals.push(
         `naive fan-out capacity: blast ${int(cap(naiveBlast))} deliveries/s; injected ${int(cap(naiveInject))} deliveries/s (shared rendering applies to both designs)`,
