@@ -48,6 +48,8 @@ class SoakSocket {
   lastSeen: string | null = null;
   private op = 0;
   private stopping = false;
+  /** Operations only on an acknowledged connection (before the ack the server closes with 4401). */
+  private acked = false;
 
   constructor(
     private readonly cfg: SoakLoadConfig,
@@ -69,6 +71,7 @@ class SoakSocket {
         const m = JSON.parse(data.toString()) as { type: string; id?: string; payload?: unknown };
         if (m.type === 'connection_ack') {
           acked = true;
+          this.acked = true;
           counts.open++;
           counts.connects++;
           this.subscribe('badges', 'subscription { badges { __typename } }', {});
@@ -92,6 +95,7 @@ class SoakSocket {
         }
       });
       ws.on('close', (code) => {
+        this.acked = false;
         if (acked) counts.open--;
         counts.closes[code] = (counts.closes[code] ?? 0) + 1;
         if (!acked) resolve();
@@ -107,7 +111,7 @@ class SoakSocket {
   }
 
   operation(prefix: string, query: string, variables: Record<string, unknown>) {
-    if (this.ws?.readyState !== WebSocket.OPEN) return;
+    if (!this.acked || this.ws?.readyState !== WebSocket.OPEN) return;
     this.subscribe(`${prefix}-${++this.op}`, query, variables);
   }
 

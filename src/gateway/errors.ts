@@ -42,7 +42,14 @@ export function createMaskError(log: Logger) {
       log.warn({ err: { message: ((original ?? error) as Error).message } }, 'database unavailable');
       return new GraphQLError('The database is unavailable; retry shortly.', {
         path: gql?.path,
-        extensions: { code: 'SERVICE_UNAVAILABLE', reason: 'database/unavailable', retryAfterMs: 1000 },
+        extensions: {
+          code: 'SERVICE_UNAVAILABLE',
+          reason: 'database/unavailable',
+          retryAfterMs: 1000,
+          // Over HTTP: 503 with Retry-After (yoga consumes `http`), also when the request failed
+          // before execution (the token lookup in the context), which would otherwise be a 400.
+          http: { status: 503, headers: { 'retry-after': '1' } },
+        },
       });
     }
     log.error({ err: original ?? error }, 'unexpected error in resolver');

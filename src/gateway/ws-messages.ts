@@ -1,4 +1,6 @@
-import { MessageType, parseMessage } from 'graphql-ws';
+import { CloseCode, MessageType, parseMessage } from 'graphql-ws';
+import { isOutage } from '../domain/outage.js';
+import type { Logger } from '../logger.js';
 
 /** The message types a client may send to the server (graphql-transport-ws). */
 const FROM_CLIENT: ReadonlySet<string> = new Set([
@@ -24,4 +26,21 @@ export function invalidClientMessage(data: string): string | null {
     return 'Invalid message received';
   }
   return FROM_CLIENT.has(type) ? null : `Invalid message received: a client may not send "${type}"`;
+}
+
+/** WebSocket close code 1013 Try Again Later: a backing service is down, reconnect later. */
+export const TRY_AGAIN_LATER = 1013;
+
+/**
+ * How to close a socket whose message handling threw: an outage of a backing service (the
+ * database during connection_init's token lookup, say) is 1013 Try Again Later, logged as a
+ * warning; anything else is our bug: 4500, logged with its stack.
+ */
+export function closeFor(err: unknown, log: Logger): [number, string] {
+  if (isOutage(err)) {
+    log.warn({ err: { message: (err as Error).message } }, 'websocket message: service unavailable');
+    return [TRY_AGAIN_LATER, 'Service unavailable, try again later'];
+  }
+  log.error({ err }, 'websocket message handling failed');
+  return [CloseCode.InternalServerError, 'Internal server error'];
 }

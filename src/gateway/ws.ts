@@ -23,7 +23,7 @@ import { createFrameWriter } from './frames.js';
 import type { createGraphQLHandler } from './yoga.js';
 import { bearerToken, type ContextFactory } from './context.js';
 import { checkInputs } from './input-guard.js';
-import { invalidClientMessage } from './ws-messages.js';
+import { closeFor, invalidClientMessage } from './ws-messages.js';
 import type { Admission } from './admission.js';
 
 interface Extra {
@@ -251,8 +251,8 @@ export function attachWebSocket(deps: {
             try {
               await cb(data);
             } catch (err) {
-              log.error({ err }, 'websocket message handling failed');
-              socket.close(CloseCode.InternalServerError, 'Internal server error');
+              const [code, reason] = closeFor(err, log); // 1013 for an outage (retry), 4500 for our bugs
+              socket.close(code, reason);
             }
           }),
       },

@@ -7,6 +7,7 @@ import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { DatabaseConfig } from '../../config.js';
 import { createLogger, type Logger } from '../../logger.js';
 import { PrismaClient } from '../../generated/prisma/client.js';
+import { lockDataDir } from './data-dir-lock.js';
 import { countingAdapter, createStatementLog, type StatementLog } from './statements.js';
 
 export type { PrismaClient, StatementLog };
@@ -45,6 +46,7 @@ export async function createDatabase(config: DatabaseConfig, log?: Logger): Prom
 
 async function createPgliteDatabase(dataDir: string | null): Promise<Database> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const unlock = dataDir ? lockDataDir(dataDir) : () => {};
   const client = await PGlite.create(dataDir ?? undefined, { extensions: { pg_trgm } });
   const statements = createStatementLog();
   const prisma = new PrismaClient({ adapter: countingAdapter(new PrismaPGlite(client), statements.record) });
@@ -66,14 +68,17 @@ async function createPgliteDatabase(dataDir: string | null): Promise<Database> {
     async close() {
       await prisma.$disconnect();
       await client.close();
+      unlock();
     },
   };
 }
 
 async function createPostgresDatabase(url: string, poolSize: number, log: Logger): Promise<Database> {
-  // A server that does not answer (down, blackholed) fails a checkout within 5 s instead of
-  // holding the request until it comes back: the client gets SERVICE_UNAVAILABLE and may retry.
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000 });
+  // A server that does not answer (blackholed) fails a checkout within 30 s instead of holding the
+  // request forever: the client gets SERVICE_UNAVAILABLE and may retry. (The wait includes queueing
+  // for a free connection, so it is long enough not to shed ordinary overload; a refused or closed
+  // connection fails at once.)
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 30_000 });
   // An idle pooled connection killed by the server (restart, pg_terminate_backend) is an 'error'
   // event on the pool; unhandled, it would crash the process. The pool replaces the connection.
   pool.on('error', (err) => log.warn({ err }, 'postgres pool: idle connection lost'));
