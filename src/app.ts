@@ -44,6 +44,9 @@ import { createSmtpMailer } from './infra/mail/smtp.mailer.js';
 import { createHttpLifecycle } from './gateway/lifecycle.js';
 import { createOps } from './gateway/ops.js';
 import { createHttpRouter, type HttpRouter } from './gateway/http.js';
+import { createFileStore } from './infra/files/file-store.js';
+import type { FileStore } from './infra/files/file-store.port.js';
+import { createPreviewConsumer } from './domain/files/previews.js';
 
 export interface App {
   config: Config;
@@ -58,6 +61,8 @@ export interface App {
   digests: Digests | null;
   /** Every HTTP route: /graphql and /health (yoga), /files/... */
   router: HttpRouter;
+  /** Where file bytes live (FILE_STORE). */
+  fileStore: FileStore;
   handler: ReturnType<typeof createGraphQLHandler>;
   websocket: ReturnType<typeof attachWebSocket>;
   server: Server;
@@ -128,7 +133,14 @@ export async function buildApp(
   const hub = createHub(broker, log);
   // The read caches hear each channel they hold through the hub, and this process's publishes at once.
   const channelFeed = createChannelFeed(hub, publisher);
+  // Files: bytes in the fs or s3 store (FILE_STORE); fs URLs point at this server's /files/blob route.
+  let publicOrigin = config.files.publicUrl ?? `http://localhost:${config.port}`;
+  const fileStore = createFileStore(config.files.store, {
+    signingSecret: config.files.signingSecret,
+    baseUrl: () => publicOrigin,
+  });
   const services = createServices({
+    files: { store: fileStore.store, config: config.files },
     prisma: db.prisma,
     ids: createSnowflake(workerId),
     events: channelFeed.events,
@@ -225,6 +237,12 @@ export async function buildApp(
   router.route(['GET', 'HEAD'], '/health', (req, res) => handler(req, res));
   router.route('GET', '/ready', ops.readyRoute);
   router.route('GET', '/metrics', ops.metricsRoute);
+  if (fileStore.fs) {
+    const fs = fileStore.fs;
+    router.route(['GET', 'HEAD', 'PUT'], '/files/blob/*', (req, res, r) =>
+      fs.serve(req, res, r.params['*'] ?? '', r.query),
+    );
+  }
   const server = createServer(ops.wrap(router.listener));
   const lifecycle = createHttpLifecycle(server);
   // The outbox worker gets connections of its own on PostgreSQL (a bulkhead): requests queueing
@@ -254,6 +272,22 @@ export async function buildApp(
     kinds: Object.keys(searchHandlers),
     handle: (events) => searchHandlers[events[0]!.kind]!(events),
   });
+  // Thumbnails, dimensions and text snippets of READY files (src/domain/files/previews.ts).
+  outbox.register(
+    createPreviewConsumer({
+      prisma: workerDb.prisma,
+      store: fileStore.store,
+      events: channelFeed.events,
+      log: log.child({ component: 'previews' }),
+    }),
+  );
+  // Abandoned uploads and deleted messages' files leave the store (with the inline outbox worker).
+  let sweepTimer: NodeJS.Timeout | null = null;
+  const sweepFiles = () =>
+    services.files.sweep().then(
+      (r) => (r.abandoned || r.deleted ? log.info(r, 'file sweep') : undefined),
+      (err: unknown) => log.warn({ err }, 'file sweep failed'),
+    );
   // Notifications for people who are not looking (push): decided and sent off the real-time path.
   const push = createPushSender(config.notify, log);
   const email = config.notify.email;
@@ -301,14 +335,20 @@ export async function buildApp(
     handler,
     websocket,
     server,
+    fileStore: fileStore.store,
     start() {
-      if (config.outbox.worker === 'inline') outbox.start();
+      if (config.outbox.worker === 'inline') {
+        outbox.start();
+        sweepTimer = setInterval(() => void sweepFiles(), 60_000);
+        sweepTimer.unref();
+      }
       return new Promise((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => {
           server.off('error', reject);
           const { port } = server.address() as AddressInfo;
           const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+          if (!config.files.publicUrl) publicOrigin = `http://${host}:${port}`;
           resolve({ url: `http://${host}:${port}/graphql`, port });
         });
       });
@@ -316,6 +356,7 @@ export async function buildApp(
     async stop() {
       if (stopped) return;
       stopped = true;
+      if (sweepTimer) clearInterval(sweepTimer);
       const { drainMs, timeoutMs } = config.shutdown;
       const deadline = Date.now() + timeoutMs - 500;
       draining = true;
@@ -340,6 +381,7 @@ export async function buildApp(
       await lease?.release();
       await broker.close();
       await searchIndex.close();
+      await fileStore.store.close();
       await db.close();
     },
   };

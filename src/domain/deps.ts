@@ -3,6 +3,7 @@ import type { PrismaClient } from '../infra/db/database.js';
 import type { IdGenerator } from '../infra/ids/snowflake.js';
 import type { EventPublisher } from './events/events.js';
 import type { SearchIndex } from '../infra/search/search-index.port.js';
+import type { FileStore } from '../infra/files/file-store.port.js';
 import type { ChannelCacheOptions, ChannelFeed } from './channels/channel-cache.js';
 
 /** What domain services are built from; assembled once in the composition root (src/app.ts). */
@@ -14,6 +15,8 @@ export interface ServiceDeps {
   auth: Config['auth'];
   /** Where search documents go and searches run (postgres | typesense), chosen by app.ts. */
   searchIndex: SearchIndex;
+  /** Where file bytes live (fs | s3, chosen by app.ts) and the upload limits. */
+  files?: { store: FileStore; config: Config['files'] };
   /**
    * What happens in a channel, as this process hears it (its own publishes included): keeps the
    * read caches current. Without it nothing is cached (reads are still coalesced).

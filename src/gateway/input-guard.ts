@@ -83,6 +83,8 @@ function checkVariables(variables: unknown): GraphQLError | null {
       continue;
     }
     if (!value || typeof value !== 'object') continue;
+    // An uploaded file (multipart request): its bytes are not strings; the files service checks its name.
+    if (typeof (value as Blob).stream === 'function' && typeof (value as Blob).arrayBuffer === 'function') continue;
     if (depth >= MAX_VARIABLE_DEPTH)
       return refuse('variables', `must not nest deeper than ${MAX_VARIABLE_DEPTH} levels`, { path: path || '$' });
     if (Array.isArray(value))

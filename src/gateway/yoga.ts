@@ -19,25 +19,28 @@ import { inputGuard } from './input-guard.js';
 export const CSRF_HEADER = 'x-graphql-yoga-csrf';
 const MAX_BODY_BYTES = 1024 * 1024;
 
-/** Rejects oversized bodies before they are read. */
-const bodyLimit: Plugin = {
+/**
+ * Rejects oversized bodies before they are read: 1 MiB, or FILE_MAX_BYTES (plus room for the
+ * operation) for multipart uploads.
+ */
+const bodyLimit = (maxUploadBytes: number): Plugin => ({
   onRequest(payload) {
     const { request, fetchAPI } = payload;
     const length = Number(request.headers.get('content-length') ?? 0);
-    if (length > MAX_BODY_BYTES) {
+    const multipart = (request.headers.get('content-type') ?? '').startsWith('multipart/form-data');
+    const max = multipart ? maxUploadBytes + 64 * 1024 : MAX_BODY_BYTES;
+    if (length > max) {
       payload.endResponse(
         new fetchAPI.Response(
           JSON.stringify({
-            errors: [
-              { message: `request body exceeds ${MAX_BODY_BYTES} bytes`, extensions: { code: 'PAYLOAD_TOO_LARGE' } },
-            ],
+            errors: [{ message: `request body exceeds ${max} bytes`, extensions: { code: 'PAYLOAD_TOO_LARGE' } }],
           }),
           { status: 413, headers: { 'content-type': 'application/json' } },
         ),
       );
     }
   },
-};
+});
 
 /**
  * Documents that fail to parse or validate are the client's fault: answer 400 whatever the
@@ -120,7 +123,7 @@ export function createGraphQLHandler({
     plugins: [
       ...instrumentation,
       ...plugins,
-      bodyLimit,
+      bodyLimit(config.files.maxBytes),
       badRequestForInvalidDocuments,
       nestingLimit(Math.max(g.maxDepth * 2 + 8, 32), g.maxTokens),
       // Browsers cannot send this header cross-site without a preflight, so form posts and

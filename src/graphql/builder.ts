@@ -8,6 +8,8 @@ export const builder = new SchemaBuilder<{
   Scalars: {
     ID: { Input: string; Output: string };
     DateTime: { Input: Date; Output: Date };
+    /** An uploaded file (GraphQL multipart request spec); input only. */
+    File: { Input: globalThis.File; Output: never };
   };
 }>({
   defaultFieldNullability: false,

@@ -1,23 +1,344 @@
+/**
+ * Files: two upload paths ending in a READY file, who may see a file, short-lived download URLs,
+ * and the sweep of abandoned uploads and of deleted messages' files.
+ *
+ * Who may read a file (written once, in `accessFile`, and used by file(id), url, thumbnailUrl and
+ * sendMessage): someone who may read its channel AND either uploaded it or may read a live message
+ * that carries it. A file that was never sent is its uploader's alone. Everyone else gets
+ * NOT_FOUND, the same answer as for an id that does not exist.
+ *
+ * Upload checks, the same on both paths: the channel must accept the viewer's messages; the size is
+ * at most FILE_MAX_BYTES and within the workspace quota; the bytes in the store must be exactly the
+ * declared size (direct uploads); the type is decided by content sniffing (file-policy.ts), images
+ * may not exceed MAX_PIXELS, and only then is the file READY and a `file.ready` outbox event
+ * written for the previews consumer.
+ */
+import { randomBytes } from 'node:crypto';
+import { Transform, type Readable } from 'node:stream';
+import sharp from 'sharp';
 import type { ServiceDeps } from '../deps.js';
 import type { ChannelsService } from '../channels/channels.service.js';
-import type { Viewer } from '../viewer.js';
+import { requireScope, type Viewer } from '../viewer.js';
 import type { File } from '../../generated/prisma/client.js';
-import { isDomainError, notFound } from '../errors.js';
+import { badInput, DomainError, isDomainError, notFound, unavailable } from '../errors.js';
+import { withTx } from '../../infra/db/tx.js';
+import type { FileStore, PresignedRequest } from '../../infra/files/file-store.port.js';
+import type { FilesConfig } from '../../config.js';
+import {
+  checkTypeAllowed,
+  cleanFileName,
+  contentDisposition,
+  normalizeType,
+  PREVIEWABLE_IMAGES,
+  SNIFF_BYTES,
+  sniff,
+} from './file-policy.js';
 
-/** File references. Upload, storage and presigned URLs are the files issue; this checks access. */
+/** Images larger than this (width × height) are refused at upload: pixel and decompression bombs. */
+export const MAX_PIXELS = 100_000_000;
+export const FILE_READY_KIND = 'file.ready';
+export const THUMBNAIL_SIZES = [360, 720] as const;
+
+export interface FilesDeps {
+  store: FileStore;
+  config: FilesConfig;
+}
+
+export const payloadTooLarge = (max: number) =>
+  new DomainError('PAYLOAD_TOO_LARGE', 'file/too_large', `files are at most ${max} bytes`, { field: 'size', max });
+
 export function createFilesService(deps: ServiceDeps, channels: ChannelsService) {
-  return {
-    /** Loads a file the viewer may read (through its channel); NOT_FOUND otherwise, like every access check. */
-    async accessFile(viewer: Viewer, fileId: bigint): Promise<File> {
-      const file = await deps.prisma.file.findUnique({ where: { id: fileId } });
-      if (!file) throw notFound('file', fileId);
-      try {
-        await channels.accessChannel(viewer, file.channelId);
-        return file;
-      } catch (err) {
-        if (isDomainError(err) && err.code === 'NOT_FOUND') throw notFound('file', fileId);
-        throw err;
-      }
-    },
+  const { prisma } = deps;
+  const files = (): FilesDeps => {
+    if (!deps.files) throw unavailable('file/no_store', 'file storage is not configured');
+    return deps.files;
   };
+
+  /** Loads a file the viewer may read; NOT_FOUND otherwise, like every access check. */
+  async function accessFile(viewer: Viewer, fileId: bigint): Promise<File> {
+    const file = await prisma.file.findUnique({ where: { id: fileId } });
+    if (!file || file.deletedAt) throw notFound('file', fileId);
+    try {
+      await channels.accessChannel(viewer, file.channelId);
+    } catch (err) {
+      if (isDomainError(err) && err.code === 'NOT_FOUND') throw notFound('file', fileId);
+      throw err;
+    }
+    if (file.uploaderId === viewer.userId) return file;
+    // Someone else: only through a live message of this channel that carries it.
+    const carried = await prisma.messageFile.findFirst({
+      where: { fileId, message: { deletedAt: null, channelId: file.channelId } },
+      select: { messageId: true },
+    });
+    if (!carried || file.status !== 'READY') throw notFound('file', fileId);
+    return file;
+  }
+
+  /** The checks before any byte is accepted: membership, name, type lists, size and quota. */
+  async function admit(viewer: Viewer, channelId: bigint, name: string, size: number | null, declared: string) {
+    requireScope(viewer, 'CHAT_WRITE');
+    const { config } = files();
+    const { channel } = await channels.accessMembership(viewer, channelId);
+    const cleanName = cleanFileName(name);
+    const type = normalizeType(declared);
+    checkTypeAllowed(type, config);
+    if (size !== null) {
+      if (!Number.isSafeInteger(size) || size < 0)
+        throw badInput('file/bad_size', 'size must be a whole number of bytes', { field: 'size' });
+      if (size > config.maxBytes) throw payloadTooLarge(config.maxBytes);
+    }
+    await checkQuota(channel.workspaceId, size ?? 0);
+    return { channel, name: cleanName, type };
+  }
+
+  async function checkQuota(workspaceId: bigint, adding: number) {
+    const quota = files().config.workspaceQuotaBytes;
+    if (quota <= 0) return;
+    const [row] = await prisma.$queryRaw<{ used: bigint | null }[]>`
+      SELECT sum(size)::bigint AS used FROM files WHERE workspace_id = ${workspaceId} AND deleted_at IS NULL`;
+    if (Number(row?.used ?? 0) + adding > quota)
+      throw new DomainError(
+        'PAYLOAD_TOO_LARGE',
+        'file/quota_exceeded',
+        'the workspace has used its file storage quota',
+        {
+          quota,
+        },
+      );
+  }
+
+  const newKey = (fileId: bigint) =>
+    `f/${fileId}/${randomBytes(9)
+      .toString('base64url')
+      .toLowerCase()
+      .replace(/[^a-z0-9]/g, 'x')}`;
+
+  /**
+   * Direct upload, step 1: a PENDING file and a presigned PUT for exactly `size` bytes of
+   * `contentType`. The upload expires after FILE_UPLOAD_TTL_S; the sweep deletes it then.
+   */
+  async function createUpload(
+    viewer: Viewer,
+    input: { channelId: bigint; name: string; size: number; contentType: string },
+  ): Promise<{ file: File; upload: PresignedRequest }> {
+    const { channel, name, type } = await admit(viewer, input.channelId, input.name, input.size, input.contentType);
+    const { store, config } = files();
+    const id = deps.ids.next();
+    const storageKey = newKey(id);
+    const upload = await store.presignPut(storageKey, {
+      contentType: type,
+      size: input.size,
+      expiresInS: config.uploadTtlS,
+    });
+    const file = await prisma.file.create({
+      data: {
+        id,
+        workspaceId: channel.workspaceId,
+        channelId: channel.id,
+        uploaderId: viewer.userId,
+        name,
+        mimeType: type,
+        size: BigInt(input.size),
+        storageKey,
+        status: 'PENDING',
+        expiresAt: new Date(Date.now() + config.uploadTtlS * 1000),
+      },
+    });
+    return { file, upload };
+  }
+
+  /** Direct upload, step 2: the stored bytes must match the declared size and their sniffed type. */
+  async function completeUpload(viewer: Viewer, fileId: bigint): Promise<File> {
+    requireScope(viewer, 'CHAT_WRITE');
+    const file = await prisma.file.findUnique({ where: { id: fileId } });
+    // Someone else's upload is answered like an unknown id.
+    if (!file || file.uploaderId !== viewer.userId || file.deletedAt) throw notFound('file', fileId);
+    if (file.status === 'READY') return file;
+    if (file.expiresAt && file.expiresAt.getTime() < Date.now()) {
+      await discard(file);
+      throw badInput('file/upload_expired', 'the upload expired; create a new one', { field: 'fileId' });
+    }
+    await channels.accessMembership(viewer, file.channelId).catch((err: unknown) => {
+      if (isDomainError(err) && err.code === 'NOT_FOUND') throw notFound('file', fileId);
+      throw err;
+    });
+    const stat = await files().store.stat(file.storageKey);
+    if (!stat) throw badInput('file/not_uploaded', 'no bytes were uploaded for this file yet', { field: 'fileId' });
+    if (BigInt(stat.size) !== file.size) {
+      await discard(file);
+      throw badInput('file/size_mismatch', `the upload has ${stat.size} bytes, ${file.size} were declared`, {
+        field: 'fileId',
+      });
+    }
+    return finish(file, file.mimeType);
+  }
+
+  /**
+   * GraphQL multipart upload: the body is streamed into the store (never held whole), counted
+   * against FILE_MAX_BYTES as it arrives, then checked like a direct upload.
+   */
+  async function uploadFile(
+    viewer: Viewer,
+    channelId: bigint,
+    upload: { name: string; type: string; size?: number | null; stream: () => Readable },
+  ): Promise<File> {
+    const known = typeof upload.size === 'number' ? upload.size : null;
+    const { channel, name, type } = await admit(viewer, channelId, upload.name, known, upload.type);
+    const { store, config } = files();
+    const id = deps.ids.next();
+    const storageKey = newKey(id);
+    let file = await prisma.file.create({
+      data: {
+        id,
+        workspaceId: channel.workspaceId,
+        channelId: channel.id,
+        uploaderId: viewer.userId,
+        name,
+        mimeType: type,
+        size: BigInt(known ?? 0),
+        storageKey,
+        status: 'PENDING',
+        expiresAt: new Date(Date.now() + config.uploadTtlS * 1000),
+      },
+    });
+    let seen = 0;
+    const limit = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        seen += chunk.length;
+        if (seen > config.maxBytes) cb(payloadTooLarge(config.maxBytes));
+        else cb(null, chunk);
+      },
+    });
+    const body = upload.stream();
+    body.on('error', (err) => limit.destroy(err));
+    try {
+      const { size } = await store.put(storageKey, body.pipe(limit), { contentType: type });
+      file = await prisma.file.update({ where: { id }, data: { size: BigInt(size) } });
+    } catch (err) {
+      await discard(file);
+      throw err;
+    }
+    return finish(file, type);
+  }
+
+  /** Sniffs the stored bytes, refuses what does not add up (deleting it), else marks READY. */
+  async function finish(file: File, declared: string): Promise<File> {
+    const { store, config } = files();
+    let head: Buffer;
+    try {
+      head = await readHead(store, file.storageKey, Math.max(SNIFF_BYTES, 65_536), Number(file.size));
+    } catch (err) {
+      await discard(file);
+      throw err;
+    }
+    let verdict;
+    try {
+      verdict = await sniff(head.subarray(0, SNIFF_BYTES), declared);
+      checkTypeAllowed(verdict.contentType, config);
+      if (PREVIEWABLE_IMAGES.has(verdict.contentType)) await checkPixels(head);
+    } catch (err) {
+      await discard(file);
+      throw err;
+    }
+    return withTx(prisma, async (tx) => {
+      const ready = await tx.file.update({
+        where: { id: file.id },
+        data: { status: 'READY', mimeType: verdict.contentType, expiresAt: null, previewStatus: 'PENDING' },
+      });
+      await tx.outboxEvent.create({
+        data: { kind: FILE_READY_KIND, aggregateId: file.id, payload: { fileId: file.id.toString() } },
+      });
+      return ready;
+    });
+  }
+
+  async function discard(file: File) {
+    await files()
+      .store.delete(file.storageKey)
+      .catch(() => {});
+    await prisma.file.deleteMany({ where: { id: file.id, status: 'PENDING' } });
+  }
+
+  /** A short-lived URL for the file's bytes (or one of its thumbnails). */
+  async function downloadUrl(viewer: Viewer, file: File, thumbnail?: number): Promise<PresignedRequest | null> {
+    await accessFile(viewer, file.id);
+    if (file.status !== 'READY') return null;
+    const { store, config } = files();
+    if (thumbnail !== undefined) {
+      if (!file.thumbnailSizes.includes(thumbnail)) return null;
+      return store.presignGet(`t/${file.id}/${thumbnail}.webp`, {
+        expiresInS: config.urlTtlS,
+        contentType: 'image/webp',
+        contentDisposition: contentDisposition(`${file.name}.${thumbnail}.webp`, true),
+      });
+    }
+    const inline = isInlineType(file.mimeType);
+    return store.presignGet(file.storageKey, {
+      expiresInS: config.urlTtlS,
+      contentType: file.mimeType,
+      contentDisposition: contentDisposition(file.name, inline),
+    });
+  }
+
+  /**
+   * Deletes uploads never completed (past expiresAt) and the bytes of files whose messages were
+   * deleted more than FILE_RETENTION_HOURS ago. Returns how many files went.
+   */
+  async function sweep(now = new Date()): Promise<{ abandoned: number; deleted: number }> {
+    if (!deps.files) return { abandoned: 0, deleted: 0 };
+    const { config } = files();
+    const abandoned = await prisma.file.findMany({
+      where: { status: 'PENDING', expiresAt: { lt: now } },
+      take: 500,
+    });
+    for (const f of abandoned) await discard(f);
+    const cutoff = new Date(now.getTime() - config.retentionHours * 3_600_000);
+    const gone = await prisma.file.findMany({ where: { deletedAt: { lt: cutoff } }, take: 500 });
+    for (const f of gone) {
+      await removeBytes(f);
+      await prisma.file.delete({ where: { id: f.id } });
+    }
+    return { abandoned: abandoned.length, deleted: gone.length };
+  }
+
+  async function removeBytes(f: File) {
+    const { store } = files();
+    await store.delete(f.storageKey);
+    for (const s of f.thumbnailSizes) await store.delete(`t/${f.id}/${s}.webp`);
+  }
+
+  return { accessFile, createUpload, completeUpload, uploadFile, downloadUrl, sweep };
+}
+
+export type FilesService = ReturnType<typeof createFilesService>;
+
+function isInlineType(t: string) {
+  return ['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/avif'].includes(t) || /^(video|audio)\//.test(t);
+}
+
+async function readHead(store: FileStore, key: string, n: number, size: number): Promise<Buffer> {
+  if (size === 0) return Buffer.alloc(0);
+  const stream = await store.read(key, { start: 0, end: Math.min(n, size) - 1 });
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Refuses images whose header declares more than MAX_PIXELS (the header is enough; nothing is decoded). */
+async function checkPixels(head: Buffer) {
+  let meta: Awaited<ReturnType<ReturnType<typeof sharp>['metadata']>>;
+  try {
+    meta = await sharp(head, { limitInputPixels: false, failOn: 'none' }).metadata();
+  } catch {
+    return; // a header we cannot read here: the previews consumer decodes with limits anyway
+  }
+  const pixels = (meta.width ?? 0) * (meta.height ?? 0) * (meta.pages ?? 1);
+  if (pixels > MAX_PIXELS)
+    throw badInput(
+      'file/too_many_pixels',
+      `images are at most ${MAX_PIXELS} pixels (this one has ${meta.width}×${meta.height})`,
+      {
+        field: 'file',
+      },
+    );
 }

@@ -75,6 +75,13 @@ export function createEditService(deps: ServiceDeps, workspaces: WorkspacesServi
       });
       await tx.messageMention.deleteMany({ where: { messageId } });
       await tx.reaction.deleteMany({ where: { messageId } });
+      // Its files go too (the sweep removes their bytes after FILE_RETENTION_HOURS), unless
+      // another live message still carries them.
+      await tx.$executeRaw`
+        UPDATE files SET deleted_at = now() WHERE deleted_at IS NULL AND id IN (
+          SELECT mf.file_id FROM message_files mf WHERE mf.message_id = ${messageId}
+            AND NOT EXISTS (SELECT 1 FROM message_files o JOIN messages om ON om.id = o.message_id
+                            WHERE o.file_id = mf.file_id AND o.message_id <> ${messageId} AND om.deleted_at IS NULL))`;
       await tx.messageFile.deleteMany({ where: { messageId } });
       if (m.threadRootId) {
         const root = await tx.message.update({

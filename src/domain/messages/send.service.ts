@@ -75,7 +75,14 @@ export function createSendService(deps: ServiceDeps, channels: ChannelsService, 
     }
     if (fileIds.length) {
       const files = await prisma.file.findMany({
-        where: { id: { in: fileIds }, uploaderId: viewer.userId, status: 'READY' },
+        // Only files the sender uploaded to this channel, checked and READY, and not deleted.
+        where: {
+          id: { in: fileIds },
+          uploaderId: viewer.userId,
+          channelId: channel.id,
+          status: 'READY',
+          deletedAt: null,
+        },
       });
       if (files.length !== fileIds.length) throw notFound('file');
     }

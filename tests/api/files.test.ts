@@ -1,0 +1,406 @@
+/**
+ * Files end to end over real HTTP on the fs store (a temporary DATA_DIR): both upload paths, a
+ * member downloading the file and its thumbnail through expiring signed URLs, access on every
+ * path, and the hostile upload suite. The store contract (fs and s3) is in tests/unit/file-store.test.ts.
+ */
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deflateRawSync } from 'node:zlib';
+import { print } from 'graphql';
+import sharp from 'sharp';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { basicWorkspace, describeApi, startTestApp, type Client, type TestApp } from '../helpers/app.js';
+import { eventually } from '../helpers/eventually.js';
+import {
+  CompleteUploadDocument,
+  CreateChannelDocument,
+  CreateUploadDocument,
+  DeleteMessageDocument,
+  FileInfoDocument,
+  InviteToChannelDocument,
+  LeaveChannelDocument,
+  SendMessageDocument,
+  UploadFileDocument,
+} from '../generated/gql/graphql.js';
+
+type Who = Awaited<ReturnType<typeof basicWorkspace>>['ann'];
+
+describeApi('files', () => {
+  let t: TestApp;
+  let w: Awaited<ReturnType<typeof basicWorkspace>>;
+  let dataDir: string;
+  let png: Buffer;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'files-api-'));
+    t = await startTestApp({ DATA_DIR: dataDir, FILE_MAX_BYTES: String(2 * 1024 * 1024), OUTBOX_POLL_MS: '50' });
+    w = await basicWorkspace(t);
+    // A 1200×800 photo whose EXIF says "rotate 90°": thumbnails and dimensions come out upright.
+    png = await sharp({ create: { width: 1200, height: 800, channels: 3, background: { r: 200, g: 40, b: 40 } } })
+      .png()
+      .toBuffer();
+  });
+  afterAll(async () => {
+    await t?.stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  /** Direct upload: createUpload, PUT, completeUpload. Returns the PUT's status and the completion's result. */
+  async function direct(who: Who, body: Buffer, name: string, contentType: string, size = body.length) {
+    const created = await who.client.request(CreateUploadDocument, {
+      input: { channelId: w.general.id, name, size, contentType },
+    });
+    if (created.errors) return { created, put: null, done: null };
+    const up = created.data!.createUpload;
+    const put = await fetch(up.url, {
+      method: up.method,
+      headers: Object.fromEntries(up.headers.map((h) => [h.name, h.value])),
+      body: new Uint8Array(body),
+    });
+    const done = await who.client.request(CompleteUploadDocument, { fileId: up.fileId });
+    return { created, up, put, done };
+  }
+
+  /** uploadFile over the GraphQL multipart request spec, as a browser or curl sends it. */
+  async function multipart(client: Client, body: Buffer, name: string, type: string, csrf = true) {
+    const form = new FormData();
+    form.set(
+      'operations',
+      JSON.stringify({ query: print(UploadFileDocument), variables: { channelId: w.general.id, file: null } }),
+    );
+    form.set('map', JSON.stringify({ 0: ['variables.file'] }));
+    form.set('0', new Blob([new Uint8Array(body)], { type }), name);
+    const res = await fetch(client.url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${client.token}`, ...(csrf ? { 'x-graphql-yoga-csrf': '1' } : {}) },
+      body: form,
+    });
+    const json = (await res.json()) as {
+      data?: { uploadFile: { id: string; name: string; contentType: string; status: string } } | null;
+      errors?: { extensions?: { code?: string; reason?: string } }[];
+    };
+    return { status: res.status, ...json };
+  }
+
+  const code = (r: { errors?: readonly { extensions?: Record<string, unknown> }[] | null }) =>
+    r.errors?.[0]?.extensions?.['code'];
+  const reason = (r: { errors?: readonly { extensions?: Record<string, unknown> }[] | null }) =>
+    r.errors?.[0]?.extensions?.['reason'];
+
+  it('a picture goes up directly, is sent, and another member downloads it and its thumbnail', async () => {
+    const jpeg = await sharp(png).jpeg().withMetadata({ orientation: 6 }).toBuffer();
+    const { put, done } = await direct(w.ann, jpeg, 'holiday photo.jpg', 'image/jpeg');
+    expect(put!.status).toBe(200);
+    const file = done!.data!.completeUpload;
+    expect(file).toMatchObject({
+      status: 'READY',
+      contentType: 'image/jpeg',
+      size: jpeg.length,
+      name: 'holiday photo.jpg',
+    });
+
+    // Not sent yet: the uploader's alone.
+    expect((await w.bob.client.ok(FileInfoDocument, { id: file.id })).file).toBeNull();
+    const sent = await w.ann.client.ok(SendMessageDocument, {
+      input: { channelId: w.general.id, text: 'look', fileIds: [file.id] },
+    });
+    expect(sent.sendMessage.id).toBeTruthy();
+
+    const seen = await eventually(
+      async () => (await w.bob.client.ok(FileInfoDocument, { id: file.id, thumb: 360 })).file,
+      (f) => f?.previewStatus === 'READY',
+    );
+    // EXIF orientation 6 (90°): the upright picture is 800 wide, 1200 high.
+    expect(seen).toMatchObject({ width: 800, height: 1200 });
+    const download = await fetch(seen!.url!);
+    expect(download.status).toBe(200);
+    expect(download.headers.get('content-type')).toBe('image/jpeg');
+    expect(download.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(download.headers.get('content-disposition')).toMatch(/^inline; filename="holiday photo.jpg"/);
+    expect(Buffer.from(await download.arrayBuffer()).equals(jpeg)).toBe(true);
+
+    const thumb = await fetch(seen!.thumbnailUrl!);
+    expect(thumb.headers.get('content-type')).toBe('image/webp');
+    const meta = await sharp(Buffer.from(await thumb.arrayBuffer())).metadata();
+    expect(meta).toMatchObject({ format: 'webp', height: 360 });
+    expect(meta.width).toBe(240);
+    expect(meta.exif).toBeUndefined(); // metadata stripped
+
+    // Eve (another workspace) sees nothing; the URL is bound to its file.
+    expect((await w.eve.client.ok(FileInfoDocument, { id: file.id })).file).toBeNull();
+  });
+
+  it('uploads over the multipart request spec, and refuses one without the CSRF header', async () => {
+    const text = Buffer.from('line one\nline two\n');
+    const r = await multipart(w.ann.client, text, 'notes.txt', 'text/plain');
+    expect(r.errors).toBeUndefined();
+    expect(r.data!.uploadFile).toMatchObject({ name: 'notes.txt', contentType: 'text/plain', status: 'READY' });
+    const info = await eventually(
+      async () => (await w.ann.client.ok(FileInfoDocument, { id: r.data!.uploadFile.id })).file,
+      (f) => f?.previewStatus === 'READY',
+    );
+    expect(info!.textSnippet).toBe('line one\nline two\n');
+    const dl = await fetch(info!.url!);
+    expect(dl.headers.get('content-disposition')).toMatch(/^attachment; /);
+
+    const before = await t.app.db.prisma.file.count();
+    const noCsrf = await multipart(w.ann.client, text, 'notes.txt', 'text/plain', false);
+    expect(noCsrf.status).toBeGreaterThanOrEqual(400);
+    expect(noCsrf.data?.uploadFile).toBeFalsy();
+    expect(await t.app.db.prisma.file.count()).toBe(before);
+  });
+
+  it('refuses hostile uploads on both paths and keeps nothing of them', async () => {
+    const before = await t.app.db.prisma.file.count({ where: { status: 'READY' } });
+    // A PNG header claiming 50,000 × 50,000 pixels (2.5 gigapixels) with a tiny body.
+    const bomb = pngHeader(50_000, 50_000);
+    const cases: { name: string; body: Buffer; type: string; reason: string }[] = [
+      { name: 'bomb.png', body: bomb, type: 'image/png', reason: 'file/too_many_pixels' },
+      {
+        name: 'evil.svg',
+        body: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'),
+        type: 'image/svg+xml',
+        reason: 'file/active_content',
+      },
+      {
+        name: 'page.png',
+        body: Buffer.from('<!doctype html><html><script>alert(document.cookie)</script></html>'),
+        type: 'image/png',
+        reason: 'file/type_mismatch',
+      },
+      {
+        name: 'polyglot.gif',
+        body: Buffer.concat([
+          Buffer.from('GIF89a\x01\x00\x01\x00\x00\x00\x00', 'latin1'),
+          Buffer.from('<script>alert(1)</script>'),
+        ]),
+        type: 'image/gif',
+        reason: 'file/polyglot',
+      },
+      {
+        name: 'archive.png',
+        body: zipOf('a.txt', Buffer.alloc(100, 65)),
+        type: 'image/png',
+        reason: 'file/type_mismatch',
+      },
+    ];
+    for (const c of cases) {
+      const d = await direct(w.ann, c.body, c.name, c.type);
+      expect([c.name, code(d.done!)]).toEqual([c.name, 'BAD_USER_INPUT']);
+      expect([c.name, reason(d.done!)]).toEqual([c.name, c.reason]);
+      const m = await multipart(w.ann.client, c.body, c.name, c.type);
+      expect([c.name, m.errors?.[0]?.extensions?.reason]).toEqual([c.name, c.reason]);
+    }
+    expect(await t.app.db.prisma.file.count({ where: { status: 'READY' } })).toBe(before);
+    expect(await t.app.db.prisma.file.count({ where: { status: 'PENDING' } })).toBe(0);
+    // Only our keys under the store's root, nothing beside it.
+    expect(await readdir(dataDir)).toEqual(expect.arrayContaining(['files']));
+    expect((await readdir(dataDir)).filter((f) => f !== 'files' && f !== 'pglite')).toEqual([]);
+  });
+
+  it('neutralizes names and markup, keeps archives as attachments, and refuses what it must', async () => {
+    const txt = Buffer.from('hello');
+    const traversal = await multipart(w.ann.client, txt, '../../../etc/passwd', 'text/plain');
+    expect(traversal.data!.uploadFile.name).toBe('passwd');
+    const rlo = await multipart(w.ann.client, txt, 'invoice\u202Efdp.exe', 'text/plain');
+    expect(rlo.data!.uploadFile.name).toBe('invoice_fdp.exe');
+    const long = await direct(w.ann, txt, 'x'.repeat(300), 'text/plain');
+    expect(reason(long.created)).toBe('file/name_too_long');
+    const nul = await direct(w.ann, txt, 'a\u0000b.txt', 'text/plain');
+    expect(code(nul.created)).toBe('BAD_USER_INPUT');
+
+    // HTML declared as HTML: kept, but served as text/plain, as an attachment, never rendered.
+    const html = await direct(w.ann, Buffer.from('<html><body>hi</body></html>'), 'page.html', 'text/html');
+    expect(html.done!.data!.completeUpload.contentType).toBe('text/plain');
+    // A decompression bomb (a zip of 20 MiB of zeros): stored as an opaque attachment, never unpacked.
+    const bombZip = zipOf('zeros.bin', Buffer.alloc(20 * 1024 * 1024));
+    const zip = await direct(w.ann, bombZip, 'zeros.zip', 'application/zip');
+    expect(zip.done!.data!.completeUpload).toMatchObject({ contentType: 'application/zip', status: 'READY' });
+    const info = (await w.ann.client.ok(FileInfoDocument, { id: zip.done!.data!.completeUpload.id })).file!;
+    const dl = await fetch(info.url!, { method: 'HEAD' });
+    expect(dl.headers.get('content-disposition')).toMatch(/^attachment; filename="zeros.zip"/);
+    expect(dl.headers.get('content-type')).toBe('application/zip');
+  });
+
+  it('checks sizes: larger and smaller bodies than declared, over the limit, and reused or forged URLs', async () => {
+    const body = Buffer.alloc(1000, 66);
+    const larger = await direct(w.ann, Buffer.alloc(1001, 66), 'a.txt', 'text/plain', 1000);
+    expect(larger.put!.status).toBe(413);
+    expect(reason(larger.done!)).toBe('file/not_uploaded');
+    const smaller = await direct(w.ann, Buffer.alloc(999, 66), 'a.txt', 'text/plain', 1000);
+    expect(smaller.put!.status).toBe(400);
+    const tooBig = await w.ann.client.request(CreateUploadDocument, {
+      input: {
+        channelId: w.general.id,
+        name: 'big.bin',
+        size: 3 * 1024 * 1024,
+        contentType: 'application/octet-stream',
+      },
+    });
+    expect(code(tooBig)).toBe('PAYLOAD_TOO_LARGE');
+    const overMultipart = await multipart(
+      w.ann.client,
+      Buffer.alloc(2 * 1024 * 1024 + 10),
+      'big.bin',
+      'application/octet-stream',
+    );
+    expect(overMultipart.errors?.[0]?.extensions).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+
+    // Two uploads: the first URL cannot write the second file, and a forged signature writes nothing.
+    const a = (
+      await w.ann.client.ok(CreateUploadDocument, {
+        input: { channelId: w.general.id, name: 'a.txt', size: 1000, contentType: 'text/plain' },
+      })
+    ).createUpload;
+    const b = (
+      await w.ann.client.ok(CreateUploadDocument, {
+        input: { channelId: w.general.id, name: 'b.txt', size: 1000, contentType: 'text/plain' },
+      })
+    ).createUpload;
+    const keyOf = (u: string) => new URL(u).pathname;
+    const reused = a.url.replace(keyOf(a.url), keyOf(b.url));
+    expect(
+      (await fetch(reused, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: new Uint8Array(body) }))
+        .status,
+    ).toBe(403);
+    const forged = new URL(b.url);
+    forged.searchParams.set(
+      'sig',
+      forged.searchParams.get('sig')!.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')),
+    );
+    expect(
+      (await fetch(forged, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: new Uint8Array(body) }))
+        .status,
+    ).toBe(403);
+    expect(reason(await w.ann.client.request(CompleteUploadDocument, { fileId: b.fileId }))).toBe('file/not_uploaded');
+
+    // Someone else's fileId: completing it or sending it is NOT_FOUND.
+    expect(code(await w.bob.client.request(CompleteUploadDocument, { fileId: a.fileId }))).toBe('NOT_FOUND');
+    expect(
+      (await fetch(a.url, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: new Uint8Array(body) }))
+        .status,
+    ).toBe(200);
+    const ready = (await w.ann.client.ok(CompleteUploadDocument, { fileId: a.fileId })).completeUpload;
+    expect(
+      code(
+        await w.bob.client.request(SendMessageDocument, {
+          input: { channelId: w.general.id, text: 'mine', fileIds: [ready.id] },
+        }),
+      ),
+    ).toBe('NOT_FOUND');
+  });
+
+  it('a member who left a private channel gets no file and no fresh URL; expired uploads are swept', async () => {
+    const secret = (
+      await w.ann.client.ok(CreateChannelDocument, {
+        workspaceId: w.workspace.id,
+        name: `secret-${Date.now()}`,
+        private: true,
+      })
+    ).createChannel;
+    await w.ann.client.ok(InviteToChannelDocument, { channelId: secret.id, userIds: [w.bob.id] });
+    const up = (
+      await w.ann.client.ok(CreateUploadDocument, {
+        input: { channelId: secret.id, name: 'plan.txt', size: 4, contentType: 'text/plain' },
+      })
+    ).createUpload;
+    await fetch(up.url, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: 'plan' });
+    const file = (await w.ann.client.ok(CompleteUploadDocument, { fileId: up.fileId })).completeUpload;
+    // Sending it to another channel is refused: files belong to the channel they were uploaded to.
+    expect(
+      code(
+        await w.ann.client.request(SendMessageDocument, {
+          input: { channelId: w.general.id, text: 'x', fileIds: [file.id] },
+        }),
+      ),
+    ).toBe('NOT_FOUND');
+    const msg = (
+      await w.ann.client.ok(SendMessageDocument, { input: { channelId: secret.id, text: 'x', fileIds: [file.id] } })
+    ).sendMessage;
+    expect((await w.bob.client.ok(FileInfoDocument, { id: file.id })).file?.url).toBeTruthy();
+    await w.bob.client.ok(LeaveChannelDocument, { channelId: secret.id });
+    expect((await w.bob.client.ok(FileInfoDocument, { id: file.id })).file).toBeNull();
+
+    // Deleting the message hides the file at once; its bytes go after the retention period.
+    await w.ann.client.ok(DeleteMessageDocument, { id: msg.id });
+    expect((await w.ann.client.ok(FileInfoDocument, { id: file.id })).file).toBeNull();
+    const row = await t.app.db.prisma.file.findUniqueOrThrow({ where: { id: BigInt(file.id) } });
+    expect(await t.app.fileStore.stat(row.storageKey)).not.toBeNull();
+    const later = new Date(Date.now() + (t.config.files.retentionHours + 1) * 3_600_000);
+    const abandoned = (
+      await w.ann.client.ok(CreateUploadDocument, {
+        input: { channelId: w.general.id, name: 'never.txt', size: 4, contentType: 'text/plain' },
+      })
+    ).createUpload;
+    const swept = await t.app.services.files.sweep(later);
+    expect(swept.deleted).toBeGreaterThanOrEqual(1);
+    expect(swept.abandoned).toBeGreaterThanOrEqual(1);
+    expect(await t.app.fileStore.stat(row.storageKey)).toBeNull();
+    expect(await t.app.db.prisma.file.findUnique({ where: { id: BigInt(abandoned.fileId) } })).toBeNull();
+    expect(code(await w.ann.client.request(CompleteUploadDocument, { fileId: abandoned.fileId }))).toBe('NOT_FOUND');
+  });
+});
+
+/** A PNG signature and IHDR chunk declaring width × height, then an empty IDAT and IEND. */
+function pngHeader(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(td));
+    return Buffer.concat([len, td, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // truecolour
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', Buffer.from([0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01])),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+function crc32(buf: Buffer): number {
+  let c = ~0;
+  for (const b of buf) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+  }
+  return ~c >>> 0;
+}
+
+/** A one-entry ZIP archive (deflated): small on the wire, large unpacked. */
+function zipOf(name: string, content: Buffer): Buffer {
+  const data = deflateRawSync(content);
+  const n = Buffer.from(name);
+  const crc = crc32(content);
+  const local = Buffer.alloc(30);
+  local.writeUInt32LE(0x04034b50, 0);
+  local.writeUInt16LE(20, 4);
+  local.writeUInt16LE(8, 8);
+  local.writeUInt32LE(crc, 14);
+  local.writeUInt32LE(data.length, 18);
+  local.writeUInt32LE(content.length, 22);
+  local.writeUInt16LE(n.length, 26);
+  const central = Buffer.alloc(46);
+  central.writeUInt32LE(0x02014b50, 0);
+  central.writeUInt16LE(20, 4);
+  central.writeUInt16LE(20, 6);
+  central.writeUInt16LE(8, 10);
+  central.writeUInt32LE(crc, 16);
+  central.writeUInt32LE(data.length, 20);
+  central.writeUInt32LE(content.length, 24);
+  central.writeUInt16LE(n.length, 28);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(1, 8);
+  end.writeUInt16LE(1, 10);
+  end.writeUInt32LE(46 + n.length, 12);
+  end.writeUInt32LE(30 + n.length + data.length, 16);
+  return Buffer.concat([local, n, data, central, n, end]);
+}
