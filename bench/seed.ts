@@ -26,7 +26,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig } from '../src/config.js';
+import { buildApp } from '../src/app.js';
+import { createLogger } from '../src/logger.js';
 import { hashPassword } from '../src/domain/auth/password.js';
 import { createDatabase, type Database, type SqlSession } from '../src/infra/db/database.js';
 import { migrate } from '../src/infra/db/migrator.js';
@@ -482,6 +484,18 @@ async function main(): Promise<void> {
   } finally {
     await db.close();
   }
+  // The rows were written in bulk, around the outbox: index them now, so they are searchable.
+  log('indexing the seeded messages for search');
+  const app = await buildApp(
+    { ...config, outbox: { ...config.outbox, worker: 'off' } },
+    { log: createLogger({ logLevel: 'warn' }) },
+  );
+  try {
+    const r = await app.services.search.reindex();
+    log(`search index: ${JSON.stringify(r)}`);
+  } finally {
+    await app.stop();
+  }
 }
 
 function redactUrl(url: string): string {
@@ -496,7 +510,9 @@ function redactUrl(url: string): string {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main().catch((err: unknown) => {
-    process.stderr.write(`[seed] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    const text =
+      err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+    process.stderr.write(`[seed] failed: ${text}\n`);
     process.exitCode = 1;
   });
 }

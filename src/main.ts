@@ -6,6 +6,7 @@ import { migrate } from './infra/db/migrator.js';
 import { isSearchCommand, runSearchCommand } from './cli/search.commands.js';
 import cluster from 'node:cluster';
 import { format } from 'node:util';
+import { createServer as createNetServer } from 'node:net';
 
 /** `--gateways N` (or GATEWAYS=N): how many gateway processes share the port. */
 function gatewaysArg(argv: string[]): { count: number; rest: string[] } {
@@ -57,6 +58,39 @@ async function runPrimary(count: number) {
   process.once('SIGTERM', stop);
 }
 
+/** Fails with one line when host:port cannot be listened on (in use, or not an address of this machine). */
+async function assertPortFree(host: string, port: number) {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new ConfigError(
+          err.code === 'EADDRINUSE'
+            ? `port ${port} is already in use on ${host} (another server running? set PORT)`
+            : `cannot listen on ${host}:${port}: ${err.message} (check HOST and PORT)`,
+        ),
+      ),
+    );
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
+}
+
+/** One line for the usual reasons a database cannot be reached, instead of a stack trace. */
+function databaseProblem(err: unknown): string | null {
+  const e = err as { code?: string; message?: string };
+  const codes: Record<string, string> = {
+    ECONNREFUSED: 'nothing is listening there',
+    ENOTFOUND: 'the host name does not resolve',
+    ETIMEDOUT: 'the connection timed out',
+    '28P01': 'the password is wrong',
+    '28000': 'the role is not allowed to connect',
+    '3D000': 'the database does not exist',
+  };
+  const why = e.code ? codes[e.code] : undefined;
+  return why ? `cannot connect to DATABASE_URL: ${why} (${e.message ?? e.code})` : null;
+}
+
 /**
  * Entry point: `serve` (default), `migrate`, or the search/outbox commands `worker`, `reindex`,
  * `outbox:status` (src/cli/search.commands.ts). Parses config and calls the composition root.
@@ -85,6 +119,8 @@ async function main(args: string[]) {
   }
   if (command !== 'serve')
     throw new ConfigError(`unknown command "${command}" (expected serve, migrate, worker, reindex or outbox:status)`);
+  // A busy port is found before any migration runs (start() would find it only after them).
+  await assertPortFree(config.host, config.port);
   const app = await buildApp(config, { log });
   const { url } = await app.start();
   log.info({ url, database: config.database.kind, pid: process.pid }, 'listening');
@@ -121,6 +157,6 @@ async function main(args: string[]) {
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   // What the terminal shows when the command fails: the message of a configuration mistake, else the error.
-  process.stderr.write(`${err instanceof ConfigError ? err.message : format(err)}\n`);
+  process.stderr.write(`${err instanceof ConfigError ? err.message : (databaseProblem(err) ?? format(err))}\n`);
   process.exit(1);
 });
