@@ -8,7 +8,6 @@ import type { DatabaseConfig } from '../../config.js';
 import { createLogger, type Logger } from '../../logger.js';
 import { PrismaClient } from '../../generated/prisma/client.js';
 import { lockDataDir } from './data-dir-lock.js';
-import { lockDataDir } from './data-dir-lock.js';
 import { countingAdapter, createStatementLog, type StatementLog } from './statements.js';
 
 export type { PrismaClient, StatementLog };
@@ -48,7 +47,6 @@ export async function createDatabase(config: DatabaseConfig, log?: Logger): Prom
 async function createPgliteDatabase(dataDir: string | null): Promise<Database> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const unlock = dataDir ? lockDataDir(dataDir) : () => {};
-  const unlock = dataDir ? lockDataDir(dataDir) : () => {};
   const client = await PGlite.create(dataDir ?? undefined, { extensions: { pg_trgm } });
   const statements = createStatementLog();
   const prisma = new PrismaClient({ adapter: countingAdapter(new PrismaPGlite(client), statements.record) });
@@ -70,7 +68,6 @@ async function createPgliteDatabase(dataDir: string | null): Promise<Database> {
     async close() {
       await prisma.$disconnect();
       await client.close();
-      unlock();
       unlock();
     },
   };
