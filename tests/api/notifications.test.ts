@@ -277,8 +277,8 @@ describeApi('notifications', () => {
   }
 
   it('decides who gets a push for every case of the matrix, and sends it once', async () => {
-    const prepared: { c: Case; bob: Bob; messageId: string }[] = [];
-    for (const c of matrix) {
+    // Cases are independent (a fresh Bob and channel each): set up concurrently.
+    const prepare = async (c: Case) => {
       const bob = await newBob();
       const channelId = await channelWith(bob, c.dm);
       if (c.prefs) await bob.client.ok(UpdateNotificationPreferencesDocument, { input: c.prefs });
@@ -297,8 +297,9 @@ describeApi('notifications', () => {
         }
       }
       const messageId = await c.act(ctxFor(bob, channelId));
-      prepared.push({ c, bob, messageId });
-    }
+      return { c, bob, messageId };
+    };
+    const prepared = await Promise.all(matrix.map(prepare));
     await drain();
 
     const got = prepared.map(({ c, bob, messageId }) => {
@@ -328,7 +329,7 @@ describeApi('notifications', () => {
       SELECT 'message.posted', id, '{}'::jsonb FROM unnest(${ids}::bigint[]) AS id`;
     await drain();
     expect(fake.received.length).toBe(before);
-  });
+  }, 120_000);
 
   it('payloads are small: a title, the channel, a trimmed preview and ids', async () => {
     const bob = await newBob();
