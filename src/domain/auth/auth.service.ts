@@ -102,7 +102,9 @@ export function createAuthService(deps: ServiceDeps) {
       }
       const viewer = await pending;
       if (cache.size >= TOKEN_CACHE_MAX) cache.delete(cache.keys().next().value!);
-      cache.set(tokenHash, { viewer, until: now + TOKEN_CACHE_MS });
+      // Trusted from when the lookup answered: a request that queued behind a herd must not store
+      // an answer that is already expired (every later request would look the token up again).
+      cache.set(tokenHash, { viewer, until: Date.now() + TOKEN_CACHE_MS });
       return viewer;
     },
 
