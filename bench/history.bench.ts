@@ -66,6 +66,24 @@ const NAIVE_REQUESTS = envInt('BENCH_NAIVE_REQUESTS', 1_000);
 const LOW_CONCURRENCY = envInt('BENCH_LOW_CONCURRENCY', 1);
 const LOW_REQUESTS = envInt('BENCH_LOW_REQUESTS', 1_000);
 const TIMEOUT_S = envInt('BENCH_TIMEOUT_S', 900);
+/** The herd: this many clients open #general at once, each with one request, caches cold. */
+const HERD = envInt('BENCH_HERD', 2_000);
+// Goals of issue 10 (same run, 32 clients): the read path against the `{ __typename }` floor.
+const GOAL_LATEST_THROUGHPUT_RATIO = 0.8;
+const GOAL_LATEST_P99_RATIO = 1.5;
+const GOAL_DEEP_THROUGHPUT_RATIO = 0.5;
+const GOAL_HERD_STATEMENTS = 3;
+
+/** What the herd cost the database, by kind of statement (counted on the app's database adapter). */
+interface HerdCost {
+  total: number;
+  page: number;
+  access: number;
+  profiles: number;
+  tokens: number;
+  other: number;
+}
+let herdCost: HerdCost | null = null;
 
 // Relay paging: the list is newest first, so "older than X" is first/after X.
 const HISTORY_QUERY = `query History($channelId: ID!, $after: ID, $first: Int) {
@@ -411,6 +429,28 @@ function report(rows: Row[]): string {
     }
     lines.push(parts.join('; '));
   }
+  const floor = find('baseline', CONCURRENCY);
+  const latestRow = find('latest', CONCURRENCY);
+  const deepRow = find('deep', CONCURRENCY);
+  if (floor && latestRow && deepRow) {
+    const tput = ratio(latestRow.result.throughput, floor.result.throughput);
+    const p99 = ratio(latestRow.summary.p99, floor.summary.p99);
+    const deep = ratio(deepRow.result.throughput, floor.result.throughput);
+    lines.push(
+      `${CONCURRENCY} clients against the { __typename } floor: newest page req/s ${fmtRatio(tput)} (goal >= ${GOAL_LATEST_THROUGHPUT_RATIO}: ${pass(tput >= GOAL_LATEST_THROUGHPUT_RATIO)}); ` +
+        `newest page p99 ${fmtRatio(p99)} (goal <= ${GOAL_LATEST_P99_RATIO}: ${pass(p99 <= GOAL_LATEST_P99_RATIO)}); ` +
+        `deep page req/s ${fmtRatio(deep)} (goal >= ${GOAL_DEEP_THROUGHPUT_RATIO}: ${pass(deep >= GOAL_DEEP_THROUGHPUT_RATIO)})`,
+    );
+  }
+  const herdRow = rows.find((r) => r.scenario === 'herd');
+  if (herdRow && herdCost) {
+    const readPath = herdCost.page + herdCost.access + herdCost.profiles;
+    lines.push(
+      `herd: ${HERD} clients open one channel at once (cold caches): ${herdCost.total} SQL statements ` +
+        `(page ${herdCost.page}, access ${herdCost.access}, profiles ${herdCost.profiles}, token lookups ${herdCost.tokens}, other ${herdCost.other}); ` +
+        `read path ${readPath} (goal <= ${GOAL_HERD_STATEMENTS}: ${pass(readPath <= GOAL_HERD_STATEMENTS)}); p99 ${fmt(herdRow.summary.p99)} ms`,
+    );
+  }
   const sqlPasses = [...new Set(rows.filter((r) => r.scenario.startsWith('sql:')).map((r) => r.clients))];
   for (const clients of sqlPasses) {
     const partial = find('sql:partial', clients);
@@ -549,6 +589,43 @@ async function main(): Promise<void> {
         record(s.scenario, s.what, p.clients, r);
       }
     }
+    // 3b. The herd: HERD clients, one request each, all at once, on #general with the channel
+    // cache emptied and the profile cache expired (5 s): what a viral channel costs. The load
+    // generator is another process; statements are counted on the app's database adapter.
+    app.services.channels.cache.clear();
+    await new Promise((r) => setTimeout(r, 5_500));
+    const herd = await app.db.statements.during(() =>
+      worker!.run({
+        name: 'herd',
+        url: gqlUrl,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        clientHeaders,
+        concurrency: HERD,
+        requests: HERD,
+        warmup: 0,
+        timeoutMs: 60_000,
+        maxDurationMs: 300_000,
+        body: bodies.latest,
+        check: { graphql: true, path: edges, length: PAGE },
+      }),
+    );
+    const kinds = {
+      page: (q: string) => /FROM messages/.test(q),
+      access: (q: string) => /JOIN channels c ON c\.id = x\.c/.test(q),
+      profiles: (q: string) => /FROM "public"\."users"/.test(q),
+      tokens: (q: string) => /FROM "public"\."(tokens|bots)"/.test(q),
+    };
+    herdCost = {
+      total: herd.count,
+      page: herd.sql.filter(kinds.page).length,
+      access: herd.sql.filter(kinds.access).length,
+      profiles: herd.sql.filter(kinds.profiles).length,
+      tokens: herd.sql.filter(kinds.tokens).length,
+      other: herd.sql.filter((q) => !Object.values(kinds).some((k) => k(q))).length,
+    };
+    record('herd', `${HERD} clients open #general at once (cold caches)`, HERD, herd.result);
+    log(`herd statements: ${JSON.stringify(herdCost)}`);
     await worker.close();
     worker = null;
 
@@ -634,6 +711,7 @@ async function main(): Promise<void> {
           {
             started: started.toISOString(),
             header,
+            herd: herdCost,
             rows: rows.map((r) => ({
               scenario: r.scenario,
               what: r.what,
