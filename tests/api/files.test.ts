@@ -20,6 +20,7 @@ import {
   FileInfoDocument,
   InviteToChannelDocument,
   LeaveChannelDocument,
+  SearchDocument,
   SendMessageDocument,
   UploadFileDocument,
 } from '../generated/gql/graphql.js';
@@ -289,6 +290,24 @@ describeApi('files', () => {
         }),
       ),
     ).toBe('NOT_FOUND');
+  });
+
+  it('finds messages by the names of their files, and has:file only with real files', async () => {
+    const up = await multipart(w.ann.client, Buffer.from('stripes'), 'zebra-inventory.txt', 'text/plain');
+    const fileId = up.data!.uploadFile.id;
+    const withFile = (
+      await w.ann.client.ok(SendMessageDocument, {
+        input: { channelId: w.general.id, text: 'see attached', fileIds: [fileId] },
+      })
+    ).sendMessage;
+    await w.ann.client.ok(SendMessageDocument, { input: { channelId: w.general.id, text: 'zebra without a file' } });
+    const ids = (q: string) =>
+      eventually(
+        async () => (await w.bob.client.ok(SearchDocument, { query: q })).search.edges.map((e) => e.node.message.id),
+        (r) => r.length > 0,
+      );
+    expect(await ids('inventory')).toEqual([withFile.id]);
+    expect(await ids('zebra has:file')).toEqual([withFile.id]);
   });
 
   it('a member who left a private channel gets no file and no fresh URL; expired uploads are swept', async () => {

@@ -20,6 +20,7 @@ interface DocRow {
   deleted_at: Date | null;
   reply_count: number;
   has_file: boolean;
+  file_names: string[] | null;
   mentioned: string[];
 }
 
@@ -27,6 +28,7 @@ const DOC_COLUMNS =
   Prisma.raw(`m.id::text AS id, m.channel_id::text AS channel_id, c.workspace_id::text AS workspace_id,
   m.author_id::text AS author_id, m.thread_root_id::text AS thread_root_id, m.text, m.created_at, m.deleted_at, m.reply_count,
   EXISTS (SELECT 1 FROM message_files f WHERE f.message_id = m.id) AS has_file,
+  ARRAY(SELECT fl.name FROM message_files f JOIN files fl ON fl.id = f.file_id WHERE f.message_id = m.id ORDER BY fl.id) AS file_names,
   ARRAY(SELECT DISTINCT mm.user_id::text FROM message_mentions mm WHERE mm.message_id = m.id AND mm.kind = 'USER' AND mm.user_id IS NOT NULL) AS mentioned`);
 
 function toDocument(r: DocRow): SearchDocument {
@@ -40,7 +42,9 @@ function toDocument(r: DocRow): SearchDocument {
     hasFile: r.has_file,
     hasLink: hasLink(r.text),
     mentionedUserIds: (r.mentioned ?? []).map((v) => BigInt(v)),
-    text: cleanText(r.text),
+    // File names are searchable with the text ("report" finds a message carrying report.pdf).
+    // Names split at . _ - so each word counts (the text parser would read "q3-report.pdf" as one token).
+    text: [cleanText(r.text), ...(r.file_names ?? []).map((n) => n.replace(/[._-]+/g, ' '))].filter(Boolean).join('\n'),
     createdAt: r.created_at,
   };
 }
