@@ -211,6 +211,7 @@ export async function buildApp(
       hub: () => hub.stats(),
       shards: () => broker.health?.() ?? null,
       outbox: async () => (outbox ? outbox.lag() : null),
+      dbPool: () => db.pool?.() ?? null,
     },
   });
   const handler = createGraphQLHandler({

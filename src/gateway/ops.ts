@@ -18,6 +18,7 @@ export interface MetricSources {
   hub(): { topics: number; listeners: number; brokerTopics: number; delivered: number };
   shards(): { up: number; total: number; failovers: number } | null;
   outbox(): Promise<{ pending: number; retrying: number; lagMs: number } | null>;
+  dbPool(): { total: number; idle: number; waiting: number } | null;
 }
 
 /** Stops a check that hangs from holding /ready (a probe wants an answer, not a timeout). */
@@ -77,6 +78,9 @@ export function createOps(deps: {
       this.inc(s.hub().delivered);
     },
   });
+  gauge('chat_db_pool_connections', 'PostgreSQL connections open in the pool', () => s.dbPool()?.total ?? null);
+  gauge('chat_db_pool_idle', 'Idle PostgreSQL connections in the pool', () => s.dbPool()?.idle ?? null);
+  gauge('chat_db_pool_waiting', 'Queries waiting for a PostgreSQL connection', () => s.dbPool()?.waiting ?? null);
   gauge('chat_redis_shards_up', 'Redis shards on the ring', () => s.shards()?.up ?? null);
   gauge('chat_redis_shards', 'Redis shards configured', () => s.shards()?.total ?? null);
   new Counter({

@@ -4,7 +4,7 @@ import { buildApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { Client, describeApi } from '../helpers/app.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { createTestDatabase, testDbKind, type TestDatabase } from '../helpers/db.js';
 import { connect } from '../helpers/ws.js';
 
 interface LogLine {
@@ -139,6 +139,10 @@ describeApi('operability: logs, request ids, /ready, /metrics', () => {
     ])
       expect(text, name).toMatch(new RegExp(`^# TYPE ${name} `, 'm'));
     expect(text).toMatch(/^chat_ws_connections 1$/m);
+    if (testDbKind === 'postgres') {
+      expect(text).toMatch(/^chat_db_pool_connections [1-9]\d*$/m);
+      expect(text).toMatch(/^chat_db_pool_waiting 0$/m);
+    }
     expect(text).toMatch(/^graphql_envelop_request_duration_count\{[^}]*operationName="LogIn"[^}]*\} 1$/m);
     expect(text).toMatch(/^chat_graphql_errors_total\{code="UNAUTHENTICATED"\} 1$/m);
     expect(text).toMatch(/^chat_graphql_errors_total\{code="GRAPHQL_PARSE_FAILED"\} 1$/m);

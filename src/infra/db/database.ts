@@ -25,6 +25,8 @@ export interface Database {
   readonly kind: DatabaseConfig['kind'];
   readonly prisma: PrismaClient;
   withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
+  /** Connections of the pool (PostgreSQL): open, idle, and requests waiting for one; for metrics. */
+  pool?(): { total: number; idle: number; waiting: number };
   /** Every statement this database object sends (Prisma and raw sessions), for cost tests. */
   readonly statements: StatementLog;
   close(): Promise<void>;
@@ -89,6 +91,7 @@ async function createPostgresDatabase(url: string, poolSize: number, log: Logger
   const prisma = new PrismaClient({ adapter: countingAdapter(new PrismaPg(pool), statements.record) });
   return {
     kind: 'postgres',
+    pool: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     prisma,
     statements,
     async withSession(fn) {
