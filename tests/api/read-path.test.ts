@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { basicWorkspace, describeApi, startTestApp, type TestApp } from '../helpers/app.js';
 import { testDbKind } from '../helpers/db.js';
 import {
+  BootstrapDocument,
   CreateChannelDocument,
   DeleteMessageDocument,
   EditMessageDocument,
@@ -10,6 +11,7 @@ import {
   JoinChannelDocument,
   JoinWorkspaceDocument,
   LogInDocument,
+  OpenDirectMessageDocument,
   LeaveChannelDocument,
   SendMessageDocument,
   SignUpDocument,
@@ -227,5 +229,32 @@ describeApi('workspace directory', () => {
     expect(await w.bob.client.errorCode(WorkspaceMembersDocument, { workspaceId: w.workspace.id, first: 0 })).toBe(
       'BAD_USER_INPUT',
     );
+  });
+});
+
+describeApi('bootstrap working set', () => {
+  let t: TestApp;
+  afterAll(() => t?.stop());
+
+  it('names the people of your DMs once each and previews each DM by its last message', async () => {
+    t = await startTestApp({ OUTBOX_WORKER: 'off' });
+    const w = await basicWorkspace(t);
+    const cy = await t.user('Cy');
+    await cy.client.ok(JoinWorkspaceDocument, { inviteCode: w.workspace.inviteCode });
+    const dm = (await w.ann.client.ok(OpenDirectMessageDocument, { workspaceId: w.workspace.id, userIds: [w.bob.id] }))
+      .openDirectMessage.id;
+    const group = (
+      await w.ann.client.ok(OpenDirectMessageDocument, { workspaceId: w.workspace.id, userIds: [w.bob.id, cy.id] })
+    ).openDirectMessage.id;
+    await w.bob.client.ok(SendMessageDocument, { input: { channelId: dm, text: 'first' } });
+    const last = (await w.ann.client.ok(SendMessageDocument, { input: { channelId: dm, text: 'latest' } })).sendMessage
+      .id;
+    const b = (await w.ann.client.ok(BootstrapDocument)).bootstrap;
+    expect(b.people.map((p) => p.name).sort()).toEqual(['Ann', 'Bob', 'Cy']);
+    const byId = new Map(b.directMessages.map((c) => [c.id, c]));
+    expect(byId.get(dm)!.lastMessage).toEqual({ id: last, text: 'latest' });
+    expect(byId.get(group)!.lastMessage).toBeNull();
+    // Eve has no DM: her working set names nobody.
+    expect((await w.eve.client.ok(BootstrapDocument)).bootstrap.people).toEqual([]);
   });
 });

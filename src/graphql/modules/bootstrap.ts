@@ -1,6 +1,7 @@
 import { builder } from '../builder.js';
 import { ChannelRef, UserRef, WorkspaceRef } from '../refs.js';
 import { viewerOf } from './common.js';
+import { dmMemberIds } from './channel.js';
 import type { Channel, User, Workspace } from '../../generated/prisma/client.js';
 
 interface BootstrapShape {
@@ -19,9 +20,19 @@ const Bootstrap = builder.objectRef<BootstrapShape>('Bootstrap').implement({
       description: 'Channels you are a member of, with unread and mention counts',
       resolve: (b) => b.channels.filter((c) => c.kind !== 'DIRECT'),
     }),
+    people: t.field({
+      type: [UserRef],
+      description:
+        'The people your direct messages name (their profiles, once each); everyone else is in workspaceMembers, lazily',
+      resolve: async (b, _a, ctx) => {
+        const ids = new Set(b.channels.flatMap((c) => dmMemberIds(c).map(String)));
+        const users = await Promise.all([...ids].map((id) => ctx.loaders.user.load(BigInt(id))));
+        return users.filter((u) => u !== null);
+      },
+    }),
     directMessages: t.field({
       type: [ChannelRef],
-      description: 'Direct messages, most recent activity first',
+      description: 'Direct messages, most recent activity first (ask for lastMessage for a preview)',
       resolve: (b) =>
         b.channels
           .filter((c) => c.kind === 'DIRECT')

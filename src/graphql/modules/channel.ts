@@ -1,5 +1,5 @@
 import { builder } from '../builder.js';
-import { ChannelRef, UserRef, WorkspaceRef } from '../refs.js';
+import { ChannelRef, MessageRef, UserRef, WorkspaceRef } from '../refs.js';
 import { connectionType, idString, personalViewer, toConnection, viewerOf } from './common.js';
 import { UserConnection } from './user.js';
 import { idArg, idArgs } from '../../domain/validate.js';
@@ -11,6 +11,15 @@ export const NotificationLevelEnum = builder.enumType('NotificationLevel', {
   values: ['ALL', 'MENTIONS', 'NONE'] as const,
 });
 export const ChannelKindEnum = builder.enumType('ChannelKind', { values: ['PUBLIC', 'PRIVATE', 'DIRECT'] as const });
+
+/** The people in a direct message (from its key: workspace id, then the sorted member ids); [] for channels. */
+export function dmMemberIds(c: Channel): bigint[] {
+  if (c.kind !== 'DIRECT' || !c.dmKey) return [];
+  return c.dmKey
+    .split(':')[1]!
+    .split(',')
+    .map((s) => BigInt(s));
+}
 
 const membership = (c: Channel, ctx: GraphQLContext) => {
   personalViewer(ctx);
@@ -34,6 +43,16 @@ ChannelRef.implement({
     memberCount: t.exposeInt('memberCount'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     lastMessageId: t.id({ nullable: true, resolve: (c) => idString(c.lastMessageId) }),
+    lastMessage: t.field({
+      type: MessageRef,
+      nullable: true,
+      description: 'The newest message listed in the channel (a preview for the channel list); null when none',
+      resolve: async (c, _a, ctx) => {
+        if (!c.lastMessageId) return null;
+        const m = await ctx.loaders.message.load(c.lastMessageId);
+        return m && m.listed && !m.deletedAt ? m : null;
+      },
+    }),
     isMember: t.boolean({ resolve: async (c, _a, ctx) => (await membership(c, ctx)) !== null }),
     unreadCount: t.int({
       description: 'Messages in the channel after your read position (0 when not a member)',
@@ -56,11 +75,7 @@ ChannelRef.implement({
       type: [UserRef],
       description: 'For direct messages: the people in it (empty for channels)',
       resolve: async (c, _a, ctx) => {
-        if (c.kind !== 'DIRECT' || !c.dmKey) return [];
-        const ids = c.dmKey
-          .split(':')[1]!
-          .split(',')
-          .map((s) => BigInt(s));
+        const ids = dmMemberIds(c);
         const users = await Promise.all(ids.map((id) => ctx.loaders.user.load(id)));
         return users.filter((u) => u !== null);
       },
