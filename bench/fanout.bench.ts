@@ -33,7 +33,7 @@
  * Knobs (env): BENCH_MEMBERS (50000), BENCH_ONLINE (10000), BENCH_VIEWERS (500), BENCH_MESSAGES
  * (1000), BENCH_RATE (100), BENCH_SENDERS (8), BENCH_WARMUP (10), BENCH_BLAST (500),
  * BENCH_BLAST_CONCURRENCY (8), BENCH_INJECT (300), BENCH_NAIVE_MESSAGES (100), BENCH_NAIVE_RATE
- * (100), BENCH_NAIVE_BLAST (50), BENCH_NAIVE_INJECT (50), BENCH_CONNECT_BATCH (200),
+ * (100), BENCH_NAIVE_BLAST (50), BENCH_NAIVE_INJECT (50), BENCH_CONNECT_BATCH (200), BENCH_CONNECT_DEADLINE_S (600),
  * BENCH_SEND_SLACK_S (45), BENCH_DRAIN_S (120), BENCH_TIMEOUT_S (840), BENCH_KEEP_DB; and the
  * server's own settings as it reads them (BADGE_FLUSH_MS, SUBSCRIPTION_QUEUE_LIMIT,
  * WS_MAX_BUFFERED_BYTES, DATABASE_POOL_SIZE; OUTBOX_WORKER defaults to off here).
@@ -84,6 +84,7 @@ const NAIVE_RATE = envInt('BENCH_NAIVE_RATE', 100);
 const NAIVE_BLAST = envInt('BENCH_NAIVE_BLAST', 50, 0);
 const NAIVE_INJECT = envInt('BENCH_NAIVE_INJECT', 50, 0);
 const CONNECT_BATCH = envInt('BENCH_CONNECT_BATCH', 200);
+const CONNECT_DEADLINE_S = envInt('BENCH_CONNECT_DEADLINE_S', 600);
 const TIMEOUT_S = envInt('BENCH_TIMEOUT_S', 840);
 /** A send phase stops starting sends this long after its nominal duration (messages / rate). */
 const SEND_SLACK_S = envInt('BENCH_SEND_SLACK_S', 45);
@@ -331,7 +332,7 @@ async function main(): Promise<void> {
       viewers: VIEWERS,
       channelId,
       batch: CONNECT_BATCH,
-      deadlineMs: 240_000,
+      deadlineMs: CONNECT_DEADLINE_S * 1000,
     });
     log(`connected ${conn.opened}/${ONLINE} in ${(conn.durationMs / 1000).toFixed(1)} s (${conn.failed} failed)`);
     if (conn.failed > 0 || conn.opened !== ONLINE)
@@ -593,7 +594,7 @@ async function main(): Promise<void> {
           viewers: VIEWERS,
           channelId,
           batch: CONNECT_BATCH,
-          deadlineMs: 240_000,
+          deadlineMs: CONNECT_DEADLINE_S * 1000,
         });
         if (fc.opened !== ONLINE) throw new BenchAbort(`floor: connections failed: ${fc.errorSamples.join(' | ')}`);
         for (let i = 0; i < 600 && (await floor.stats()).viewers < VIEWERS; i++) await sleep(100);
