@@ -24,7 +24,7 @@ import { basicWorkspace, describeApi, startTestApp, type TestApp } from '../help
 import { CreateChannelDocument, SendMessageDocument } from '../generated/gql/graphql.js';
 
 /** Runs per field; fields × runs × 2 DB projects stays within a few thousand requests. */
-const RUNS_PER_FIELD = Number(process.env.FUZZ_RUNS ?? 6);
+const RUNS_PER_FIELD = Number(process.env.FUZZ_RUNS ?? 5);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261205);
 
 const HOSTILE_STRINGS = [

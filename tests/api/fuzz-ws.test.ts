@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { basicWorkspace, describeApi, startTestApp, type TestApp } from '../helpers/app.js';
 import { deepJson, RawSocket } from '../helpers/raw-ws.js';
 
-const RUNS = Number(process.env.FUZZ_WS_RUNS ?? 150);
+const RUNS = Number(process.env.FUZZ_WS_RUNS ?? 120);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261205);
 const FORBIDDEN = [4500, 1011, 1006];
 
