@@ -15,6 +15,7 @@ import { createAdmission } from './gateway/admission.js';
 import { createPersistedDocuments } from './gateway/persisted.js';
 import { explainLimits } from './gateway/limits-explained.js';
 import { registerHookRoutes } from './gateway/hooks.js';
+import { createHttpWebhookSender } from './infra/webhooks/http.sender.js';
 import { createRateLimits } from './gateway/rate-limit.js';
 import { createMemoryRateLimitStore, createRedisRateLimitStore } from './infra/ratelimit/rate-limit.store.js';
 import { createLogger, type Logger } from './logger.js';
@@ -140,6 +141,10 @@ export async function buildApp(
     baseUrl: () => publicOrigin,
   });
   const services = createServices({
+    webhooks: {
+      sender: createHttpWebhookSender({ allowPrivate: config.webhooks.allowPrivate }),
+      maxFailures: config.webhooks.maxFailures,
+    },
     files: { store: fileStore.store, config: config.files },
     prisma: db.prisma,
     ids: createSnowflake(workerId),
@@ -311,6 +316,12 @@ export async function buildApp(
           intervalMs: email.digestIntervalMs,
         })
       : null;
+  // Outgoing events: signed deliveries to bots' callback URLs (domain/webhooks/outgoing.service.ts).
+  outbox.register({
+    name: 'webhooks',
+    kinds: ['message.posted'],
+    handle: (events) => services.eventSubscriptions.handle(events),
+  });
   outbox.register({
     name: 'notifications',
     kinds: ['message.posted'],

@@ -98,7 +98,7 @@ export interface Config {
   /** Browser origins allowed to call the API with credentials (CORS) and to open the WebSocket. */
   cors: { origins: string[] };
   /** Outgoing webhooks: whether callback URLs may point at private or loopback addresses (tests, development). */
-  webhooks: { allowPrivate: boolean };
+  webhooks: { allowPrivate: boolean; maxFailures: number };
   pubsub: { kind: 'memory' } | { kind: 'redis'; urls: string[]; healthIntervalMs: number };
   realtime: {
     badgeFlushMs: number;
@@ -174,6 +174,7 @@ const EnvSchema = z.object({
     ),
   CORS_ORIGINS: z.string().default(''),
   WEBHOOKS_ALLOW_PRIVATE: bool.optional(),
+  WEBHOOK_MAX_FAILURES: int(1, 1000).default(10),
   SEARCH_BACKEND: z.enum(['postgres', 'typesense']).default('postgres'),
   SEARCH_LANGUAGE: z
     .string()
@@ -326,7 +327,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ),
     },
     cors: { origins: list(e.CORS_ORIGINS) },
-    webhooks: { allowPrivate: e.WEBHOOKS_ALLOW_PRIVATE ?? !production },
+    webhooks: { allowPrivate: e.WEBHOOKS_ALLOW_PRIVATE ?? !production, maxFailures: e.WEBHOOK_MAX_FAILURES },
     pubsub: e.REDIS_URLS
       ? {
           kind: 'redis',

@@ -2,6 +2,7 @@ import type { Config } from '../config.js';
 import type { PrismaClient } from '../infra/db/database.js';
 import type { IdGenerator } from '../infra/ids/snowflake.js';
 import type { EventPublisher } from './events/events.js';
+import type { WebhookSender } from './webhooks/outgoing.service.js';
 import type { SearchIndex } from '../infra/search/search-index.port.js';
 import type { FileStore } from '../infra/files/file-store.port.js';
 import type { ChannelCacheOptions, ChannelFeed } from './channels/channel-cache.js';
@@ -30,6 +31,8 @@ export interface ServiceDeps {
    * Seams a test can hold to force an interleaving (a barrier it releases later); never set in
    * production. `beforeSendWrite` runs after a send has its id and passed its checks, before it writes.
    */
+  /** Outgoing events: how deliveries are sent (an adapter chosen by app.ts) and when a failing subscription is disabled. */
+  webhooks?: { sender: WebhookSender | null; maxFailures: number };
   testHooks?: {
     beforeSendWrite?(send: { id: bigint; nonce: string | null; channelId: bigint }): Promise<void>;
   };

@@ -2,6 +2,7 @@ import type { ServiceDeps } from './deps.js';
 import { createAuthService } from './auth/auth.service.js';
 import { createBotsService } from './bots/bots.service.js';
 import { createIncomingWebhooksService } from './webhooks/incoming.service.js';
+import { createOutgoingWebhooksService } from './webhooks/outgoing.service.js';
 import { createWorkspacesService } from './workspaces/workspaces.service.js';
 import { createChannelsService } from './channels/channels.service.js';
 import { createMessagesService } from './messages/messages.service.js';
@@ -23,6 +24,10 @@ export function createServices(deps: ServiceDeps) {
   const channels = createChannelsService(deps, workspaces);
   const messages = createMessagesService(deps, channels, workspaces);
   const incomingWebhooks = createIncomingWebhooksService(deps, workspaces, channels, messages);
+  const eventSubscriptions = createOutgoingWebhooksService(deps, bots, {
+    sender: deps.webhooks?.sender ?? null,
+    maxFailures: deps.webhooks?.maxFailures ?? 10,
+  });
   const reactions = createReactionsService(deps, messages.common);
   const readState = createReadStateService(deps, channels);
   const users = createUsersService(deps);
@@ -37,6 +42,7 @@ export function createServices(deps: ServiceDeps) {
     workspaces,
     bots,
     incomingWebhooks,
+    eventSubscriptions,
     channels,
     messages,
     reactions,

@@ -1,0 +1,116 @@
+import { createHmac } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { basicWorkspace, describeApi, startTestApp, type TestApp } from '../helpers/app.js';
+import { eventually } from '../helpers/eventually.js';
+import {
+  CreateBotDocument,
+  CreateEventSubscriptionDocument,
+  EventSubscriptionsDocument,
+  InviteToChannelDocument,
+  SendMessageDocument,
+} from '../generated/gql/graphql.js';
+
+interface Received {
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** A loopback receiver: /ok answers 200, /flaky 500 twice then 200, /down always 500. */
+async function startReceiver() {
+  const received: Received[] = [];
+  let flaky = 0;
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      received.push({ path: req.url ?? '', headers: req.headers, body });
+      const ok = req.url === '/ok' || (req.url === '/flaky' && ++flaky > 2);
+      res.writeHead(ok ? 200 : 500).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { received, base, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+describeApi('outgoing events (signed deliveries from the outbox)', () => {
+  let t: TestApp;
+  let w: Awaited<ReturnType<typeof basicWorkspace>>;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+
+  beforeAll(async () => {
+    receiver = await startReceiver();
+    t = await startTestApp({ WEBHOOK_MAX_FAILURES: '3', OUTBOX_POLL_MS: '50' });
+    w = await basicWorkspace(t);
+  });
+  afterAll(async () => {
+    await t?.stop();
+    await receiver?.close();
+  });
+
+  it('delivers signed events with an event id, retries a failing URL with back-off, disables one that keeps failing', async () => {
+    const bot = (
+      await w.ann.client.ok(CreateBotDocument, {
+        workspaceId: w.workspace.id,
+        name: 'Listener',
+        scopes: ['CHAT_WRITE'],
+      })
+    ).createBot.bot;
+    await w.ann.client.ok(InviteToChannelDocument, { channelId: w.general.id, userIds: [bot.user.id] });
+    const subscribe = async (path: string) =>
+      (
+        await w.ann.client.ok(CreateEventSubscriptionDocument, {
+          input: { botId: bot.id, url: receiver.base + path, kinds: ['MESSAGE_POSTED', 'BOT_MENTIONED'] },
+        })
+      ).createEventSubscription;
+    const ok = await subscribe('/ok');
+    const flaky = await subscribe('/flaky');
+    const down = await subscribe('/down');
+    expect(await w.bob.client.errorCode(EventSubscriptionsDocument, { botId: bot.id })).toBe('FORBIDDEN');
+
+    const sent = (
+      await w.ann.client.ok(SendMessageDocument, {
+        input: { channelId: w.general.id, text: `deploy done <@${bot.user.id}>` },
+      })
+    ).sendMessage;
+
+    const at = (path: string) => receiver.received.filter((r) => r.path === path);
+    await eventually(
+      async () => (await w.ann.client.ok(EventSubscriptionsDocument, { botId: bot.id })).eventSubscriptions,
+      (subs) => at('/ok').length >= 1 && at('/flaky').length >= 3 && subs.some((s) => s.disabledAt),
+      30_000,
+      50,
+    );
+
+    // Signed: v1 = HMAC-SHA256(secret, "<timestamp>.<body>"), the event id in a header and the body.
+    const delivery = at('/ok')[0]!;
+    const ts = String(delivery.headers['x-chat-timestamp']);
+    const expected = `v1=${createHmac('sha256', ok.secret).update(`${ts}.${delivery.body}`).digest('hex')}`;
+    expect(delivery.headers['x-chat-signature']).toBe(expected);
+    const event = JSON.parse(delivery.body) as { id: string; type: string; message: { id: string; text: string } };
+    expect(event.id).toBe(delivery.headers['x-chat-event-id']);
+    expect(event.type).toBe('BOT_MENTIONED');
+    expect(event.message).toMatchObject({ id: sent.id, text: `deploy done <@${bot.user.id}>` });
+    // Signed with another secret, it would not verify.
+    expect(createHmac('sha256', flaky.secret).update(`${ts}.${delivery.body}`).digest('hex')).not.toBe(
+      expected.slice(3),
+    );
+
+    // The flaky URL got the same event (same id) until it answered 200.
+    const flakyIds = new Set(at('/flaky').map((r) => r.headers['x-chat-event-id']));
+    expect(flakyIds.size).toBe(1);
+    const subs = (await w.ann.client.ok(EventSubscriptionsDocument, { botId: bot.id })).eventSubscriptions;
+    const byId = new Map(subs.map((s) => [s.id, s]));
+    expect(byId.get(flaky.id)).toMatchObject({ failures: 0, disabledAt: null });
+    expect(byId.get(down.id)!.failures).toBe(3);
+    expect(byId.get(down.id)!.lastError).toBe('HTTP 500');
+    expect(byId.get(down.id)!.disabledAt).not.toBeNull();
+    // Disabled: nothing more is sent to it.
+    const downCount = at('/down').length;
+    expect(downCount).toBe(3);
+  });
+});
