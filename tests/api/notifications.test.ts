@@ -10,6 +10,7 @@ import {
   ChannelEventsDocument,
   CreateChannelDocument,
   DeleteMessageDocument,
+  FollowThreadDocument,
   InviteToChannelDocument,
   JoinWorkspaceDocument,
   MarkThreadReadDocument,
@@ -20,6 +21,7 @@ import {
   SendMessageDocument,
   SetChannelPushLevelDocument,
   SetNotificationLevelDocument,
+  ThreadBadgesDocument,
   UnreadThreadMentionsDocument,
   UnregisterPushSubscriptionDocument,
   UpdateNotificationPreferencesDocument,
@@ -330,6 +332,38 @@ describeApi('notifications', () => {
     await drain();
     expect(fake.received.length).toBe(before);
   }, 120_000);
+
+  it('the badge subscription counts thread mentions the same way, and markThreadRead resets them', async () => {
+    const bob = await newBob();
+    const channelId = await channelWith(bob);
+    const c = ctxFor(bob, channelId);
+    const root = await c.send('root');
+    await bob.client.ok(FollowThreadDocument, { rootId: root });
+    const followed = t.app.realtime.badges.stats().followedThreads;
+    const ws = connect(t.url, bob.client.token);
+    sockets.push(ws);
+    const sub = subscribe(ws.client, ThreadBadgesDocument, {});
+    await waitUntil(() => t.app.realtime.badges.stats().followedThreads > followed, 10_000, 'the badge session');
+    const last = () =>
+      sub.events
+        .flatMap((e) => e.badges.threads)
+        .filter((x) => x.threadRootId === root)
+        .at(-1);
+    await c.send(`hey <@${bob.id}>`, { threadRootId: root });
+    await sub.until(() => last()?.unreadCount === 1, 10_000, 'the mention frame');
+    expect(last()).toEqual({ threadRootId: root, unreadCount: 1, mentionCount: 1 });
+    await c.send('no mention', { threadRootId: root });
+    await c.send('<!channel> in the thread', { threadRootId: root });
+    await sub.until(() => last()?.unreadCount === 3, 10_000, 'three unread');
+    expect(last()).toEqual({ threadRootId: root, unreadCount: 3, mentionCount: 2 });
+    expect((await bob.client.ok(UnreadThreadMentionsDocument)).unreadThreads).toEqual([
+      { threadRootId: root, unreadCount: 3, mentionCount: 2 },
+    ]);
+    await bob.client.ok(MarkThreadReadDocument, { rootId: root });
+    await sub.until(() => last()?.unreadCount === 0, 10_000, 'read');
+    expect(last()).toEqual({ threadRootId: root, unreadCount: 0, mentionCount: 0 });
+    sub.unsubscribe();
+  });
 
   it('payloads are small: a title, the channel, a trimmed preview and ids', async () => {
     const bob = await newBob();
