@@ -5,7 +5,7 @@
  *                   them next to gateways started with OUTBOX_WORKER=off
  *   reindex         rebuild the configured backend's index from PostgreSQL, with progress
  *                   [--batch N] (default 2000)
- *   outbox:status   print the indexing lag (pending rows, age of the oldest) as JSON and exit
+ *   outbox:status   print the outbox lag (pending rows, age of the oldest), in all and per consumer, as JSON
  */
 import { parseArgs } from 'node:util';
 import { buildApp } from '../app.js';
@@ -45,7 +45,7 @@ export async function runSearchCommand(
     if (command === 'outbox:status') {
       const lag = await app.outbox.lag();
       process.stdout.write(
-        `${JSON.stringify({ backend: app.searchIndex.kind, kinds: app.outbox.kinds, ...lag }, null, 2)}\n`,
+        `${JSON.stringify({ backend: app.searchIndex.kind, kinds: app.outbox.kinds, ...lag, consumers: await app.outbox.lagByConsumer() }, null, 2)}\n`,
       );
       return;
     }

@@ -292,6 +292,27 @@ describeApi('files', () => {
     ).toBe('NOT_FOUND');
   });
 
+  it('a picture that cannot be decoded gets previewStatus FAILED and stays a normal attachment', async () => {
+    const jpeg = await sharp(png).jpeg().toBuffer();
+    // A real JPEG header, then noise: sniffed as image/jpeg, undecodable.
+    const broken = Buffer.concat([jpeg.subarray(0, 600), Buffer.alloc(5_000, 0x55)]);
+    const up = await multipart(w.ann.client, broken, 'broken.jpg', 'image/jpeg');
+    expect(up.data!.uploadFile).toMatchObject({ status: 'READY', contentType: 'image/jpeg' });
+    const id = up.data!.uploadFile.id;
+    const sent = await w.ann.client.ok(SendMessageDocument, {
+      input: { channelId: w.general.id, text: 'broken picture', fileIds: [id] },
+    });
+    expect(sent.sendMessage.id).toBeTruthy();
+    const info = await eventually(
+      async () => (await w.bob.client.ok(FileInfoDocument, { id })).file,
+      (f) => f?.previewStatus !== 'PENDING',
+    );
+    expect(info).toMatchObject({ previewStatus: 'FAILED', thumbnailUrl: null, width: null });
+    expect((await fetch(info!.url!)).status).toBe(200);
+    // The consumer settled it (no retry loop): its copy of the event is processed.
+    expect(await t.app.outbox.lagOf('previews')).toMatchObject({ pending: 0 });
+  });
+
   it('finds messages by the names of their files, and has:file only with real files', async () => {
     const up = await multipart(w.ann.client, Buffer.from('stripes'), 'zebra-inventory.txt', 'text/plain');
     const fileId = up.data!.uploadFile.id;
