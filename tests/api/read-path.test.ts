@@ -234,10 +234,12 @@ describeApi('workspace directory', () => {
 
 describeApi('bootstrap working set', () => {
   let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ OUTBOX_WORKER: 'off' });
+  });
   afterAll(() => t?.stop());
 
   it('names the people of your DMs once each and previews each DM by its last message', async () => {
-    t = await startTestApp({ OUTBOX_WORKER: 'off' });
     const w = await basicWorkspace(t);
     const cy = await t.user('Cy');
     await cy.client.ok(JoinWorkspaceDocument, { inviteCode: w.workspace.inviteCode });
