@@ -36,7 +36,7 @@ describeApi('bots end to end, CORS, limits that explain themselves', () => {
   beforeAll(async () => {
     t = await startTestApp({ PERSISTED_DOCUMENTS: MANIFEST, CORS_ORIGINS: 'https://app.example.com' });
     w = await basicWorkspace(t);
-  });
+  }, 120_000); // app start and fixtures: slow on a loaded machine
   afterAll(() => t?.stop());
 
   it('a CHAT_WRITE-only bot sends where it was added, nowhere else; its logOut is refused and its token keeps working', async () => {

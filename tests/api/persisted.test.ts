@@ -44,7 +44,7 @@ describeApi('persisted documents and APQ', () => {
       scopes: ['CHAT_WRITE', 'CHANNELS_READ', 'CHANNELS_WRITE'],
     });
     botToken = bot.createBot.token;
-  });
+  }, 120_000); // app start and fixtures: slow on a loaded machine
   afterAll(() => t?.stop());
 
   it('a bot runs manifest documents by documentId and by APQ hash, never text', async () => {
@@ -158,7 +158,7 @@ describeApi('PERSISTED_ONLY=true', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp({ PERSISTED_DOCUMENTS: MANIFEST, PERSISTED_ONLY: 'true' });
-  });
+  }, 120_000); // app start and fixtures: slow on a loaded machine
   afterAll(() => t?.stop());
 
   it('user sessions too run only manifest documents', async () => {

@@ -99,7 +99,7 @@ function rateLimitSuite(name: string, suite: number, env: Record<string, string>
         });
         expect(joined.body.errors).toBeUndefined();
       }
-    });
+    }, 120_000); // app start and fixtures: slow on a loaded machine
     afterAll(() => t?.stop());
 
     it('a storm of sends from one bot token: exactly the tier goes through, 429s carry Retry-After and RateLimit headers; another bot is unaffected', async () => {

@@ -28,7 +28,7 @@ describeApi('incoming webhooks', () => {
     t = await startTestApp({ RATE_LIMITS_ENABLED: 'true', RATE_LIMITS: 'hook.send=6/600' });
     origin = new URL(t.url).origin;
     w = await basicWorkspace(t);
-  });
+  }, 120_000); // app start and fixtures: slow on a loaded machine
   afterAll(() => t?.stop());
 
   it('posts as the hook bot; an Idempotency-Key makes a retry return the first message; bad input is a readable 4xx', async () => {

@@ -46,7 +46,7 @@ describeApi('outgoing events (signed deliveries from the outbox)', () => {
     receiver = await startReceiver();
     t = await startTestApp({ WEBHOOK_MAX_FAILURES: '3', OUTBOX_POLL_MS: '50' });
     w = await basicWorkspace(t);
-  });
+  }, 120_000); // app start and fixtures: slow on a loaded machine
   afterAll(async () => {
     await t?.stop();
     await receiver?.close();
