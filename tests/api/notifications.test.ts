@@ -279,29 +279,32 @@ describeApi('notifications', () => {
   }
 
   it('decides who gets a push for every case of the matrix, and sends it once', async () => {
-    // Cases are independent (a fresh Bob and channel each): set up concurrently.
-    const prepare = async (c: Case) => {
+    // Cases are independent (a fresh Bob and channel each): their settings are made concurrently;
+    // then, one case at a time, Bob goes online if the case says so and Ann sends.
+    const setUp = async (c: Case) => {
       const bob = await newBob();
       const channelId = await channelWith(bob, c.dm);
       if (c.prefs) await bob.client.ok(UpdateNotificationPreferencesDocument, { input: c.prefs });
       if (c.level) await bob.client.ok(SetNotificationLevelDocument, { channelId, ...c.level });
       if (c.channelPush) await bob.client.ok(SetChannelPushLevelDocument, { channelId, level: c.channelPush });
+      return { c, bob, channelId };
+    };
+    const prepared: { c: Case; bob: Bob; messageId: string }[] = [];
+    for (const { c, bob, channelId } of await Promise.all(matrix.map(setUp))) {
       if (c.online) {
         const ws = connect(t.url, bob.client.token);
         sockets.push(ws);
         if (c.online === 'viewing') {
           subscribe(ws.client, ChannelEventsDocument, { channelId, after: null });
           const viewing = () => t.app.realtime.presence.viewingAmong([bob.id], viewTarget.channel(channelId));
-          await waitUntil(async () => (await viewing()).length === 1, 10_000, 'Bob viewing the channel');
+          await waitUntil(async () => (await viewing()).length === 1, 30_000, 'Bob viewing the channel');
         } else {
           // A request over the socket: it is connected (presence counts it active from now).
           await over(ws.client, NotificationPreferencesDocument, {});
         }
       }
-      const messageId = await c.act(ctxFor(bob, channelId));
-      return { c, bob, messageId };
-    };
-    const prepared = await Promise.all(matrix.map(prepare));
+      prepared.push({ c, bob, messageId: await c.act(ctxFor(bob, channelId)) });
+    }
     await drain();
 
     const got = prepared.map(({ c, bob, messageId }) => {
