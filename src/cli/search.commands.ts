@@ -29,6 +29,10 @@ export async function runSearchCommand(
   const app = await buildApp({ ...config, outbox: { ...config.outbox, worker: 'off' } }, { log });
   if (command === 'worker') {
     app.outbox.start();
+    // The file sweep (abandoned uploads, deleted messages' files) runs where the outbox is consumed.
+    const sweep = setInterval(() => {
+      app.services.files.sweep().catch((err: unknown) => log.warn({ err }, 'file sweep failed'));
+    }, 60_000);
     process.stdout.write(`outbox worker running (search backend: ${app.searchIndex.kind}); Ctrl-C stops it\n`);
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
@@ -38,6 +42,7 @@ export async function runSearchCommand(
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
     });
+    clearInterval(sweep);
     await app.stop();
     return;
   }
