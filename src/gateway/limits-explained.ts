@@ -37,7 +37,7 @@ export function pageSizeErrors(document: DocumentNode, maxPageSize: number): Gra
 export function explainLimits(maxPageSize: number, maxCost: number): Plugin {
   return {
     onValidate({ params, setResult }) {
-      const errors = pageSizeErrors(params.documentAST, maxPageSize);
+      const errors = pageSizeErrors(params.documentAST as DocumentNode, maxPageSize);
       if (errors.length) setResult(errors);
     },
     onResultProcess({ result }) {

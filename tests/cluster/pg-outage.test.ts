@@ -70,7 +70,10 @@ describe.skipIf(!postgresBinDir())('PostgreSQL unavailable for a few seconds', (
     }
     // Every one of them answered while the server was still down, and said so.
     expect(outage.map((o) => o.code)).toEqual(outage.map(() => 'SERVICE_UNAVAILABLE'));
-    expect(outage.filter((o) => o.status !== 503 && o.status !== 200), JSON.stringify(outage)).toEqual([]);
+    expect(
+      outage.filter((o) => o.status !== 503 && o.status !== 200),
+      JSON.stringify(outage),
+    ).toEqual([]);
     expect(gw.alive).toBe(true);
 
     cluster.start();
