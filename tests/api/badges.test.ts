@@ -221,11 +221,16 @@ describeApi('badges', () => {
     const before = framesFor(channelId).length;
     const began = Date.now();
     const N = 24;
+    const sentAt: number[] = [];
     for (let i = 0; i < N; i++) {
+      sentAt.push(Date.now());
       await w.ann.client.ok(SendMessageDocument, { input: { channelId, text: `busy ${i}` } });
       await new Promise((r) => setTimeout(r, FLUSH_MS / 2)); // several messages per flush window, for many windows
     }
     const trafficMs = Date.now() - began;
+    // On a busy machine one send can take longer than SETTLE_MS: the channel was quiet that long,
+    // and the rule then sends the exact count (a settle) mid-traffic. Allow one frame per such gap.
+    const settles = sentAt.slice(1).filter((t, i) => t - sentAt[i]! >= SETTLE_MS * 0.8).length;
     await badges.until(() => framesFor(channelId).at(-1)?.unreadCount === N, 5_000, 'exact count once quiet');
     await quiet();
     const frames = framesFor(channelId).slice(before);
@@ -234,7 +239,7 @@ describeApi('badges', () => {
     // One frame per flush window would be about trafficMs / FLUSH_MS; passive sessions send the
     // transition, a refresh per REFRESH_MS of traffic, and the settle.
     expect(trafficMs / FLUSH_MS).toBeGreaterThan(10);
-    expect(frames.length).toBeLessThanOrEqual(2 + Math.ceil(trafficMs / REFRESH_MS));
+    expect(frames.length).toBeLessThanOrEqual(2 + Math.ceil(trafficMs / REFRESH_MS) + settles);
     if (trafficMs > REFRESH_MS * 1.5) expect(frames.length).toBeGreaterThan(2); // a refresh happened mid-traffic
     expect(await dbCounts(channelId)).toEqual({ unreadCount: N, mentionCount: 0 });
   });

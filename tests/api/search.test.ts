@@ -52,8 +52,9 @@ describeApi('search', () => {
     return r.errors![0]!;
   };
 
-  it('finds a new message within a second, by word, prefix, stem and phrase, with a highlighted snippet', async () => {
-    const sent = performance.now();
+  // How soon a message is searchable is measured by bench:search (lag from the send's ack), not
+  // here: a stopwatch in a test fails on a busy machine for no defect.
+  it('finds a new message, by word, prefix, stem and phrase, with a highlighted snippet', async () => {
     const m = await send(
       w.ann.client,
       w.general.id,
@@ -65,9 +66,7 @@ describeApi('search', () => {
       5_000,
       10,
     );
-    const lagMs = performance.now() - sent;
     expect(found.edges.map((e) => e.node.message.id)).toEqual([m.id]);
-    expect(lagMs).toBeLessThan(1_000);
 
     const node = found.edges[0]!.node;
     expect(node.channel).toMatchObject({ id: w.general.id, name: 'general', private: false });
