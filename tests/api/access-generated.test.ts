@@ -69,6 +69,10 @@ const ID_ARGS: Record<string, Kind> = {
   'Query.workspace.id': 'workspace',
   'Mutation.editMessage.id': 'message',
   'Mutation.deleteMessage.id': 'message',
+  // Completing someone else's upload must look like completing a missing one.
+  'Mutation.completeUpload.fileId': 'file',
+  // Bots are users: a bot of a workspace you share nothing with must look like no bot at all.
+  botId: 'user',
 };
 
 /**
@@ -76,8 +80,17 @@ const ID_ARGS: Record<string, Kind> = {
  * with the reason. The test checks every entry names something that exists.
  */
 const EXEMPT: Record<string, string> = {
-  // (none today: users(ids) and presence(userIds) answer a hidden user exactly like an unknown one,
-  // which is what the rule asks; co-members' ids are the visible ones, and they are not probed here)
+  // users(ids) and presence(userIds) answer a hidden user exactly like an unknown one, which is
+  // what the rule asks; co-members' ids are the visible ones, and they are not probed here.
+  // Ids of credentials and subscriptions have no fixtures here yet (a gap to close: add kinds for
+  // them). Where a foreign id is already tested to be NOT_FOUND, the file says so:
+  'Mutation.revokeBotToken': 'bot token ids; foreign token NOT_FOUND in tests/api/bots.test.ts',
+  'Mutation.unregisterPushSubscription': 'push device ids; foreign device in tests/api/notifications.test.ts',
+  'Mutation.deleteEventSubscription': 'event subscription ids; no foreign-id test yet',
+  'Mutation.revokeIncomingWebhook': 'incoming webhook ids; no foreign-id test yet',
+  // A multipart request (the File argument cannot travel as JSON variables); uploads to a channel
+  // the caller cannot read are refused in tests/api/files.test.ts.
+  'Mutation.uploadFile': 'multipart File argument; channel access in tests/api/files.test.ts',
 };
 
 /** Non-id arguments that get a more telling value than the by-type default. */
@@ -404,7 +417,9 @@ describeApi('access: a private object looks exactly like a missing one (generate
     expect(fields.size).toBeGreaterThanOrEqual(33);
     expect(cases.some((c) => c.name === 'Mutation.sendMessage(input.channelId)')).toBe(true);
     expect(cases.some((c) => c.name === 'Query.search(filter.channelIds)')).toBe(true);
-    const unmapped = cases.filter((c) => !kindFor(c.root, c.field.name, c.slot.path.at(-1)!)).map((c) => c.name);
+    const unmapped = cases
+      .filter((c) => !exemptionFor(c) && !kindFor(c.root, c.field.name, c.slot.path.at(-1)!))
+      .map((c) => c.name);
     expect(unmapped, 'id arguments without a fixture: add them to ID_ARGS').toEqual([]);
     const known = new Set([...fields, ...cases.map((c) => c.name)]);
     const allRootFields = ROOTS.flatMap((r) => rootFields(r).map((f) => `${r}.${f.name}`));
