@@ -234,7 +234,11 @@ describeApi('badges', () => {
     await badges.until(() => framesFor(channelId).at(-1)?.unreadCount === N, 5_000, 'exact count once quiet');
     await quiet();
     const frames = framesFor(channelId).slice(before);
-    expect(frames[0]).toEqual({ channelId, unreadCount: 1, mentionCount: 0 }); // turned unread
+    // Turned unread: coalesced within one flush window, so it may already count a second message
+    // sent in that window; it is the transition, not the settle.
+    expect(frames[0]).toMatchObject({ channelId, mentionCount: 0 });
+    expect(frames[0]!.unreadCount).toBeGreaterThanOrEqual(1);
+    expect(frames[0]!.unreadCount).toBeLessThan(N);
     expect(frames.at(-1)).toEqual({ channelId, unreadCount: N, mentionCount: 0 }); // settled: exact
     // One frame per flush window would be about trafficMs / FLUSH_MS; passive sessions send the
     // transition, a refresh per REFRESH_MS of traffic, and the settle.
