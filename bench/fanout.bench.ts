@@ -301,6 +301,8 @@ async function main(): Promise<void> {
       PORT: '0',
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
+      // Production refuses a per-process secret for fs file URLs (FILE_SIGNING_SECRET)
+      FILE_SIGNING_SECRET: process.env.FILE_SIGNING_SECRET ?? 'bench-file-signing-secret-0123456789',
       // The load comes from a few users on one address: rate limits would measure themselves.
       RATE_LIMITS_ENABLED: 'false',
       // One gateway: search indexing (the outbox consumer) runs in its own process (`main.ts worker`).

@@ -94,6 +94,8 @@ async function main() {
         PORT: '0',
         LOG_LEVEL: 'warn',
         NODE_ENV: 'production',
+        // Production refuses a per-process secret for fs file URLs (FILE_SIGNING_SECRET)
+        FILE_SIGNING_SECRET: process.env.FILE_SIGNING_SECRET ?? 'bench-file-signing-secret-0123456789',
         RATE_LIMITS_ENABLED: 'false',
         OUTBOX_WORKER: process.env.OUTBOX_WORKER ?? 'inline',
       }),

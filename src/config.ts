@@ -288,6 +288,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         `Invalid configuration:\n${missing.map((k) => `  ${k}: required when FILE_STORE=s3`).join('\n')}`,
       );
   }
+  if (production && e.FILE_STORE === 'fs' && !e.FILE_SIGNING_SECRET)
+    // A random secret per process would make one gateway refuse the URLs another signed.
+    throw new ConfigError(
+      'Invalid configuration:\n  FILE_SIGNING_SECRET: required when NODE_ENV=production and FILE_STORE=fs (every process must share it)',
+    );
   return {
     env: e.NODE_ENV,
     host: e.HOST,

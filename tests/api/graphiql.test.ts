@@ -78,13 +78,24 @@ describeApi('GraphiQL: self-hosted, subscriptions authenticated from the Headers
   });
 
   it('introspection follows GRAPHIQL unless set (GraphiQL needs it)', () => {
-    expect(loadConfig({ NODE_ENV: 'production' }).graphql).toMatchObject({ graphiql: false, introspection: false });
-    expect(loadConfig({ NODE_ENV: 'production', GRAPHIQL: 'true' }).graphql).toMatchObject({
-      graphiql: true,
-      introspection: true,
+    const SECRET = 's'.repeat(32); // production with the fs store needs a shared file-URL secret
+    expect(loadConfig({ NODE_ENV: 'production', FILE_SIGNING_SECRET: SECRET }).graphql).toMatchObject({
+      graphiql: false,
+      introspection: false,
     });
+    expect(loadConfig({ NODE_ENV: 'production', FILE_SIGNING_SECRET: SECRET, GRAPHIQL: 'true' }).graphql).toMatchObject(
+      {
+        graphiql: true,
+        introspection: true,
+      },
+    );
     expect(
-      loadConfig({ NODE_ENV: 'production', GRAPHIQL: 'true', GRAPHQL_INTROSPECTION: 'false' }).graphql.introspection,
+      loadConfig({
+        NODE_ENV: 'production',
+        FILE_SIGNING_SECRET: SECRET,
+        GRAPHIQL: 'true',
+        GRAPHQL_INTROSPECTION: 'false',
+      }).graphql.introspection,
     ).toBe(false);
   });
 });

@@ -9,7 +9,7 @@ describeApi('request limits and hardening', () => {
   let prod: TestApp;
   beforeAll(async () => {
     dev = await startTestApp();
-    prod = await startTestApp({ NODE_ENV: 'production' });
+    prod = await startTestApp({ NODE_ENV: 'production', FILE_SIGNING_SECRET: 's'.repeat(32) });
   });
   afterAll(async () => {
     await dev?.stop();

@@ -12,6 +12,7 @@ it('switches to PostgreSQL when DATABASE_URL is set, and hardens production', ()
   const c = loadConfig({
     DATABASE_URL: 'postgresql://u@h:5432/db',
     NODE_ENV: 'production',
+    FILE_SIGNING_SECRET: 's'.repeat(32),
     PORT: '8080',
     WORKER_ID: '12',
   });

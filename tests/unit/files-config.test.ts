@@ -33,3 +33,18 @@ it('takes a public origin without a path, a shared signing secret, and type list
     'image/*',
   ]);
 });
+
+it('refuses to start in production on the fs store without a shared signing secret', () => {
+  // Each process would make up its own: URLs signed by one gateway would fail on another.
+  expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
+  expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(
+    /FILE_SIGNING_SECRET: required when NODE_ENV=production and FILE_STORE=fs/,
+  );
+  expect(loadConfig({ NODE_ENV: 'production', FILE_SIGNING_SECRET: 'y'.repeat(32) }).files.signingSecret).toBe(
+    'y'.repeat(32),
+  );
+  // Outside production a random one is still made up; with s3 there are no URLs of ours to sign.
+  expect(loadConfig({ NODE_ENV: 'development' }).files.signingSecret.length).toBeGreaterThanOrEqual(32);
+  const s3 = { FILE_STORE: 's3', S3_BUCKET: 'chat-files', S3_ACCESS_KEY_ID: 'k', S3_SECRET_ACCESS_KEY: 's' };
+  expect(loadConfig({ NODE_ENV: 'production', ...s3 }).files.store.kind).toBe('s3');
+});
