@@ -48,6 +48,8 @@ import { createHttpRouter, type HttpRouter } from './gateway/http.js';
 import { createFileStore } from './infra/files/file-store.js';
 import type { FileStore } from './infra/files/file-store.port.js';
 import { createPreviewConsumer } from './domain/files/previews.js';
+import { createUnfurlConsumer } from './domain/messages/unfurls.js';
+import { createUnfurlFetcher } from './infra/unfurl/unfurl.fetcher.js';
 
 export interface App {
   config: Config;
@@ -287,6 +289,17 @@ export async function buildApp(
       log: log.child({ component: 'previews' }),
     }),
   );
+  // Link previews of new and edited messages, fetched off the send path (src/domain/messages/unfurls.ts).
+  const unfurls = config.unfurls.enabled
+    ? createUnfurlConsumer({
+        prisma: workerDb.prisma,
+        events: channelFeed.events,
+        fetcher: createUnfurlFetcher(config.unfurls, log.child({ component: 'unfurls' })),
+        log: log.child({ component: 'unfurls' }),
+        maxPerMessage: config.unfurls.maxPerMessage,
+      })
+    : null;
+  if (unfurls) outbox.register(unfurls);
   // Abandoned uploads and deleted messages' files leave the store (with the inline outbox worker).
   let sweepTimer: NodeJS.Timeout | null = null;
   const sweepFiles = () =>
@@ -379,6 +392,7 @@ export async function buildApp(
       const { unfinished } = await requests;
       if (unfinished) log.warn({ unfinished }, 'shutdown: requests still running at the deadline are cut');
       lifecycle.closeAll();
+      await unfurls?.close(); // fetches in progress are aborted; their events are retried by the next run
       await outbox.stop();
       await push.close();
       await digests?.stop();

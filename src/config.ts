@@ -71,6 +71,21 @@ export interface NotifyConfig {
   email: { smtpUrl: string; from: string; digestIntervalMs: number } | null;
 }
 
+/** Link unfurls (the `unfurls` outbox consumer, src/infra/unfurl/): off, or how pages are fetched. */
+export interface UnfurlConfig {
+  enabled: boolean;
+  /** Whether links may point at private, loopback or link-local addresses (tests, development only). */
+  allowPrivate: boolean;
+  /** One deadline per link: connect, redirects, headers and body together. */
+  timeoutMs: number;
+  connectTimeoutMs: number;
+  /** Bytes of a page read at most; past this the connection is dropped. */
+  maxBytes: number;
+  maxRedirects: number;
+  /** Links unfurled per message (the first ones in the text). */
+  maxPerMessage: number;
+}
+
 export interface Config {
   env: 'development' | 'production' | 'test';
   host: string;
@@ -121,6 +136,7 @@ export interface Config {
   search: SearchConfig;
   outbox: OutboxConfig;
   notify: NotifyConfig;
+  unfurls: UnfurlConfig;
   files: FilesConfig;
   /** SIGTERM/SIGINT: WebSocket clients are closed over `drainMs`; everything stops within `timeoutMs`. */
   shutdown: { drainMs: number; timeoutMs: number };
@@ -194,6 +210,13 @@ const EnvSchema = z.object({
   OUTBOX_BATCH_SIZE: int(1, 5_000).default(200),
   OUTBOX_RETENTION_HOURS: int(0, 87_600).default(168),
   NOTIFY_ACTIVE_SUPPRESS_S: int(0, 86_400).default(120),
+  UNFURLS: bool.default(true),
+  UNFURL_ALLOW_PRIVATE: bool.default(false),
+  UNFURL_TIMEOUT_MS: int(50, 60_000).default(5_000),
+  UNFURL_CONNECT_TIMEOUT_MS: int(50, 60_000).default(2_000),
+  UNFURL_MAX_BYTES: int(1_024, 50 * 1024 * 1024).default(1024 * 1024),
+  UNFURL_MAX_REDIRECTS: int(0, 10).default(3),
+  UNFURL_MAX_PER_MESSAGE: int(1, 20).default(3),
   PUSH_CA_FILE: z.string().optional(),
   SMTP_URL: z
     .string()
@@ -394,6 +417,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
               host: e.APNS_HOST,
             }
           : null,
+    },
+    unfurls: {
+      enabled: e.UNFURLS,
+      // Only ever by the explicit setting: any member can make the server fetch a link they write.
+      allowPrivate: e.UNFURL_ALLOW_PRIVATE,
+      timeoutMs: e.UNFURL_TIMEOUT_MS,
+      connectTimeoutMs: Math.min(e.UNFURL_CONNECT_TIMEOUT_MS, e.UNFURL_TIMEOUT_MS),
+      maxBytes: e.UNFURL_MAX_BYTES,
+      maxRedirects: e.UNFURL_MAX_REDIRECTS,
+      maxPerMessage: e.UNFURL_MAX_PER_MESSAGE,
     },
     files: {
       store:

@@ -7,6 +7,7 @@ import type {
   File,
   Message,
   MessageMention,
+  MessageUnfurl,
   User,
   Workspace,
 } from '../generated/prisma/client.js';
@@ -130,6 +131,14 @@ export function createLoaders(
           include: { file: true },
         });
         return groupBy(messageIds, rows, (r) => r.messageId).map((list) => list.map((r) => r.file));
+      }, opts),
+    /** Shown (READY) unfurls per message id, any order (Message.unfurls orders them by the text). */
+    unfurls: () =>
+      new DataLoader<bigint, MessageUnfurl[], string>(async (messageIds) => {
+        const rows = await prisma.messageUnfurl.findMany({
+          where: { messageId: { in: [...messageIds] }, status: 'READY' },
+        });
+        return groupBy(messageIds, rows, (r) => r.messageId);
       }, opts),
   });
 }

@@ -52,8 +52,8 @@ export function createEditService(deps: ServiceDeps, workspaces: WorkspacesServi
   }
 
   /**
-   * Deletes a message: the author, or a workspace owner/admin. The text, mentions, reactions and
-   * file links are purged. A thread root that has replies stays listed, shown as deleted.
+   * Deletes a message: the author, or a workspace owner/admin. The text, mentions, reactions,
+   * unfurls and file links are purged. A thread root that has replies stays listed, shown as deleted.
    */
   async function remove(viewer: Viewer, messageId: bigint): Promise<boolean> {
     requireScope(viewer, 'CHAT_WRITE');
@@ -75,6 +75,7 @@ export function createEditService(deps: ServiceDeps, workspaces: WorkspacesServi
       });
       await tx.messageMention.deleteMany({ where: { messageId } });
       await tx.reaction.deleteMany({ where: { messageId } });
+      await tx.messageUnfurl.deleteMany({ where: { messageId } });
       // Its files go too (the sweep removes their bytes after FILE_RETENTION_HOURS), unless
       // another live message still carries them.
       await tx.$executeRaw`

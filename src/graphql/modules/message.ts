@@ -2,6 +2,9 @@ import { builder } from '../builder.js';
 import { ChannelRef, FileRef, MentionRef, MessageRef, ReactionRef, UserRef } from '../refs.js';
 import { connectionType, idString, personalViewer, toConnection, viewerOf } from './common.js';
 import { idArg, idArgs } from '../../domain/validate.js';
+import { hasLink } from '../../domain/messages/mentions.js';
+import { visibleUnfurls } from '../../domain/messages/unfurls.js';
+import type { MessageUnfurl } from '../../generated/prisma/client.js';
 
 export const MentionKindEnum = builder.enumType('MentionKind', { values: ['USER', 'HERE', 'CHANNEL'] as const });
 
@@ -31,6 +34,21 @@ ReactionRef.implement({
   }),
 });
 
+const UnfurlRef = builder.objectRef<MessageUnfurl>('Unfurl').implement({
+  description:
+    'A link preview: what a page linked from a message says about itself (Open Graph, Twitter card or <title>), fetched by the server after the message was sent or edited',
+  fields: (t) => ({
+    url: t.exposeString('url', { description: 'The link as it appears in the message (normalized)' }),
+    title: t.exposeString('title', { nullable: true, description: "The page's title" }),
+    description: t.exposeString('description', { nullable: true, description: "The page's summary" }),
+    imageUrl: t.exposeString('imageUrl', {
+      nullable: true,
+      description: "The page's preview image (an absolute http(s) URL on the linked site; not fetched by this server)",
+    }),
+    siteName: t.exposeString('siteName', { nullable: true, description: 'The name of the site the page belongs to' }),
+  }),
+});
+
 MessageRef.implement({
   fields: (t) => ({
     id: t.id({ resolve: (m) => m.id.toString() }),
@@ -54,6 +72,13 @@ MessageRef.implement({
       resolve: (m, _a, ctx) => (m.deletedAt ? [] : ctx.loaders.reactions.load(m.id)),
     }),
     files: t.field({ type: [FileRef], resolve: (m, _a, ctx) => (m.deletedAt ? [] : ctx.loaders.files.load(m.id)) }),
+    unfurls: t.field({
+      type: [UnfurlRef],
+      description:
+        'Previews of the links in the text, in text order; they arrive after the message (a MessageEdited event announces them). Empty once deleted',
+      resolve: async (m, _a, ctx) =>
+        m.deletedAt || !hasLink(m.text) ? [] : visibleUnfurls(m.text, await ctx.loaders.unfurls.load(m.id)),
+    }),
     threadRootId: t.id({ nullable: true, resolve: (m) => idString(m.threadRootId) }),
     alsoSentToChannel: t.exposeBoolean('alsoSentToChannel'),
     replyCount: t.exposeInt('replyCount'),
@@ -161,6 +186,17 @@ builder.mutationFields((t) => ({
     args: { messageId: t.arg.id({ required: true }), emoji: t.arg.string({ required: true }) },
     resolve: (_r, args, ctx) =>
       ctx.services.reactions.add(viewerOf(ctx), idArg(args.messageId, 'messageId'), args.emoji),
+  }),
+  removeUnfurl: t.field({
+    type: MessageRef,
+    description:
+      'Takes a link preview off your message; that link is not unfurled again for it, even after an edit. Only the sender may (FORBIDDEN for others; NOT_FOUND for a message you cannot see or a link not in it)',
+    args: {
+      messageId: t.arg.id({ required: true, description: 'Your message' }),
+      url: t.arg.string({ required: true, description: 'The link whose preview goes, as in Unfurl.url' }),
+    },
+    resolve: (_r, args, ctx) =>
+      ctx.services.messages.removeUnfurl(viewerOf(ctx), idArg(args.messageId, 'messageId'), args.url),
   }),
   removeReaction: t.field({
     type: MessageRef,
