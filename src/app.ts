@@ -23,6 +23,7 @@ import { createMemoryBroker } from './infra/pubsub/memory.broker.js';
 import type { Broker } from './infra/pubsub/broker.port.js';
 import { createBrokerPublisher } from './realtime/publisher.js';
 import { createHub } from './realtime/hub.js';
+import { watchRevocations } from './realtime/revocations.js';
 import { createChannelFeed } from './realtime/channel-feed.js';
 import { createMemoryPresence } from './infra/presence/presence.memory.js';
 import type { Presence } from './infra/presence/presence.port.js';
@@ -158,6 +159,8 @@ export async function buildApp(
     onlineAmong: async (userIds) => (await presence.onlineAmong(userIds.map(String))).map(BigInt),
     testHooks: opts.testHooks,
   });
+  // Credentials revoked on any gateway leave this one's token cache as soon as it hears of them.
+  const revocations = watchRevocations(hub, services.auth, log);
   const queueLimit = config.realtime.subscriptionQueueLimit;
   const realtime: Realtime = {
     broker,
@@ -361,7 +364,9 @@ export async function buildApp(
     websocket,
     server,
     fileStore: fileStore.store,
-    start() {
+    async start() {
+      // Serve once revocations are heard (or after a bounded wait: meanwhile tokens are cached briefly).
+      await Promise.race([revocations.ready, new Promise((r) => setTimeout(r, 2_000).unref())]);
       if (config.outbox.worker === 'inline') {
         outbox.start();
         sweepTimer = setInterval(() => void sweepFiles(), 60_000);
@@ -402,6 +407,7 @@ export async function buildApp(
         await workerDb.close();
       }
       realtime.badges.close();
+      revocations.stop();
       presence.close();
       await publisher.flush();
       await lease?.release();

@@ -33,7 +33,8 @@ export function isDomainError(e: unknown): e is DomainError {
 export const unauthenticated = (message = 'Authentication required') =>
   new DomainError('UNAUTHENTICATED', 'auth/unauthenticated', message);
 
-export const forbidden = (reason: string, message: string) => new DomainError('FORBIDDEN', reason, message);
+export const forbidden = (reason: string, message: string, details?: Record<string, unknown>) =>
+  new DomainError('FORBIDDEN', reason, message, details);
 
 /** Used both for ids that do not exist and for ids the caller may not see: the answers must match. */
 export const notFound = (what: string, id?: string | bigint) =>

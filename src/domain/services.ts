@@ -1,6 +1,7 @@
 import type { ServiceDeps } from './deps.js';
 import { createAuthService } from './auth/auth.service.js';
 import { createBotsService } from './bots/bots.service.js';
+import { createApiKeysService } from './bots/api-keys.service.js';
 import { createIncomingWebhooksService } from './webhooks/incoming.service.js';
 import { createOutgoingWebhooksService } from './webhooks/outgoing.service.js';
 import { createWorkspacesService } from './workspaces/workspaces.service.js';
@@ -21,6 +22,7 @@ export function createServices(deps: ServiceDeps) {
   const auth = createAuthService(deps);
   const workspaces = createWorkspacesService(deps);
   const bots = createBotsService(deps, workspaces, auth);
+  const apiKeys = createApiKeysService(deps, workspaces, auth);
   const channels = createChannelsService(deps, workspaces);
   const messages = createMessagesService(deps, channels, workspaces);
   const incomingWebhooks = createIncomingWebhooksService(deps, workspaces, channels, messages);
@@ -41,6 +43,7 @@ export function createServices(deps: ServiceDeps) {
     auth,
     workspaces,
     bots,
+    apiKeys,
     incomingWebhooks,
     eventSubscriptions,
     channels,

@@ -12,7 +12,8 @@ import { isDomainError } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
 
 /**
- * Rate limits by operation class, per credential (tiered by kind: user, bot, partner) and per
+ * Rate limits by operation class, per credential (tiered by kind: user, bot, partner key of the
+ * STANDARD or PREMIUM tier) and per
  * client IP, written once and applied to HTTP (a yoga plugin: 429, Retry-After, RateLimit and
  * RateLimit-Policy headers) and to the WebSocket (RATE_LIMITED with retryAfterMs). Log-in failures
  * back off exponentially per account and per IP.
@@ -37,7 +38,7 @@ export interface LimitDecision {
 
 export const OPERATION_CLASSES = ['auth', 'signup', 'send', 'mutation', 'read', 'search', 'subscribe'] as const;
 export type OperationClass = (typeof OPERATION_CLASSES)[number];
-export const SUBJECTS = ['user', 'bot', 'partner', 'ip'] as const;
+export const SUBJECTS = ['user', 'bot', 'partner', 'premium', 'ip'] as const;
 export type Subject = (typeof SUBJECTS)[number];
 
 type Tier = Partial<Record<OperationClass, { points: number; seconds: number }>>;
@@ -64,6 +65,14 @@ export const DEFAULT_TIERS: Record<Subject, Tier> = {
     read: { points: 600, seconds: 60 },
     search: { points: 60, seconds: 60 },
     subscribe: { points: 30, seconds: 60 },
+  },
+  /** Partner keys of the PREMIUM tier. */
+  premium: {
+    send: { points: 120, seconds: 60 },
+    mutation: { points: 240, seconds: 60 },
+    read: { points: 3000, seconds: 60 },
+    search: { points: 300, seconds: 60 },
+    subscribe: { points: 120, seconds: 60 },
   },
   ip: {
     auth: { points: 30, seconds: 60 },
@@ -147,21 +156,14 @@ function loginEmails(document: DocumentNode, operationName: string | null | unde
   return emails;
 }
 
-const subjectOf = (viewer: Viewer | null): { subject: Subject; key: string } | null =>
-  viewer
-    ? {
-        subject:
-          viewer.kind === 'user'
-            ? 'user'
-            : 'credential' in viewer && viewer.credential === 'partner'
-              ? 'partner'
-              : 'bot',
-        key:
-          viewer.kind === 'user'
-            ? `u${viewer.userId}`
-            : `c${'credentialId' in viewer ? String(viewer.credentialId) : viewer.userId}`,
-      }
-    : null;
+/** The bucket a credential counts against: users and bots by id, partner keys by key, tiered. */
+const subjectOf = (viewer: Viewer | null): { subject: Subject; key: string } | null => {
+  if (!viewer) return null;
+  if (viewer.kind === 'user') return { subject: 'user', key: `u${viewer.userId}` };
+  if (viewer.partner)
+    return { subject: viewer.partner.tier === 'PREMIUM' ? 'premium' : 'partner', key: `k${viewer.partner.keyId}` };
+  return { subject: 'bot', key: `c${viewer.userId}` };
+};
 
 export function createRateLimits(store: RateLimitStore, config: RateLimitConfig, log: Logger) {
   const ruleFor = (subject: Subject, cls: OperationClass): LimitRule | null => {

@@ -6,6 +6,7 @@ import './modules/auth.js';
 import './modules/user.js';
 import './modules/workspace.js';
 import './modules/webhooks.js';
+import './modules/api-keys.js';
 import './modules/channel.js';
 import './modules/message.js';
 import './modules/file.js';

@@ -1,7 +1,7 @@
 import type { ServiceDeps } from '../deps.js';
 import { badInput, isDomainError, notFound } from '../errors.js';
 import { withTx } from '../../infra/db/tx.js';
-import { requireHuman, type Viewer } from '../viewer.js';
+import { BOT_SCOPES, requireHuman, type BotScope, type Viewer } from '../viewer.js';
 import { hashToken, newToken } from '../auth/tokens.js';
 import type { WorkspacesService } from '../workspaces/workspaces.service.js';
 import type { AuthService } from '../auth/auth.service.js';
@@ -16,12 +16,24 @@ export function expiryOf(expiresInDays: number | null | undefined): Date | null 
   return new Date(Date.now() + expiresInDays * 86_400_000);
 }
 
+/** The scopes a bot or API key is created with: at least one, all known, each once. */
+export function checkScopes(scopes: readonly string[]): BotScope[] {
+  const unique = [...new Set(scopes)];
+  if (unique.length === 0 || unique.some((s) => !(BOT_SCOPES as readonly string[]).includes(s)))
+    throw badInput('bot/bad_scopes', 'scopes must name at least one known scope', { field: 'scopes' });
+  return unique as BotScope[];
+}
+
 /**
  * A bot's tokens, managed by the owners and admins of the bot's workspace: list, rotate (a new
- * token; the others revoked), revoke one. Revocation reaches every gateway within the token
- * cache's lifetime (auth.service: one second).
+ * token; the others revoked), revoke one. Every gateway drops a revoked token from its cache as
+ * soon as it hears the revocation (auth.service `revoked`).
  */
-export function createBotsService(deps: ServiceDeps, workspaces: WorkspacesService, auth: Pick<AuthService, 'evict'>) {
+export function createBotsService(
+  deps: ServiceDeps,
+  workspaces: WorkspacesService,
+  auth: Pick<AuthService, 'revoked'>,
+) {
   const { prisma, ids } = deps;
 
   /** The bot, when the viewer administers its workspace; NOT_FOUND otherwise (hidden and absent alike). */
@@ -62,7 +74,7 @@ export function createBotsService(deps: ServiceDeps, workspaces: WorkspacesServi
           data: { id: ids.next(), userId: bot.userId, kind: 'BOT', tokenHash: hashToken(token), expiresAt },
         });
       });
-      auth.evict(previous.map((p) => p.tokenHash));
+      auth.revoked(previous.map((p) => p.tokenHash));
       return { bot, token };
     },
 
@@ -79,7 +91,7 @@ export function createBotsService(deps: ServiceDeps, workspaces: WorkspacesServi
         where: { id: tokenId, revokedAt: null },
         data: { revokedAt: new Date() },
       });
-      auth.evict([row.tokenHash]);
+      auth.revoked([row.tokenHash]);
       return r.count > 0;
     },
   };

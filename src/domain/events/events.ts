@@ -95,7 +95,12 @@ export type ChatEvent =
       unreadCount: number;
     }
   | { type: 'ThreadRead'; channelId: string; rootId: string; userId: string }
-  | { type: 'PresenceChanged'; userId: string; status: PresenceStatusName; lastActiveAt: string | null };
+  | { type: 'PresenceChanged'; userId: string; status: PresenceStatusName; lastActiveAt: string | null }
+  /**
+   * Credentials (sessions, bot tokens, partner keys) were revoked: every gateway drops them from
+   * its token cache. Not for clients; it travels the same ring so one rule carries every event.
+   */
+  | { type: 'CredentialsRevoked'; tokenHashes: string[] };
 
 export type ChatEventType = ChatEvent['type'];
 export type EventOf<T extends ChatEventType> = Extract<ChatEvent, { type: T }>;
@@ -129,6 +134,8 @@ export function topicsFor(event: ChatEvent): Topic[] {
       return [topics.user(event.userId)];
     case 'PresenceChanged':
       return [topics.presence(event.userId)];
+    case 'CredentialsRevoked':
+      return [topics.revocations()];
     default: {
       const never: never = event;
       throw new Error(`no topic for ${(never as ChatEvent).type}`);

@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import type { ServiceDeps } from '../deps.js';
 import { forbidden, notFound, badInput } from '../errors.js';
 import { withTx } from '../../infra/db/tx.js';
-import { requireHuman, BOT_SCOPES, type BotScope, type Viewer } from '../viewer.js';
+import { requireHuman, type BotScope, type Viewer } from '../viewer.js';
 import { nameArg } from '../validate.js';
 import { hashToken, newToken } from '../auth/tokens.js';
-import { expiryOf } from '../bots/bots.service.js';
+import { checkScopes, expiryOf } from '../bots/bots.service.js';
 import type { WorkspaceRole } from '../../generated/prisma/client.js';
 
 export const GENERAL_CHANNEL = 'general';
@@ -115,10 +115,7 @@ export function createWorkspacesService(deps: ServiceDeps) {
       requireHuman(viewer, 'create bots');
       await requireAdmin(viewer, workspaceId);
       const name = nameArg(nameInput, 'name', 80);
-      const unique = [...new Set(scopes)];
-      if (unique.length === 0 || unique.some((s) => !BOT_SCOPES.includes(s))) {
-        throw badInput('bot/bad_scopes', 'scopes must name at least one known scope', { field: 'scopes' });
-      }
+      const unique = checkScopes(scopes);
       const expiresAt = expiryOf(expiresInDays);
       const userId = ids.next();
       const token = newToken('chb');
