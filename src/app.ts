@@ -13,7 +13,7 @@ import { createLoaders } from './graphql/loaders.js';
 import { attachWebSocket } from './gateway/ws.js';
 import { createAdmission } from './gateway/admission.js';
 import { createPersistedDocuments } from './gateway/persisted.js';
-import { explainLimits } from './gateway/limits-explained.js';
+import { explainLimits, reportCost } from './gateway/limits-explained.js';
 import { registerHookRoutes } from './gateway/hooks.js';
 import { createHttpWebhookSender } from './infra/webhooks/http.sender.js';
 import { createRateLimits } from './gateway/rate-limit.js';
@@ -231,7 +231,11 @@ export async function buildApp(
     realtime,
     log,
     instrumentation: ops.plugins,
-    plugins: [...admission.httpPlugins(), explainLimits(config.limits.maxPageSize, config.graphql.maxCost)],
+    plugins: [
+      ...admission.httpPlugins(),
+      explainLimits(config.limits.maxPageSize, config.graphql.maxCost),
+      reportCost(config.graphql.maxCost),
+    ],
   });
   const router = createHttpRouter(log);
   // Incoming webhooks: POST /hooks/<secret>, rate limited per hook (RATE_LIMITS hook.send).

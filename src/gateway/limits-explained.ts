@@ -1,5 +1,16 @@
-import { GraphQLError, Kind, visit, type DocumentNode } from 'graphql';
+import {
+  GraphQLError,
+  Kind,
+  getOperationAST,
+  validate,
+  visit,
+  type DocumentNode,
+  type ExecutionArgs,
+  type GraphQLSchema,
+} from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
+import type { Viewer } from '../domain/viewer.js';
 
 const COST = /^Syntax Error: Query Cost limit of (\d+) exceeded, found ([\d.]+?)\.?$/;
 
@@ -58,6 +69,74 @@ export function explainLimits(maxPageSize: number, maxCost: number): Plugin {
           );
         });
       }
+    },
+  };
+}
+
+/**
+ * The estimated cost of a document by the rule the cost limit enforces (graphql-armor's, same
+ * options), so the number reported is the number the limit is checked against. Remembered per
+ * parsed document (yoga and the socket reuse parsed documents from their caches).
+ */
+export function createCostEstimator(maxCost: number) {
+  const costs = new WeakMap<DocumentNode, Map<string, number>>();
+  return (schema: GraphQLSchema, document: DocumentNode, operationName?: string | null): number => {
+    let byOperation = costs.get(document);
+    if (!byOperation) costs.set(document, (byOperation = new Map<string, number>()));
+    const key = operationName ?? '';
+    let cost = byOperation.get(key);
+    if (cost === undefined) {
+      // The executed operation only (with the fragments it may use), as the limit checks each one.
+      const operation = getOperationAST(document, operationName);
+      const single: DocumentNode = {
+        ...document,
+        definitions: document.definitions.filter((d) => d === operation || d.kind === Kind.FRAGMENT_DEFINITION),
+      };
+      let found = 0;
+      validate(schema, single, [
+        costLimitRule({
+          maxCost,
+          propagateOnRejection: false,
+          onAccept: [(_ctx: unknown, { n }: { n: number }) => void (found = n)],
+          onReject: [],
+        }),
+      ]);
+      cost = Math.ceil(found);
+      byOperation.set(key, cost);
+    }
+    return cost;
+  };
+}
+
+/** Who is told what their operations cost: bots and partner keys (programs budgeting their calls). */
+export const costReportedTo = (viewer: Viewer | null | undefined) => viewer?.kind === 'bot';
+
+/** `extensions.cost` of a result: the operation's estimated cost and the limit it is held to. */
+export function withCost<R extends { extensions?: Record<string, unknown> }>(
+  result: R,
+  requested: number,
+  limit: number,
+): R {
+  result.extensions = { ...result.extensions, cost: { requested, limit } };
+  return result;
+}
+
+/**
+ * Reports `extensions.cost: { requested, limit }` on every query and mutation result of bot and
+ * partner callers (HTTP; the socket adds it in ws.ts with the same estimator). Users get none.
+ */
+export function reportCost(maxCost: number, estimate = createCostEstimator(maxCost)): Plugin {
+  return {
+    onExecute({ args }) {
+      const { contextValue, schema, document, operationName } = args as ExecutionArgs;
+      if (!costReportedTo((contextValue as { viewer?: Viewer | null }).viewer)) return;
+      const requested = estimate(schema, document, operationName);
+      return {
+        onExecuteDone({ result, setResult }) {
+          if (Symbol.asyncIterator in result) return; // incremental delivery: not reported
+          setResult(withCost({ ...result }, requested, maxCost));
+        },
+      };
     },
   };
 }

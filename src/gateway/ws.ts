@@ -25,6 +25,7 @@ import { bearerToken, type ContextFactory } from './context.js';
 import { checkInputs } from './input-guard.js';
 import { closeFor, invalidClientMessage } from './ws-messages.js';
 import type { Admission } from './admission.js';
+import { costReportedTo, createCostEstimator, withCost } from './limits-explained.js';
 
 interface Extra {
   socket: WebSocket;
@@ -72,6 +73,8 @@ export function attachWebSocket(deps: {
   const { config, contexts, realtime, log } = deps;
   const ws = config.websocket;
   const maskError = createMaskError(log);
+  const maxCost = config.graphql.maxCost;
+  const estimateCost = createCostEstimator(maxCost);
   const stats = { sharedRenders: 0, ownRenders: 0, slowDisconnects: 0 };
 
   const renderer = createRenderer({
@@ -189,7 +192,13 @@ export function attachWebSocket(deps: {
         },
       };
     },
-    execute: (args) => execute(args),
+    // Bots and partner keys learn what each query or mutation cost (as on HTTP, limits-explained.ts).
+    execute: async (args) => {
+      const result = await execute(args);
+      const viewer = (args.contextValue as { viewer?: Viewer | null }).viewer;
+      if (!costReportedTo(viewer) || Symbol.asyncIterator in result) return result;
+      return withCost({ ...result }, estimateCost(args.schema, args.document, args.operationName), maxCost);
+    },
     async subscribe(args) {
       const { renderKey, output } = args.rootValue as { renderKey: string; output: SubscriptionOutput };
       return renderer.subscribe({ ...(args as SubscriptionArgs), rootValue: undefined }, renderKey, output);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { print } from 'graphql';
 import { basicWorkspace, describeApi, startTestApp, type TestApp } from '../helpers/app.js';
+import { connect } from '../helpers/ws.js';
 import { MANIFEST, idOf } from '../helpers/persisted.js';
 import {
   ApiKeysDocument,
@@ -149,5 +150,47 @@ describeApi('partner API keys end to end', () => {
     // The list never carries a secret.
     const listed = await w.ann.client.request(ApiKeysDocument, { workspaceId: w.workspace.id });
     expect(JSON.stringify(listed.data)).not.toContain(premium.secret);
+  });
+
+  it('extensions.cost { requested, limit } is reported to partners (HTTP and WebSocket), not to users', async () => {
+    const key = (
+      await w.ann.client.ok(CreateApiKeyDocument, {
+        input: { workspaceId: w.workspace.id, name: 'Costs', scopes: ['CHANNELS_READ'] },
+      })
+    ).createApiKey.secret;
+    const small = await asPartner(key, BrowseChannelsDocument, { workspaceId: w.workspace.id, first: 1 });
+    const big = await asPartner(key, BrowseChannelsDocument, { workspaceId: w.workspace.id, first: 100 });
+    const costOf = (b: Body) =>
+      (b as { extensions?: { cost?: { requested: number; limit: number } } }).extensions?.cost;
+    expect(costOf(small.body)).toMatchObject({ limit: 20_000 });
+    expect(costOf(small.body)!.requested).toBeGreaterThan(0);
+    // Variables do not change the estimate (first is a variable here): the same document, the same cost.
+    expect(costOf(big.body)!.requested).toBe(costOf(small.body)!.requested);
+    const user = await w.ann.client.raw({
+      query: print(BrowseChannelsDocument),
+      variables: { workspaceId: w.workspace.id },
+    });
+    expect(((await user.json()) as { extensions?: unknown }).extensions).toBeUndefined();
+
+    const socket = connect(t.url, key);
+    try {
+      const result = await new Promise<{ extensions?: Record<string, unknown>; errors?: unknown }>(
+        (resolve, reject) => {
+          let last: unknown;
+          socket.client.subscribe(
+            {
+              query: '',
+              variables: { workspaceId: w.workspace.id },
+              extensions: { persistedQuery: { version: 1, sha256Hash: idOf(BrowseChannelsDocument).slice(7) } },
+            },
+            { next: (r) => (last = r), error: reject, complete: () => resolve(last as never) },
+          );
+        },
+      );
+      expect(result.errors).toBeUndefined();
+      expect(result.extensions?.['cost']).toEqual(costOf(small.body));
+    } finally {
+      await socket.dispose();
+    }
   });
 });
