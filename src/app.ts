@@ -24,7 +24,7 @@ import type { Broker } from './infra/pubsub/broker.port.js';
 import { createBrokerPublisher } from './realtime/publisher.js';
 import { createHub } from './realtime/hub.js';
 import { watchRevocations } from './realtime/revocations.js';
-import { createChannelFeed } from './realtime/channel-feed.js';
+import { createChannelFeed, createProfileFeed } from './realtime/channel-feed.js';
 import { createMemoryPresence } from './infra/presence/presence.memory.js';
 import type { Presence } from './infra/presence/presence.port.js';
 import { createRedisPresence } from './infra/presence/presence.redis.js';
@@ -153,6 +153,8 @@ export async function buildApp(
     ids: createSnowflake(workerId),
     events: channelFeed.events,
     channelFeed: channelFeed.feed,
+    profileFeed: createProfileFeed(hub),
+    profileCacheTtlMs: config.profileCacheTtlMs,
     limits: config.limits,
     auth: config.auth,
     searchIndex,

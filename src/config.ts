@@ -133,6 +133,8 @@ export interface Config {
     keepAliveMs: number;
   };
   limits: { maxMessageLength: number; maxPageSize: number };
+  /** The process-wide profile cache: a copy lives this long at most (profile-change events drop it earlier, on every gateway). */
+  profileCacheTtlMs: number;
   search: SearchConfig;
   outbox: OutboxConfig;
   notify: NotifyConfig;
@@ -269,6 +271,7 @@ const EnvSchema = z.object({
   PRESENCE_IDLE_MS: int(1_000, 86_400_000).default(600_000),
   PRESENCE_OFFLINE_GRACE_MS: int(0, 600_000).default(10_000),
   SUBSCRIPTION_QUEUE_LIMIT: int(10, 1_000_000).default(1_000),
+  PROFILE_CACHE_TTL_MS: int(0, 3_600_000).default(5_000),
   WS_ALLOWED_ORIGINS: z.string().default(''),
   WS_MAX_SUBSCRIPTIONS: int(1, 10_000).default(100),
   WS_MAX_BUFFERED_BYTES: int(1024, 1024 ** 3).default(4 * 1024 * 1024),
@@ -379,6 +382,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       keepAliveMs: e.WS_KEEPALIVE_MS,
     },
     limits: { maxMessageLength: 40_000, maxPageSize: 100 },
+    profileCacheTtlMs: e.PROFILE_CACHE_TTL_MS,
     search:
       e.SEARCH_BACKEND === 'typesense'
         ? {

@@ -6,6 +6,7 @@ import type { WebhookSender } from './webhooks/outgoing.service.js';
 import type { SearchIndex } from '../infra/search/search-index.port.js';
 import type { FileStore } from '../infra/files/file-store.port.js';
 import type { ChannelCacheOptions, ChannelFeed } from './channels/channel-cache.js';
+import type { ProfileFeed } from './users/users.service.js';
 
 /** What domain services are built from; assembled once in the composition root (src/app.ts). */
 export interface ServiceDeps {
@@ -23,6 +24,10 @@ export interface ServiceDeps {
    * read caches current. Without it nothing is cached (reads are still coalesced).
    */
   channelFeed?: ChannelFeed | null;
+  /** Where this process hears other processes' profile changes (keeps the profile cache current). */
+  profileFeed?: ProfileFeed | null;
+  /** How long a cached profile lives at most (default 5 s). */
+  profileCacheTtlMs?: number;
   /** Bounds of the per-process read cache (defaults in channels.service). */
   readCache?: Partial<ChannelCacheOptions>;
   /** Which of these users are online now (for @here); the presence service answers. */

@@ -1,6 +1,7 @@
 import type { ChatEvent, EventPublisher } from '../domain/events/events.js';
 import { topics } from '../domain/events/topics.js';
 import type { ChannelFeed } from '../domain/channels/channel-cache.js';
+import type { ProfileFeed } from '../domain/users/users.service.js';
 import type { Hub } from './hub.js';
 
 /**
@@ -42,5 +43,22 @@ export function createChannelFeed(hub: Hub, publisher: EventPublisher): { feed: 
         }
       },
     },
+  };
+}
+
+/**
+ * What the domain's profile cache hears: ProfileChanged events on the profiles topic (every
+ * gateway listens to it, through the ring), and a gap when the engine may have dropped some.
+ */
+export function createProfileFeed(hub: Hub): ProfileFeed {
+  return {
+    watch: (onChange, onGap) =>
+      hub.listen(
+        topics.profiles(),
+        (event) => {
+          if (event.type === 'ProfileChanged') onChange(BigInt(event.userId));
+        },
+        onGap,
+      ),
   };
 }

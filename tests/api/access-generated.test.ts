@@ -63,6 +63,8 @@ const ID_ARGS: Record<string, Kind> = {
   mentionsUserIds: 'user',
   workspaceId: 'workspace',
   fileIds: 'file',
+  // Someone else's file as an avatar must look like a missing file.
+  avatarFileId: 'file',
   'Query.channel.id': 'channel',
   'Query.message.id': 'message',
   'Query.file.id': 'file',

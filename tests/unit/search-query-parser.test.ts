@@ -83,11 +83,17 @@ describe('search query parser', () => {
     expect(q.in).toEqual([
       { kind: 'name', name: 'general' },
       { kind: 'id', id: 123n },
-      { kind: 'dm', user: { kind: 'name', name: 'carl' } },
+      { kind: 'dm', user: { kind: 'name', name: 'carl', handle: 'carl' } },
     ]);
     expect(q.notIn).toEqual([{ kind: 'name', name: 'noise' }]);
-    expect(q.from).toEqual([{ kind: 'name', name: 'ann' }, { kind: 'name', name: 'annlee' }, { kind: 'me' }]);
-    expect(q.notFrom).toEqual([{ kind: 'name', name: 'bot' }]);
+    // A value that could be a handle is also tried as one (lower-cased as written); "Ann Lee" cannot.
+    expect(q.from).toEqual([
+      { kind: 'name', name: 'ann', handle: 'ann' },
+      { kind: 'name', name: 'annlee' },
+      { kind: 'me' },
+    ]);
+    expect(q.notFrom).toEqual([{ kind: 'name', name: 'bot', handle: 'bot' }]);
+    expect(parseSearchQuery('from:@ann.lee_2').from).toEqual([{ kind: 'name', name: 'annlee2', handle: 'ann.lee_2' }]);
     expect(q.mentions).toEqual([
       { kind: 'id', id: 42n },
       { kind: 'email', email: 'bob@example.com' },

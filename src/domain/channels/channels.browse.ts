@@ -69,7 +69,8 @@ export function createChannelBrowsing(deps: ServiceDeps, workspaces: WorkspacesS
 
   /**
    * The workspace directory: its members by name (case-insensitive, then id), optionally those
-   * whose name, or a word of it, starts with `query`. Paged with an opaque cursor.
+   * whose handle, name, or a word of the name starts with `query` (mention autocomplete). Paged
+   * with an opaque cursor.
    */
   async function workspaceMembers(
     viewer: Viewer,
@@ -92,7 +93,8 @@ export function createChannelBrowsing(deps: ServiceDeps, workspaces: WorkspacesS
     const rows = await prisma.$queryRaw<{ id: bigint; key: string }[]>`
       SELECT u.id, lower(u.name) AS key FROM workspace_members wm JOIN users u ON u.id = wm.user_id
       WHERE wm.workspace_id = ${workspaceId}
-        AND (${query} = '' OR lower(u.name) LIKE ${`${escaped}%`} OR lower(u.name) LIKE ${`% ${escaped}%`})
+        AND (${query} = '' OR lower(u.name) LIKE ${`${escaped}%`} OR lower(u.name) LIKE ${`% ${escaped}%`}
+          OR u.handle LIKE ${`${escaped}%`})
         AND (${afterName}::text IS NULL OR (lower(u.name), u.id) > (${afterName}::text, ${afterId}::bigint))
       ORDER BY lower(u.name), u.id
       LIMIT ${take + 1}`;

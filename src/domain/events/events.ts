@@ -100,7 +100,9 @@ export type ChatEvent =
    * Credentials (sessions, bot tokens, partner keys) were revoked: every gateway drops them from
    * its token cache. Not for clients; it travels the same ring so one rule carries every event.
    */
-  | { type: 'CredentialsRevoked'; tokenHashes: string[] };
+  | { type: 'CredentialsRevoked'; tokenHashes: string[] }
+  /** A user's profile (name, handle, status, time zone, avatar) changed: every process forgets its cached copy. */
+  | { type: 'ProfileChanged'; userId: string };
 
 export type ChatEventType = ChatEvent['type'];
 export type EventOf<T extends ChatEventType> = Extract<ChatEvent, { type: T }>;
@@ -136,6 +138,8 @@ export function topicsFor(event: ChatEvent): Topic[] {
       return [topics.presence(event.userId)];
     case 'CredentialsRevoked':
       return [topics.revocations()];
+    case 'ProfileChanged':
+      return [topics.profiles()];
     default: {
       const never: never = event;
       throw new Error(`no topic for ${(never as ChatEvent).type}`);

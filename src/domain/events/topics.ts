@@ -13,11 +13,13 @@ const topic = (prefix: string, id: string | bigint): Topic => ({ name: `${prefix
  * Topic builders: the only place topics are made. Channel topics carry everything that happens
  * in a channel; user topics what concerns one user on all their connections; presence topics
  * one user's presence; the revocations topic, which every gateway listens to, credentials revoked
- * anywhere. Each topic carries its shard key (the channel or user id).
+ * anywhere; the profiles topic, which every gateway listens to too, profile changes (rare, so one
+ * topic on one shard). Each topic carries its shard key (the channel or user id).
  */
 export const topics = {
   channel: (channelId: string | bigint) => topic('ch', channelId),
   user: (userId: string | bigint) => topic('u', userId),
   presence: (userId: string | bigint) => topic('p', userId),
   revocations: () => topic('sys', 'revocations'),
+  profiles: () => topic('sys', 'profiles'),
 };

@@ -22,6 +22,7 @@ import { requireScope, type Viewer } from '../viewer.js';
 import type { File } from '../../generated/prisma/client.js';
 import { badInput, DomainError, isDomainError, notFound, unavailable } from '../errors.js';
 import { withTx } from '../../infra/db/tx.js';
+import { createBatcher } from '../coalesce.js';
 import type { FileStore, PresignedRequest } from '../../infra/files/file-store.port.js';
 import type { FilesConfig } from '../../config.js';
 import {
@@ -262,6 +263,28 @@ export function createFilesService(deps: ServiceDeps, channels: ChannelsService)
   /** A short-lived URL for the file's bytes (or one of its thumbnails). */
   async function downloadUrl(viewer: Viewer, file: File, thumbnail?: number): Promise<PresignedRequest | null> {
     await accessFile(viewer, file.id);
+    return presign(file, thumbnail);
+  }
+
+  /** Avatar files by id, read together for every user on a page (across requests). */
+  const loadAvatarFile = createBatcher<bigint, File | null>(async (ids) => {
+    const rows = await prisma.file.findMany({ where: { id: { in: [...ids] } } });
+    const byId = new Map(rows.map((f) => [f.id, f]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }, String);
+
+  /**
+   * A short-lived URL of a user's avatar (or one of its thumbnails). An avatar is public to whoever
+   * may see its user (the caller checked that by showing the user), not only to its channel's readers.
+   */
+  async function avatarUrl(user: { avatarFileId: bigint | null }, thumbnail?: number) {
+    if (!user.avatarFileId || !deps.files) return null;
+    const file = await loadAvatarFile(user.avatarFileId);
+    if (!file || file.deletedAt) return null;
+    return presign(file, thumbnail);
+  }
+
+  async function presign(file: File, thumbnail?: number): Promise<PresignedRequest | null> {
     if (file.status !== 'READY') return null;
     const { store, config } = files();
     if (thumbnail !== undefined) {
@@ -307,7 +330,7 @@ export function createFilesService(deps: ServiceDeps, channels: ChannelsService)
     for (const s of f.thumbnailSizes) await store.delete(`t/${f.id}/${s}.webp`);
   }
 
-  return { accessFile, createUpload, completeUpload, uploadFile, downloadUrl, sweep };
+  return { accessFile, createUpload, completeUpload, uploadFile, downloadUrl, avatarUrl, sweep };
 }
 
 export type FilesService = ReturnType<typeof createFilesService>;

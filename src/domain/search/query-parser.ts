@@ -6,7 +6,7 @@
  *   "exact phrase"          a phrase; an unclosed quote runs to the end of the query
  *   -word  -"some phrase"   excluded (needs at least one word or phrase to exclude from)
  *   in:#channel  in:<#id>   in a channel (several in: mean any of them); in:@user = DMs with them
- *   from:@user   from:me    by a user: @name (case, spaces, . _ - ignored), an email, <@id>, me
+ *   from:@user   from:me    by a user: @handle, @name (case, spaces, . _ - ignored), an email, <@id>, me
  *   mentions:@user          mentioning a user (<@id> in the text)
  *   has:file  has:link      with an attached file / a link (-has: for without)
  *   is:thread               thread replies and roots with replies (-is:thread for the rest)
@@ -34,8 +34,12 @@ export type UserRef =
   | { kind: 'me' }
   | { kind: 'id'; id: bigint }
   | { kind: 'email'; email: string }
-  /** Lower-cased, with whitespace, '.', '_' and '-' removed: "Ann Lee", @ann.lee and @annlee are one name. */
-  | { kind: 'name'; name: string };
+  /**
+   * Lower-cased, with whitespace, '.', '_' and '-' removed: "Ann Lee", @ann.lee and @annlee are one
+   * name. `handle`: the value lower-cased as written, when it could be a handle (@ann.lee matches the
+   * handle ann.lee as well as the name).
+   */
+  | { kind: 'name'; name: string; handle?: string };
 
 export type ChannelRef =
   | { kind: 'id'; id: bigint }
@@ -248,7 +252,8 @@ export function parseUserRef(value: string, modifier: string): UserRef {
   const name = normalizeUserName(v);
   if (!name || [...name].length > 80)
     throw bad('bad_user', `${modifier}: takes a person, e.g. ${modifier}:@ann or ${modifier}:me`);
-  return { kind: 'name', name };
+  const handle = v.toLowerCase();
+  return /^[a-z0-9][a-z0-9._-]{1,31}$/.test(handle) ? { kind: 'name', name, handle } : { kind: 'name', name };
 }
 
 /** #name, name, <#id>, <#id|name>, or @user for direct messages. */

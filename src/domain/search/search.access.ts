@@ -30,22 +30,26 @@ export function createSearchAccess(prisma: ServiceDeps['prisma']) {
     return rows.map((r) => BigInt(r.id));
   }
 
-  /** Users named by from:/mentions: values, among the people who share a workspace with the viewer (ids and `me` as given). */
+  /** Users named by from:/mentions: values (handle, name, email, id), among the people who share a workspace with the viewer (ids and `me` as given). */
   async function resolveUsers(viewer: Viewer, refs: UserRef[]): Promise<bigint[]> {
     const out: bigint[] = [];
     const names: string[] = [];
     const emails: string[] = [];
+    const handles: string[] = [];
     for (const r of refs) {
       if (r.kind === 'me') out.push(viewer.userId);
       else if (r.kind === 'id') out.push(r.id);
       else if (r.kind === 'email') emails.push(r.email);
-      else names.push(r.name);
+      else {
+        names.push(r.name);
+        if (r.handle) handles.push(r.handle);
+      }
     }
     if (names.length || emails.length) {
       const rows = await prisma.$queryRaw<{ id: string }[]>`
         SELECT DISTINCT u.id::text AS id FROM users u JOIN workspace_members wm ON wm.user_id = u.id
         WHERE wm.workspace_id IN (SELECT workspace_id FROM workspace_members WHERE user_id = ${viewer.userId})
-          AND (lower(u.email) = ANY(${emails}::text[])
+          AND (lower(u.email) = ANY(${emails}::text[]) OR u.handle = ANY(${handles}::text[])
             OR regexp_replace(lower(normalize(u.name, NFKC)), '[[:space:]._-]+', '', 'g') = ANY(${names}::text[]))`;
       out.push(...rows.map((r) => BigInt(r.id)));
     }
