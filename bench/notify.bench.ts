@@ -13,9 +13,11 @@
  * Fixture by bulk SQL (bench/seed.ts; push_devices by one INSERT ... SELECT), on a scratch
  * PostgreSQL database (or DATABASE_URL). The other BENCH_MEMBERS - BENCH_OFFLINE - 1 members have
  * no device: the notifier never considers them (online members get badges, not pushes).
- * Knobs: BENCH_SEND_RATE (20), BENCH_BASELINE_SENDS (200), BENCH_TIMEOUT_S (900).
+ * Knobs: BENCH_SEND_RATE (20), BENCH_BASELINE_SENDS (200), BENCH_TIMEOUT_S (900), BENCH_WORKER
+ * (`inline`: the worker runs in the server process, as OUTBOX_WORKER=inline; `process`: in a
+ * separate `npm run worker` process, as in docker-compose.yml).
  */
-import { fork } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import webpush from 'web-push';
 import { createECDH, randomBytes } from 'node:crypto';
@@ -39,6 +41,8 @@ const OFFLINE = envInt('BENCH_OFFLINE', 40_000, 1);
 const SEND_RATE = envInt('BENCH_SEND_RATE', 20);
 const BASELINE_SENDS = envInt('BENCH_BASELINE_SENDS', 200);
 const TIMEOUT_S = envInt('BENCH_TIMEOUT_S', 900);
+/** Where the outbox worker runs in phase 2: `inline` (in the server process) or `process` (`npm run worker`). */
+const WORKER = (process.env.BENCH_WORKER ?? 'inline') as 'inline' | 'process';
 const SCRATCH_DB = 'bench_notify';
 
 const log = (m: string) => process.stderr.write(`[bench:notify ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
@@ -141,6 +145,7 @@ async function main() {
   writeFileSync(keyFile, tls.key);
   const sink = startSink(keyFile, tls.certFile);
   let app: App | null = null;
+  let worker: ChildProcess | null = null;
   try {
     const sinkPort = await sink.ready;
     const sinkOrigin = `https://127.0.0.1:${sinkPort}`;
@@ -185,7 +190,7 @@ async function main() {
 
     // 2. The server, production settings, outbox worker NOT started yet.
     const vapid = webpush.generateVAPIDKeys();
-    const config = loadConfig({
+    const env: NodeJS.ProcessEnv = {
       ...process.env,
       DATABASE_URL: dbUrl,
       HOST: '127.0.0.1',
@@ -200,7 +205,8 @@ async function main() {
       VAPID_SUBJECT: 'mailto:bench@localhost',
       PUSH_CA_FILE: tls.certFile,
       UNFURLS: 'false',
-    });
+    };
+    const config = loadConfig(env);
     app = await buildApp(config);
     const { url } = await app.start();
     log(`server at ${url}`);
@@ -223,7 +229,14 @@ async function main() {
     log(`phase 1: ${BASELINE_SENDS} sends at ${SEND_RATE}/s, outbox worker stopped`);
     const without = await paced(probe, SEND_RATE, { count: BASELINE_SENDS }, failures);
     // Let the worker catch up on the probes' rows before the measured phase.
-    app.outbox.start();
+    if (WORKER === 'inline') app.outbox.start();
+    else {
+      worker = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'worker'], {
+        env,
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      log(`outbox worker process: pid ${worker.pid}`);
+    }
     for (const deadline = Date.now() + 120_000; Date.now() < deadline;) {
       if ((await app.outbox.lag()).pending === 0) break;
       await new Promise((r) => setTimeout(r, 100));
@@ -271,7 +284,7 @@ async function main() {
     const a: Summary = summarize(without);
     const b: Summary = summarize(withConsumer);
     process.stdout.write(
-      `\nbench:notify: ${MEMBERS} members, @channel, ${OFFLINE} offline members with Web Push devices (loopback push service, its own process)\n\n`,
+      `\nbench:notify: ${MEMBERS} members, @channel, ${OFFLINE} offline members with Web Push devices (loopback push service, its own process); outbox worker ${WORKER === 'inline' ? 'inline (in the server process)' : 'in its own process'}\n\n`,
     );
     process.stdout.write(
       formatTable(
@@ -303,7 +316,13 @@ async function main() {
             fmt(a.p99, 1),
             fmt(a.max, 1),
           ],
-          ['while it pushes the @channel', String(b.count), fmt(b.p50, 1), fmt(b.p99, 1), fmt(b.max, 1)],
+          [
+            `while it pushes the @channel (worker ${WORKER})`,
+            String(b.count),
+            fmt(b.p50, 1),
+            fmt(b.p99, 1),
+            fmt(b.max, 1),
+          ],
           [
             'ratio with / without',
             '',
@@ -315,6 +334,13 @@ async function main() {
       ) + '\n',
     );
   } finally {
+    if (worker && worker.exitCode === null) {
+      const w = worker;
+      await new Promise<void>((r) => {
+        w.once('exit', () => r());
+        w.kill('SIGTERM');
+      });
+    }
     await app?.stop();
     await sink.stop();
     if (scratch) await dropScratch(SCRATCH_DB).catch((err: unknown) => log(`drop: ${(err as Error).message}`));
