@@ -99,7 +99,7 @@ const GOAL_RATE = 50_000;
 const GOAL_FLOOR_RATIO = 0.5;
 const GOAL_RSS_PER_CONN = 12 * 1024;
 const GOAL_BADGES_PER_MEMBER_MINUTE = 4;
-/** BENCH_HEAP_SNAPSHOT=<file>: writes a V8 heap snapshot once every socket is connected (per-connection memory). */
+/** BENCH_HEAP_SNAPSHOT=<prefix>: V8 heap snapshots <prefix>.before/.after.heapsnapshot around the connect phase (per-connection memory). */
 const HEAP_SNAPSHOT = process.env.BENCH_HEAP_SNAPSHOT;
 /** BENCH_FLOOR=0 skips the floor (a bare ws process with the same sockets and frames). */
 const FLOOR = envInt('BENCH_FLOOR', 1, 0) > 0;
@@ -327,6 +327,8 @@ async function main(): Promise<void> {
     client = await startFanoutClient();
     log(`load generator: pid ${client.pid}`);
     gc();
+    if (HEAP_SNAPSHOT)
+      log(`heap snapshot before connect: ${v8.writeHeapSnapshot(`${HEAP_SNAPSHOT}.before.heapsnapshot`)}`);
     const memBefore = process.memoryUsage();
     const conn = await client.connect({
       url,
@@ -364,7 +366,8 @@ async function main(): Promise<void> {
     await sleep(500);
     gc();
     const memAfter = process.memoryUsage();
-    if (HEAP_SNAPSHOT) log(`heap snapshot after connect: ${v8.writeHeapSnapshot(HEAP_SNAPSHOT)}`);
+    if (HEAP_SNAPSHOT)
+      log(`heap snapshot after connect: ${v8.writeHeapSnapshot(`${HEAP_SNAPSHOT}.after.heapsnapshot`)}`);
     const t1 = performance.now();
     log(
       `server ready: ${JSON.stringify(app.websocket.stats())}, hub ${JSON.stringify(app.realtime.hub.stats())}, ${((t1 - t0 - seedMs) / 1000).toFixed(1)} s after start`,

@@ -1,4 +1,4 @@
-import { createSourceEventStream, execute, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { createSourceEventStream, execute, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { GraphQLContext } from '../graphql/context.js';
 import { compileProjection } from './projector.js';
 import { payloadBytes, type FrameWriter } from './frames.js';
@@ -46,6 +46,21 @@ export function createRenderer(opts: {
   onRender?: (shared: boolean) => void;
 }) {
   const cache = new WeakMap<object, Map<string, Promise<Rendered>>>();
+  /**
+   * Compiled projections by document (yoga's parser cache hands every subscriber of one query the
+   * same DocumentNode): thousands of `badges` subscriptions share one compiled function instead of
+   * holding a copy each.
+   */
+  const projections = new WeakMap<DocumentNode, Map<string, ReturnType<typeof compileProjection>>>();
+  function projectionFor(args: SubscriptionArgs) {
+    let byOp = projections.get(args.document);
+    if (!byOp) projections.set(args.document, (byOp = new Map()));
+    const op = args.operationName ?? '';
+    if (!byOp.has(op)) {
+      byOp.set(op, compileProjection(args.schema, args.document, args.operationName, PLAIN_TYPES, PLAIN_ROOT_FIELDS));
+    }
+    return byOp.get(op)!;
+  }
 
   async function run(event: unknown, args: SubscriptionArgs): Promise<Rendered> {
     const contextValue = opts.freshContext(args.contextValue);
@@ -80,6 +95,65 @@ export function createRenderer(opts: {
     return r;
   }
 
+  /**
+   * One subscription's loop: reads its source stream, renders, writes frames. A class (methods on
+   * the prototype, not closures): every live subscription holds one.
+   */
+  class Pump implements AsyncIterableIterator<never> {
+    private running: Promise<IteratorResult<never>> | null = null;
+
+    constructor(
+      private readonly iterator: AsyncIterator<unknown>,
+      private readonly project: ReturnType<typeof compileProjection>,
+      private readonly args: SubscriptionArgs,
+      private readonly key: string,
+      private readonly out: SubscriptionOutput,
+    ) {}
+
+    next(): Promise<IteratorResult<never>> {
+      return (this.running ??= this.pump());
+    }
+
+    async return(): Promise<IteratorResult<never>> {
+      this.out.frames.close();
+      await this.iterator.return?.(); // ends the source, so a pump waiting on it finishes
+      await this.running?.catch(() => {});
+      return { value: undefined, done: true };
+    }
+
+    async throw(error: unknown): Promise<IteratorResult<never>> {
+      await this.return();
+      throw error;
+    }
+
+    [Symbol.asyncIterator]() {
+      return this;
+    }
+
+    private async pump(): Promise<IteratorResult<never>> {
+      const { iterator, project, out } = this;
+      try {
+        for (;;) {
+          const next = await iterator.next();
+          if (next.done) break;
+          let payload: Buffer;
+          if (project) {
+            opts.onRender?.(false);
+            payload = payloadBytes(project(next.value), false);
+          } else {
+            const r = await render(next.value, this.args, this.key);
+            payload = r.shared ? payloadBytes(r.result, true) : payloadBytes(out.mask(r.result), false);
+          }
+          if (!out.frames.next(payload)) break; // socket gone or too slow: stop reading the stream
+        }
+      } finally {
+        out.frames.close();
+        await iterator.return?.();
+      }
+      return { value: undefined, done: true };
+    }
+  }
+
   return {
     /**
      * The graphql-ws `subscribe` implementation: source stream from the schema, rendered with
@@ -96,45 +170,7 @@ export function createRenderer(opts: {
       const source = await createSourceEventStream(args);
       if (!(Symbol.asyncIterator in (source as object))) return source as ExecutionResult;
       const iterator = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
-      const project = compileProjection(args.schema, args.document, args.operationName, PLAIN_TYPES, PLAIN_ROOT_FIELDS);
-      async function pump(): Promise<IteratorResult<never>> {
-        try {
-          for (;;) {
-            const next = await iterator.next();
-            if (next.done) break;
-            let payload: Buffer;
-            if (project) {
-              opts.onRender?.(false);
-              payload = payloadBytes(project(next.value), false);
-            } else {
-              const r = await render(next.value, args, key);
-              payload = r.shared ? payloadBytes(r.result, true) : payloadBytes(out.mask(r.result), false);
-            }
-            if (!out.frames.next(payload)) break; // socket gone or too slow: stop reading the stream
-          }
-        } finally {
-          out.frames.close();
-          await iterator.return?.();
-        }
-        return { value: undefined, done: true };
-      }
-      let running: Promise<IteratorResult<never>> | null = null;
-      const stop = async (): Promise<IteratorResult<never>> => {
-        out.frames.close();
-        await iterator.return?.(); // ends the source, so a pump waiting on it finishes
-        await running?.catch(() => {});
-        return { value: undefined, done: true };
-      };
-      const results: AsyncIterableIterator<never> = {
-        next: () => (running ??= pump()),
-        return: stop,
-        throw: async (error: unknown) => {
-          await stop();
-          throw error;
-        },
-        [Symbol.asyncIterator]: () => results,
-      };
-      return results;
+      return new Pump(iterator, projectionFor(args), args, key, out);
     },
   };
 }

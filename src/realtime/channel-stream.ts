@@ -39,9 +39,7 @@ export function channelStream(
   const { sources } = deps;
   const id = channelId.toString();
   const me = viewer.userId.toString();
-  const queue = new EventQueue<ChatEvent | Gap>(deps.queueLimit, () =>
-    connection.close(1013, 'slow consumer'),
-  );
+  const queue = new EventQueue<ChatEvent | Gap>(deps.queueLimit, () => connection.close(1013, 'slow consumer'));
 
   async function* run(): AsyncGenerator<ChannelEventPayload> {
     queue.onClose(viewing(deps, connection, viewer, { channel: id }));

@@ -48,9 +48,7 @@ function replayThenLive(
   after: bigint | null,
   accept: (e: ChatEvent) => ChannelEventPayload | null | 'revoked',
 ): AsyncIterableIterator<ChannelEventPayload> {
-  const queue = new EventQueue<ChatEvent | Gap>(deps.queueLimit, () =>
-    connection.close(1013, 'slow consumer'),
-  );
+  const queue = new EventQueue<ChatEvent | Gap>(deps.queueLimit, () => connection.close(1013, 'slow consumer'));
   const startedAt = new Date();
   async function* run(): AsyncGenerator<ChannelEventPayload> {
     const stopViewing = view();
