@@ -54,7 +54,7 @@ export function createRenderer(opts: {
   const projections = new WeakMap<DocumentNode, Map<string, ReturnType<typeof compileProjection>>>();
   function projectionFor(args: SubscriptionArgs) {
     let byOp = projections.get(args.document);
-    if (!byOp) projections.set(args.document, (byOp = new Map()));
+    if (!byOp) projections.set(args.document, (byOp = new Map<string, ReturnType<typeof compileProjection>>()));
     const op = args.operationName ?? '';
     if (!byOp.has(op)) {
       byOp.set(op, compileProjection(args.schema, args.document, args.operationName, PLAIN_TYPES, PLAIN_ROOT_FIELDS));

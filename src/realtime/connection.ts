@@ -22,11 +22,11 @@ export class ConnectionState {
   ) {}
 
   viewChannel(channelId: string) {
-    return track((this.channels ??= new Map()), channelId);
+    return track((this.channels ??= new Map<string, number>()), channelId);
   }
 
   viewThread(rootId: string) {
-    return track((this.threads ??= new Map()), rootId);
+    return track((this.threads ??= new Map<string, number>()), rootId);
   }
 
   isViewingChannel(channelId: string) {
