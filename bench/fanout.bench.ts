@@ -366,6 +366,10 @@ async function main(): Promise<void> {
     await sleep(500);
     gc();
     const memAfter = process.memoryUsage();
+    log(
+      `memory after connect: heap +${mb(memAfter.heapUsed - memBefore.heapUsed)}, RSS +${mb(memAfter.rss - memBefore.rss)} ` +
+        `(${int((memAfter.heapUsed - memBefore.heapUsed) / ONLINE)} B heap, ${int((memAfter.rss - memBefore.rss) / ONLINE)} B RSS per connection)`,
+    );
     if (HEAP_SNAPSHOT)
       log(`heap snapshot after connect: ${v8.writeHeapSnapshot(`${HEAP_SNAPSHOT}.after.heapsnapshot`)}`);
     const t1 = performance.now();

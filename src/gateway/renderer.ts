@@ -46,6 +46,8 @@ export function createRenderer(opts: {
   onRender?: (shared: boolean) => void;
 }) {
   const cache = new WeakMap<object, Map<string, Promise<Rendered>>>();
+  /** Shared renderings that have finished (only shareable ones: not viewer-dependent, no errors). */
+  const settled = new WeakMap<object, Map<string, Rendered>>();
   /**
    * Compiled projections by document (yoga's parser cache hands every subscriber of one query the
    * same DocumentNode): thousands of `badges` subscriptions share one compiled function instead of
@@ -73,8 +75,21 @@ export function createRenderer(opts: {
     };
   }
 
+  /**
+   * A shared rendering already finished for this event and key: the other subscribers take it
+   * without awaiting (one promise and one microtask less per delivery on the fan-out path).
+   */
+  function renderedAlready(event: unknown, key: string): Rendered | undefined {
+    if (typeof event !== 'object' || event === null) return undefined;
+    const r = settled.get(event)?.get(key);
+    if (r) opts.onRender?.(true);
+    return r;
+  }
+
   async function render(event: unknown, args: SubscriptionArgs, key: string): Promise<Rendered> {
     if (typeof event !== 'object' || event === null) return run(event, args);
+    const done = renderedAlready(event, key);
+    if (done) return done;
     let byKey = cache.get(event);
     if (!byKey) cache.set(event, (byKey = new Map<string, Promise<Rendered>>()));
     let shared = byKey.get(key);
@@ -82,6 +97,11 @@ export function createRenderer(opts: {
     if (!shared) {
       shared = run(event, args).then((r) => {
         r.shared = !r.viewerDependent && !r.result.errors;
+        if (r.shared) {
+          let done = settled.get(event);
+          if (!done) settled.set(event, (done = new Map<string, Rendered>()));
+          done.set(key, r);
+        }
         return r;
       });
       byKey.set(key, shared);
@@ -141,7 +161,7 @@ export function createRenderer(opts: {
             opts.onRender?.(false);
             payload = payloadBytes(project(next.value), false);
           } else {
-            const r = await render(next.value, this.args, this.key);
+            const r = renderedAlready(next.value, this.key) ?? (await render(next.value, this.args, this.key));
             payload = r.shared ? payloadBytes(r.result, true) : payloadBytes(out.mask(r.result), false);
           }
           if (!out.frames.next(payload)) break; // socket gone or too slow: stop reading the stream
