@@ -34,7 +34,7 @@
  * (1000), BENCH_RATE (100), BENCH_SENDERS (8), BENCH_WARMUP (10), BENCH_BLAST (500),
  * BENCH_BLAST_CONCURRENCY (8), BENCH_INJECT (300), BENCH_NAIVE_MESSAGES (100), BENCH_NAIVE_RATE
  * (100), BENCH_NAIVE_BLAST (50), BENCH_NAIVE_INJECT (50), BENCH_CONNECT_BATCH (200), BENCH_CONNECT_DEADLINE_S (600),
- * BENCH_SEND_SLACK_S (45), BENCH_DRAIN_S (120), BENCH_TIMEOUT_S (840), BENCH_KEEP_DB; and the
+ * BENCH_SEND_SLACK_S (45), BENCH_DRAIN_S (120), BENCH_TIMEOUT_S (840), BENCH_KEEP_DB, BENCH_HEAP_SNAPSHOT; and the
  * server's own settings as it reads them (BADGE_FLUSH_MS, SUBSCRIPTION_QUEUE_LIMIT,
  * WS_MAX_BUFFERED_BYTES, DATABASE_POOL_SIZE; OUTBOX_WORKER defaults to off here).
  */
@@ -99,6 +99,8 @@ const GOAL_RATE = 50_000;
 const GOAL_FLOOR_RATIO = 0.5;
 const GOAL_RSS_PER_CONN = 12 * 1024;
 const GOAL_BADGES_PER_MEMBER_MINUTE = 4;
+/** BENCH_HEAP_SNAPSHOT=<prefix>: V8 heap snapshots <prefix>.before/.after.heapsnapshot around the connect phase (per-connection memory). */
+const HEAP_SNAPSHOT = process.env.BENCH_HEAP_SNAPSHOT;
 /** BENCH_FLOOR=0 skips the floor (a bare ws process with the same sockets and frames). */
 const FLOOR = envInt('BENCH_FLOOR', 1, 0) > 0;
 /** Senders are members with a token who are not online (so they get no badge frames). */
@@ -327,6 +329,8 @@ async function main(): Promise<void> {
     client = await startFanoutClient();
     log(`load generator: pid ${client.pid}`);
     gc();
+    if (HEAP_SNAPSHOT)
+      log(`heap snapshot before connect: ${v8.writeHeapSnapshot(`${HEAP_SNAPSHOT}.before.heapsnapshot`)}`);
     const memBefore = process.memoryUsage();
     const conn = await client.connect({
       url,
@@ -364,6 +368,12 @@ async function main(): Promise<void> {
     await sleep(500);
     gc();
     const memAfter = process.memoryUsage();
+    log(
+      `memory after connect: heap +${mb(memAfter.heapUsed - memBefore.heapUsed)}, RSS +${mb(memAfter.rss - memBefore.rss)} ` +
+        `(${int((memAfter.heapUsed - memBefore.heapUsed) / ONLINE)} B heap, ${int((memAfter.rss - memBefore.rss) / ONLINE)} B RSS per connection)`,
+    );
+    if (HEAP_SNAPSHOT)
+      log(`heap snapshot after connect: ${v8.writeHeapSnapshot(`${HEAP_SNAPSHOT}.after.heapsnapshot`)}`);
     const t1 = performance.now();
     log(
       `server ready: ${JSON.stringify(app.websocket.stats())}, hub ${JSON.stringify(app.realtime.hub.stats())}, ${((t1 - t0 - seedMs) / 1000).toFixed(1)} s after start`,

@@ -64,7 +64,7 @@ export function createAdmission(deps: AdmissionDeps) {
     /** After a socket operation is validated: the rate limits of its class. */
     async socketOperation(
       viewer: Viewer,
-      request: IncomingMessage,
+      request: SocketRequest,
       document: DocumentNode,
       payload: { operationName?: string | null; variables?: Record<string, unknown> | null },
     ): Promise<GraphQLError[] | null> {
@@ -82,3 +82,6 @@ export function createAdmission(deps: AdmissionDeps) {
 }
 
 export type Admission = ReturnType<typeof createAdmission>;
+
+/** What a socket keeps of its upgrade request (not the IncomingMessage itself: it lives as long as the socket). */
+export type SocketRequest = Pick<IncomingMessage, 'headers'> & { socket: { remoteAddress?: string | undefined } };

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   GraphQLError,
   OperationTypeNode,
@@ -24,16 +24,19 @@ import type { createGraphQLHandler } from './yoga.js';
 import { bearerToken, type ContextFactory } from './context.js';
 import { checkInputs } from './input-guard.js';
 import { closeFor, invalidClientMessage } from './ws-messages.js';
-import type { Admission } from './admission.js';
+import type { Admission, SocketRequest } from './admission.js';
 import { costReportedTo, createCostEstimator, withCost } from './limits-explained.js';
 
 interface Extra {
   socket: WebSocket;
-  request: IncomingMessage;
+  request: SocketRequest;
   viewer?: Viewer;
   token?: string;
   state?: ConnectionState;
 }
+
+/** A connection's id (presence keys it across gateways): 96 random bits as one flat string (randomUUID's is built of a dozen pieces). */
+const connectionId = () => randomBytes(12).toString('base64url');
 
 /** Browser Origin check against the allow-list (cross-site WebSocket hijacking). */
 export function originAllowed(
@@ -96,6 +99,8 @@ export function attachWebSocket(deps: {
     disconnect(socket, 1013, 'slow consumer');
   };
 
+  const frameOptions = { maxBufferedBytes: ws.maxBufferedBytes, onSlow: disconnectSlow };
+
   const maskResult = (result: ExecutionResult) =>
     result.errors
       ? { ...result, errors: result.errors.map((e) => (maskError(e, 'Unexpected error.') as GraphQLError).toJSON()) }
@@ -111,7 +116,7 @@ export function attachWebSocket(deps: {
       const socket = ctx.extra.socket;
       ctx.extra.viewer = viewer;
       ctx.extra.token = token!;
-      ctx.extra.state = new ConnectionState(randomUUID(), (code, reason) => disconnect(socket, code, reason));
+      ctx.extra.state = new ConnectionState(connectionId(), (code, reason) => disconnect(socket, code, reason));
       await realtime.presence.connect(viewer.userId.toString(), ctx.extra.state.id);
       if (viewer.expiresAt) {
         const ms = viewer.expiresAt.getTime() - Date.now();
@@ -173,10 +178,7 @@ export function attachWebSocket(deps: {
       const output: SubscriptionOutput | null =
         operation?.operation === OperationTypeNode.SUBSCRIPTION
           ? {
-              frames: createFrameWriter(socket, id, {
-                maxBufferedBytes: ws.maxBufferedBytes,
-                onSlow: (buffered) => disconnectSlow(socket, buffered),
-              }),
+              frames: createFrameWriter(socket, id, frameOptions),
               mask: maskResult,
             }
           : null;
@@ -229,46 +231,78 @@ export function attachWebSocket(deps: {
     wss.handleUpgrade(request, socket, head, (client) => wss.emit('connection', client, request));
   });
 
+  /**
+   * Keep-alive: one sweep for every socket (not a timer per socket: per-connection memory is the
+   * budget at 10,000 sockets). A socket still waiting for the previous sweep's pong is dead.
+   */
+  const awaitingPong = new Set<WebSocket>();
+  const keepAlive = setInterval(() => {
+    for (const client of wss.clients) {
+      if (awaitingPong.has(client)) {
+        awaitingPong.delete(client);
+        client.terminate();
+        continue;
+      }
+      awaitingPong.add(client);
+      client.ping();
+    }
+  }, ws.keepAliveMs);
+  keepAlive.unref();
+  wss.on('close', () => clearInterval(keepAlive));
+  // Shared handlers (`this` is the socket): no closures per connection.
+  function onPong(this: WebSocket) {
+    awaitingPong.delete(this);
+  }
+  function onError(err: Error) {
+    log.debug({ err }, 'websocket error');
+  }
+
+  /** One client message: parsed by graphql-ws; the raw Buffer is not kept while a subscription runs. */
+  async function onClientMessage(socket: WebSocket, handle: (data: string) => Promise<void>, data: string) {
+    const invalid = invalidClientMessage(data);
+    if (invalid) return socket.close(CloseCode.BadRequest, invalid); // the client's mistake: 4400, not 4500
+    try {
+      await handle(data);
+    } catch (err) {
+      const [code, reason] = closeFor(err, log); // 1013 for an outage (retry), 4500 for our bugs
+      socket.close(code, reason);
+    }
+  }
+
+  /** graphql-ws's view of a `ws` socket: methods on a prototype, one small object per connection. */
+  class ServerSocket {
+    constructor(readonly socket: WebSocket) {}
+    get protocol() {
+      return this.socket.protocol;
+    }
+    send(data: string) {
+      const socket = this.socket;
+      return new Promise<void>((resolve) => {
+        if (socket.readyState !== socket.OPEN) return resolve();
+        if (socket.bufferedAmount > ws.maxBufferedBytes) {
+          disconnectSlow(socket, socket.bufferedAmount);
+          return resolve();
+        }
+        socket.send(data, () => resolve());
+      });
+    }
+    close(code: number, reason: string) {
+      this.socket.close(code, reason);
+    }
+    onMessage(handle: (data: string) => Promise<void>) {
+      const socket = this.socket;
+      // binaryType 'nodebuffer': always one Buffer
+      socket.on('message', (event) => void onClientMessage(socket, handle, (event as Buffer).toString()));
+    }
+  }
+
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
-    let alive = true;
-    const ping = setInterval(() => {
-      if (!alive) return socket.terminate();
-      alive = false;
-      socket.ping();
-    }, ws.keepAliveMs);
-    ping.unref();
-    socket.on('pong', () => (alive = true));
-    socket.on('error', (err) => log.debug({ err }, 'websocket error'));
-    const closed = gql.opened(
-      {
-        protocol: socket.protocol,
-        send: (data) =>
-          new Promise<void>((resolve) => {
-            if (socket.readyState !== socket.OPEN) return resolve();
-            if (socket.bufferedAmount > ws.maxBufferedBytes) {
-              disconnectSlow(socket, socket.bufferedAmount);
-              return resolve();
-            }
-            socket.send(data, () => resolve());
-          }),
-        close: (code, reason) => socket.close(code, reason),
-        onMessage: (cb) =>
-          socket.on('message', async (event) => {
-            const data = (event as Buffer).toString(); // binaryType 'nodebuffer': always one Buffer
-            const invalid = invalidClientMessage(data);
-            if (invalid) return socket.close(CloseCode.BadRequest, invalid); // the client's mistake: 4400, not 4500
-            try {
-              await cb(data);
-            } catch (err) {
-              const [code, reason] = closeFor(err, log); // 1013 for an outage (retry), 4500 for our bugs
-              socket.close(code, reason);
-            }
-          }),
-      },
-      { socket, request },
-    );
+    socket.on('pong', onPong);
+    socket.on('error', onError);
+    const slim: SocketRequest = { headers: request.headers, socket: { remoteAddress: request.socket.remoteAddress } };
+    const closed = gql.opened(new ServerSocket(socket), { socket, request: slim });
     socket.once('close', (code, reason) => {
-      clearInterval(ping);
+      awaitingPong.delete(socket);
       void closed(code, String(reason));
     });
   });

@@ -2,10 +2,17 @@ import type { Viewer } from '../domain/viewer.js';
 import { notFound } from '../domain/errors.js';
 import type { Message } from '../generated/prisma/client.js';
 import type { ChatEvent } from '../domain/events/events.js';
-import { topics } from '../domain/events/topics.js';
 import type { ConnectionState } from './connection.js';
 import { EventQueue } from './queue.js';
-import { abortable, replayedEvent, viewing, type ChannelEventPayload, type StreamDeps } from './stream-kit.js';
+import {
+  abortable,
+  listenWithGap,
+  replayedEvent,
+  viewing,
+  type ChannelEventPayload,
+  type Gap,
+  type StreamDeps,
+} from './stream-kit.js';
 
 const REPLAY_PAGE = 100;
 
@@ -32,22 +39,11 @@ export function channelStream(
   const { sources } = deps;
   const id = channelId.toString();
   const me = viewer.userId.toString();
-  const queue = new EventQueue<ChatEvent | { type: 'Gap' }>(deps.queueLimit, () =>
-    connection.close(1013, 'slow consumer'),
-  );
+  const queue = new EventQueue<ChatEvent | Gap>(deps.queueLimit, () => connection.close(1013, 'slow consumer'));
 
   async function* run(): AsyncGenerator<ChannelEventPayload> {
     queue.onClose(viewing(deps, connection, viewer, { channel: id }));
-    let gapQueued = false;
-    const unlisten = await deps.hub.listen(
-      topics.channel(id),
-      (e) => queue.push(e),
-      () => {
-        if (!gapQueued) queue.push({ type: 'Gap' });
-        gapQueued = true;
-      },
-    );
-    queue.onClose(unlisten);
+    const gap = await listenWithGap(deps, id, queue);
     await deps.testHooks?.afterListen?.();
     let lastSeq =
       after !== null ? await sources.resumeSeq(viewer, channelId, after) : await sources.channelSeq(viewer, channelId);
@@ -74,7 +70,7 @@ export function channelStream(
       for await (const e of queue) {
         switch (e.type) {
           case 'Gap':
-            gapQueued = false;
+            gap.gapTaken();
             yield* catchUp(null);
             continue;
           case 'MessagePosted': {

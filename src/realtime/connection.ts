@@ -3,11 +3,17 @@
  * badge sessions on the same connection skip what it views ("the visible channel").
  */
 export class ConnectionState {
-  private readonly channels = new Map<string, number>();
-  private readonly threads = new Map<string, number>();
+  // Made on first use: most connections view nothing (a badges subscription only), and each of
+  // 10,000 connections pays for what it holds.
+  private channels: Map<string, number> | null = null;
+  private threads: Map<string, number> | null = null;
+  private countedIds: Set<string> | null = null;
   /** Live subscriptions, counted against the per-connection limit (and their protocol ids). */
   subscriptions = 0;
-  readonly counted = new Set<string>();
+
+  get counted(): Set<string> {
+    return (this.countedIds ??= new Set());
+  }
 
   constructor(
     readonly id: string,
@@ -16,23 +22,23 @@ export class ConnectionState {
   ) {}
 
   viewChannel(channelId: string) {
-    return track(this.channels, channelId);
+    return track((this.channels ??= new Map<string, number>()), channelId);
   }
 
   viewThread(rootId: string) {
-    return track(this.threads, rootId);
+    return track((this.threads ??= new Map<string, number>()), rootId);
   }
 
   isViewingChannel(channelId: string) {
-    return this.channels.has(channelId);
+    return this.channels?.has(channelId) ?? false;
   }
 
   isViewingThread(rootId: string) {
-    return this.threads.has(rootId);
+    return this.threads?.has(rootId) ?? false;
   }
 
   get viewing() {
-    return this.channels.size + this.threads.size;
+    return (this.channels?.size ?? 0) + (this.threads?.size ?? 0);
   }
 }
 

@@ -2,6 +2,9 @@ import type { Viewer } from '../domain/viewer.js';
 import type { Message } from '../generated/prisma/client.js';
 import type { EventOf } from '../domain/events/events.js';
 import type { Hub } from './hub.js';
+import type { ChatEvent } from '../domain/events/events.js';
+import type { EventQueue } from './queue.js';
+import { topics } from '../domain/events/topics.js';
 import { viewTarget, type Presence } from '../infra/presence/presence.port.js';
 import { toWire } from '../domain/events/wire.js';
 
@@ -109,4 +112,32 @@ export function viewing(
     local();
     shared();
   };
+}
+
+/** A gap in a topic's delivery (its shard failed over): the stream replays from the database. */
+export interface Gap {
+  type: 'Gap';
+}
+
+/**
+ * Listens to a channel's topic into `queue`, with at most one gap marker waiting in it at a time
+ * (a burst of gap signals replays once); unlistens when the queue closes. Returns `gapTaken`,
+ * which the stream calls when it takes the marker off the queue.
+ */
+export async function listenWithGap(
+  deps: Pick<StreamDeps, 'hub'>,
+  channelId: string,
+  queue: EventQueue<ChatEvent | Gap>,
+): Promise<{ gapTaken(): void }> {
+  let gapQueued = false;
+  const unlisten = await deps.hub.listen(
+    topics.channel(channelId),
+    (e) => queue.push(e),
+    () => {
+      if (!gapQueued) queue.push({ type: 'Gap' });
+      gapQueued = true;
+    },
+  );
+  queue.onClose(unlisten);
+  return { gapTaken: () => (gapQueued = false) };
 }

@@ -7,7 +7,15 @@ import { EventQueue } from './queue.js';
 import { topics } from '../domain/events/topics.js';
 import { snowflakeAt } from '../infra/ids/snowflake.js';
 import { channelStream } from './channel-stream.js';
-import { abortable, replayedEvent, viewing, type ChannelEventPayload, type StreamDeps } from './stream-kit.js';
+import {
+  abortable,
+  listenWithGap,
+  replayedEvent,
+  viewing,
+  type ChannelEventPayload,
+  type Gap,
+  type StreamDeps,
+} from './stream-kit.js';
 
 export type { ChannelEventPayload, StreamDeps, StreamSources } from './stream-kit.js';
 
@@ -40,23 +48,12 @@ function replayThenLive(
   after: bigint | null,
   accept: (e: ChatEvent) => ChannelEventPayload | null | 'revoked',
 ): AsyncIterableIterator<ChannelEventPayload> {
-  const queue = new EventQueue<ChatEvent | { type: 'Gap' }>(deps.queueLimit, () =>
-    connection.close(1013, 'slow consumer'),
-  );
+  const queue = new EventQueue<ChatEvent | Gap>(deps.queueLimit, () => connection.close(1013, 'slow consumer'));
   const startedAt = new Date();
   async function* run(): AsyncGenerator<ChannelEventPayload> {
     const stopViewing = view();
     queue.onClose(stopViewing);
-    let gapQueued = false;
-    const unlisten = await deps.hub.listen(
-      topics.channel(channelId),
-      (e) => queue.push(e),
-      () => {
-        if (!gapQueued) queue.push({ type: 'Gap' });
-        gapQueued = true;
-      },
-    );
-    queue.onClose(unlisten);
+    const gap = await listenWithGap(deps, channelId, queue);
     await deps.testHooks?.afterListen?.();
     // Ids delivered lately, so a message that comes both from a replay and live is sent once.
     const delivered = new Set<string>();
@@ -80,7 +77,7 @@ function replayThenLive(
       if (after !== null) yield* catchUp(after);
       for await (const e of queue) {
         if (e.type === 'Gap') {
-          gapQueued = false;
+          gap.gapTaken();
           // From a little before the newest delivered id (never before the stream's own start):
           // ids already delivered are skipped by the de-dup set.
           const floor = after ?? snowflakeAt(startedAt);
