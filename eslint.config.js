@@ -43,6 +43,7 @@ export default tseslint.config(
       'src/generated/**',
       'tests/generated/**',
       'reports/**',
+      'test-artifacts/**',
       '.stryker-tmp/**',
     ],
   },

@@ -217,6 +217,7 @@ export async function buildApp(
         return Promise.resolve(h ? `${h.up}/${h.total} shards` : broker.kind);
       },
     },
+    degradable: { search: () => searchIndex.ping() },
     sources: {
       wsConnections: () => websocket?.stats().connections ?? 0,
       httpInFlight: () => lifecycle.inFlight(),

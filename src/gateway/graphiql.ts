@@ -24,7 +24,14 @@ function chatConnectionParams() {
   return {};
 }
 function chatRenderGraphiQL(root, opts) {
-  return YogaGraphiQL.renderYogaGraphiQL(root, Object.assign({}, opts, { connectionParams: chatConnectionParams }));
+  var extra = { connectionParams: chatConnectionParams };
+  // GraphiQL fills the first tab's editors from its initial values, not from defaultTabs: without
+  // this the first visit shows the sign-up example with empty variables, and running it fails.
+  // Only on a first visit: later visits restore the tabs (and their variables) from localStorage.
+  var stored = false;
+  try { stored = localStorage.getItem('graphiql:tabState') !== null; } catch (e) {}
+  if (!stored && opts.defaultTabs && opts.defaultTabs[0]) extra.variables = opts.defaultTabs[0].variables;
+  return YogaGraphiQL.renderYogaGraphiQL(root, Object.assign({}, opts, extra));
 }
 `;
 

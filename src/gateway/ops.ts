@@ -42,6 +42,12 @@ export function createOps(deps: {
   log: Logger;
   draining: () => boolean;
   checks: Record<string, ReadinessCheck>;
+  /**
+   * Checks of dependencies the gateway can serve without (search): a failure is reported as
+   * `degraded: <reason>` and listed under `degraded`, but /ready stays 200. Every gateway shares
+   * the backend, so taking them all out of rotation would turn a search outage into a total one.
+   */
+  degradable?: Record<string, ReadinessCheck>;
   sources: MetricSources;
 }) {
   const { log } = deps;
@@ -157,19 +163,26 @@ export function createOps(deps: {
 
   async function ready(): Promise<{ status: number; body: Record<string, unknown> }> {
     if (deps.draining()) return { status: 503, body: { status: 'draining' } };
-    const results = await Promise.all(
-      Object.entries(deps.checks).map(async ([name, check]) => {
-        try {
-          return [name, await withTimeout(check(), 2_000), true] as const;
-        } catch (err) {
-          return [name, `failed: ${(err as Error).message}`, false] as const;
-        }
-      }),
-    );
-    const ok = results.every(([, , passed]) => passed);
+    const run = (checks: Record<string, ReadinessCheck>, failed: string) =>
+      Promise.all(
+        Object.entries(checks).map(async ([name, check]) => {
+          try {
+            return [name, await withTimeout(check(), 2_000), true] as const;
+          } catch (err) {
+            return [name, `${failed}: ${(err as Error).message}`, false] as const;
+          }
+        }),
+      );
+    const [hard, soft] = await Promise.all([run(deps.checks, 'failed'), run(deps.degradable ?? {}, 'degraded')]);
+    const ok = hard.every(([, , passed]) => passed);
+    const degraded = soft.filter(([, , passed]) => !passed).map(([n]) => n);
     return {
       status: ok ? 200 : 503,
-      body: { status: ok ? 'ready' : 'not ready', checks: Object.fromEntries(results.map(([n, v]) => [n, v])) },
+      body: {
+        status: ok ? 'ready' : 'not ready',
+        checks: Object.fromEntries([...hard, ...soft].map(([n, v]) => [n, v])),
+        ...(degraded.length ? { degraded } : {}),
+      },
     };
   }
 

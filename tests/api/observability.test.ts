@@ -103,7 +103,10 @@ describeApi('operability: logs, request ids, /ready, /metrics', () => {
     expect((await fetch(`${base}/health`)).status).toBe(200);
     const ready = await fetch(`${base}/ready`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready', checks: { database: 'ok', pubsub: 'memory' } });
+    expect(await ready.json()).toEqual({
+      status: 'ready',
+      checks: { database: 'ok', pubsub: 'memory', search: 'postgres ok' },
+    });
 
     const r = (await (
       await post(`mutation { signUp(email: "ws@example.com", password: "correct horse", name: "Ws") { token } }`)

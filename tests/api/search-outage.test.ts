@@ -25,7 +25,15 @@ describeApi('search while the index is down', () => {
   let app: App;
   let ann: Client;
   let generalId: string;
+  let base: string;
   let down = false;
+  const ready = async () => {
+    const res = await fetch(`${base}/ready`);
+    return {
+      status: res.status,
+      body: (await res.json()) as { status: string; checks: Record<string, string>; degraded?: string[] },
+    };
+  };
 
   /** Fails every call while `down`, like an unreachable server (with details that must never reach clients). */
   function flaky(index: SearchIndex): SearchIndex {
@@ -38,6 +46,7 @@ describeApi('search while the index is down', () => {
     return {
       kind: index.kind,
       init: () => index.init(),
+      ping: guard(() => index.ping()),
       upsert: guard((d) => index.upsert(d)),
       remove: guard((ids) => index.remove(ids)),
       search: guard((q) => index.search(q)),
@@ -61,6 +70,7 @@ describeApi('search while the index is down', () => {
     };
     app = await buildApp(config, { decorateSearchIndex: flaky });
     const { url } = await app.start();
+    base = url.replace(/\/graphql$/, '');
     const anon = new Client(url);
     const signUp = (
       await anon.ok(SignUpDocument, {
@@ -113,6 +123,14 @@ describeApi('search while the index is down', () => {
     expect(rows).toHaveLength(4);
     expect(rows.every((r) => r.attempts >= 1 && r.lastError?.includes('ECONNREFUSED'))).toBe(true);
 
+    // The gateway stays in rotation (it serves everything but search) and says what is missing.
+    const during = await ready();
+    expect(during.status).toBe(200);
+    expect(during.body.status).toBe('ready');
+    expect(during.body.degraded).toEqual(['search']);
+    expect(during.body.checks.search).toMatch(/^degraded: connect ECONNREFUSED/);
+    expect(during.body.checks.database).toBe('ok');
+
     // Searches fail cleanly: a code the client can act on, nothing of the backend's error.
     const r = await ann.request(SearchDocument, { query: 'pelican' });
     expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', reason: 'search/unavailable' });
@@ -148,6 +166,10 @@ describeApi('search while the index is down', () => {
       (e) => e.node.message.id,
     );
     expect(ids).toEqual([...sent].reverse());
+    expect((await ready()).body).toEqual({
+      status: 'ready',
+      checks: { database: 'ok', pubsub: 'memory', search: 'postgres ok' },
+    });
     const all = await app.db.prisma.outboxEvent.findMany();
     expect(all.every((e) => e.processedAt !== null && e.lastError === null)).toBe(true);
     const copies = await app.db.prisma.outboxDelivery.findMany();

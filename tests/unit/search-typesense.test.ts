@@ -1,9 +1,13 @@
 /**
  * The pure parts of the Typesense adapter (no server needed): filter_by and q construction, and
- * the JSONL documents. The adapter's behaviour against a server is the contract suite.
+ * the JSONL documents; and its readiness ping against a loopback stand-in for Typesense's /health.
+ * The adapter's behaviour against a real server is the contract suite.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
+  createTypesenseSearchIndex,
   typesenseCollectionSchema,
   typesenseFilter,
   typesenseJsonl,
@@ -120,5 +124,51 @@ describe('snippet helpers', () => {
     const long = plainExcerpt('word '.repeat(100));
     expect(long[0]!.text.endsWith('…')).toBe(true);
     expect(long[0]!.text.length).toBeLessThanOrEqual(242);
+  });
+});
+
+describe('typesense ping (what /ready reports)', () => {
+  it('asks GET /health with the API key; rejects once the server is gone', async () => {
+    const seen: string[] = [];
+    const fake = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url} ${String(req.headers['x-typesense-api-key'])}`);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ok: true }));
+    });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+    const index = createTypesenseSearchIndex({
+      url: `http://127.0.0.1:${(fake.address() as AddressInfo).port}`,
+      apiKey: 'ping-key',
+      collection: 'messages',
+      language: 'english',
+    });
+    expect(await index.ping()).toBe('typesense ok');
+    expect(seen).toEqual(['GET /health ping-key']);
+
+    fake.closeAllConnections();
+    await new Promise((r) => fake.close(r));
+    await expect(index.ping()).rejects.toThrow(/ECONNREFUSED/);
+    expect(seen).toHaveLength(1);
+    await index.close();
+  });
+
+  it('rejects when Typesense answers that it is not healthy', async () => {
+    const fake = createServer((_req, res) => {
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ok: false }));
+    });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+    const index = createTypesenseSearchIndex({
+      url: `http://127.0.0.1:${(fake.address() as AddressInfo).port}`,
+      apiKey: 'ping-key',
+      collection: 'messages',
+      language: 'english',
+    });
+    try {
+      await expect(index.ping()).rejects.toThrow();
+    } finally {
+      fake.closeAllConnections();
+      fake.close();
+    }
   });
 });

@@ -25,6 +25,8 @@ export function withSearchLogging(index: SearchIndex, log: Logger, slowMs = 250)
   return {
     kind: index.kind,
     init: timed('init', () => index.init()),
+    // Not logged: /ready reports its failures, and a probe every few seconds would flood the log.
+    ping: () => index.ping(),
     upsert: timed('upsert', (docs) => index.upsert(docs)),
     remove: timed('remove', (ids) => index.remove(ids)),
     search: timed('search', (q) => index.search(q)),

@@ -92,6 +92,9 @@ export function createPostgresSearchIndex(opts: PostgresSearchOptions): SearchIn
 
     init: () => checkSearchSchema(prisma, opts.language),
 
+    // The documents table is in the application's database: reachable when it answers.
+    ping: async () => (await prisma.$queryRaw`SELECT 1 FROM search_documents LIMIT 1`, 'postgres ok'),
+
     upsert: (docs: SearchDocument[]) => upsertDocuments(prisma, cfg, docs),
 
     remove: (messageIds: bigint[]) => removeDocuments(prisma, messageIds),

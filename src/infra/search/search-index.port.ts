@@ -111,6 +111,11 @@ export interface SearchIndex {
   readonly kind: 'postgres' | 'typesense';
   /** Prepares the backend (checks the language, creates the collection); safe to call again. */
   init(): Promise<void>;
+  /**
+   * Whether the backend answers right now (for /ready): resolves with a short status, rejects
+   * with the reason. Cheap: no query of the documents.
+   */
+  ping(): Promise<string>;
   upsert(docs: SearchDocument[]): Promise<void>;
   remove(messageIds: bigint[]): Promise<void>;
   search(query: IndexQuery): Promise<IndexPage>;

@@ -112,6 +112,12 @@ export function createTypesenseSearchIndex(opts: TypesenseSearchOptions): Search
 
     init: () => ensureReady(),
 
+    async ping() {
+      const h = await client.health.retrieve();
+      if (!h.ok) throw new Error('typesense answers /health with ok: false');
+      return 'typesense ok';
+    },
+
     async upsert(docs) {
       await ensureReady();
       await importInto(alias, docs);
