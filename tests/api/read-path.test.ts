@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { basicWorkspace, describeApi, startTestApp, type TestApp } from '../helpers/app.js';
 import { testDbKind } from '../helpers/db.js';
+import { connect, over } from '../helpers/ws.js';
 import {
   BootstrapDocument,
   CreateChannelDocument,
@@ -14,6 +15,7 @@ import {
   OpenDirectMessageDocument,
   LeaveChannelDocument,
   SendMessageDocument,
+  SetPresenceDocument,
   SignUpDocument,
   WorkspaceMembersDocument,
   type WorkspaceMembersQuery,
@@ -252,12 +254,21 @@ describeApi('bootstrap working set', () => {
     await w.bob.client.ok(SendMessageDocument, { input: { channelId: dm, text: 'first' } });
     const last = (await w.ann.client.ok(SendMessageDocument, { input: { channelId: dm, text: 'latest' } })).sendMessage
       .id;
+    const bobSocket = connect(t.url, w.bob.token);
+    await over(bobSocket.client, SetPresenceDocument, { status: 'DND' });
     const b = (await w.ann.client.ok(BootstrapDocument)).bootstrap;
     expect(b.people.map((p) => p.name).sort()).toEqual(['Ann', 'Bob', 'Cy']);
+    // Their presence too, person by person: Bob set DND, Cy has never connected.
+    expect(b.presence.map((p) => p.userId)).toEqual(b.people.map((p) => p.id));
+    const status = new Map(b.presence.map((p) => [p.userId, p.status]));
+    expect(status.get(w.bob.id)).toBe('DND');
+    expect(status.get(cy.id)).toBe('OFFLINE');
+    await bobSocket.dispose();
     const byId = new Map(b.directMessages.map((c) => [c.id, c]));
     expect(byId.get(dm)!.lastMessage).toEqual({ id: last, text: 'latest' });
     expect(byId.get(group)!.lastMessage).toBeNull();
     // Eve has no DM: her working set names nobody.
     expect((await w.eve.client.ok(BootstrapDocument)).bootstrap.people).toEqual([]);
+    expect((await w.eve.client.ok(BootstrapDocument)).bootstrap.presence).toEqual([]);
   });
 });

@@ -2,6 +2,7 @@ import { builder } from '../builder.js';
 import { ChannelRef, UserRef, WorkspaceRef } from '../refs.js';
 import { viewerOf } from './common.js';
 import { dmMemberIds } from './channel.js';
+import { PresenceRef } from './presence.js';
 import type { Channel, User, Workspace } from '../../generated/prisma/client.js';
 
 interface BootstrapShape {
@@ -9,6 +10,9 @@ interface BootstrapShape {
   workspaces: Workspace[];
   channels: Channel[];
 }
+
+/** The ids of the people the DMs name, once each, in a stable order. */
+const peopleOf = (b: BootstrapShape): string[] => [...new Set(b.channels.flatMap((c) => dmMemberIds(c).map(String)))];
 
 const Bootstrap = builder.objectRef<BootstrapShape>('Bootstrap').implement({
   description: 'The working set for a first screen: no rosters, no directory (those are paged queries)',
@@ -25,10 +29,15 @@ const Bootstrap = builder.objectRef<BootstrapShape>('Bootstrap').implement({
       description:
         'The people your direct messages name (their profiles, once each); everyone else is in workspaceMembers, lazily',
       resolve: async (b, _a, ctx) => {
-        const ids = new Set(b.channels.flatMap((c) => dmMemberIds(c).map(String)));
-        const users = await Promise.all([...ids].map((id) => ctx.loaders.user.load(BigInt(id))));
+        const users = await Promise.all(peopleOf(b).map((id) => ctx.loaders.user.load(BigInt(id))));
         return users.filter((u) => u !== null);
       },
+    }),
+    presence: t.field({
+      type: [PresenceRef],
+      description:
+        'Presence of the people (the same users, in the same order), so the first screen shows who is online without another request; subscribe to presence(userIds) for changes',
+      resolve: (b, _a, ctx) => ctx.realtime.presence.get(peopleOf(b)),
     }),
     directMessages: t.field({
       type: [ChannelRef],

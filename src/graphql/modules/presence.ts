@@ -12,7 +12,7 @@ export const PresenceStatusEnum = builder.enumType('PresenceStatus', {
   description: 'What a user sets: AUTO (online when active, away when idle), AWAY, or DND',
   values: ['AUTO', 'AWAY', 'DND'] as const,
 });
-const PresenceRef = builder.objectRef<PresenceInfo>('Presence').implement({
+export const PresenceRef = builder.objectRef<PresenceInfo>('Presence').implement({
   fields: (t) => ({
     userId: t.exposeID('userId'),
     status: t.field({ type: PresenceStateEnum, resolve: (p) => p.status }),
