@@ -16,11 +16,12 @@
  *
  * Variants, all in this process, same pool size (BENCH_POOL, default 10, the app's default):
  *   A  prisma        `prisma.$queryRaw(sql)` on the app's own Database object (createDatabase:
- *                    PrismaPg over a pg.Pool, statement counter included): exactly how the
- *                    service runs it
+ *                    PrismaPg over a pg.Pool, statement counter included): how the service ran
+ *                    both statements when this bench was written (the access read still does)
  *   B  pg            `pool.query({ name, text: sql.text, values: sql.values })` on a plain
  *                    pg.Pool: a named (server-side prepared) statement; int8 parsed to bigint, as
- *                    Prisma returns it
+ *                    Prisma returns it. What the send statement now runs through on PostgreSQL
+ *                    (Database.rawQuery in src/infra/db/database.ts), after this bench measured it
  *   C  prisma+named  Prisma again, with PrismaPg's `statementNameGenerator` (its own pool): is it
  *                    the prepared statement or Prisma's client-side work that makes a difference?
  *

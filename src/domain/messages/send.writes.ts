@@ -94,9 +94,9 @@ export function createSendWrites(deps: ServiceDeps, common: MessageCommon) {
     return addedIds;
   }
 
-  /** The hot path (see sendTopLevelSql): one statement, atomic on its own. */
+  /** The hot path (see sendTopLevelSql): one statement, atomic on its own, through the hot-statement port. */
   async function sendTopLevel(a: TopLevelSend): Promise<Message> {
-    const [row] = await prisma.$queryRaw<{ seq: bigint }[]>(sendTopLevelSql(a));
+    const [row] = await deps.rawQuery<{ seq: bigint }>(sendTopLevelSql(a));
     if (!row) throw notFound('channel', a.channelId);
     return {
       id: a.id,
