@@ -150,6 +150,7 @@ export async function buildApp(
     },
     files: { store: fileStore.store, config: config.files },
     prisma: db.prisma,
+    rawQuery: db.rawQuery,
     ids: createSnowflake(workerId),
     events: channelFeed.events,
     channelFeed: channelFeed.feed,

@@ -1,5 +1,5 @@
 import type { Config } from '../config.js';
-import type { PrismaClient } from '../infra/db/database.js';
+import type { PrismaClient, RawQuery } from '../infra/db/database.js';
 import type { IdGenerator } from '../infra/ids/snowflake.js';
 import type { EventPublisher } from './events/events.js';
 import type { WebhookSender } from './webhooks/outgoing.service.js';
@@ -11,6 +11,8 @@ import type { ProfileFeed } from './users/users.service.js';
 /** What domain services are built from; assembled once in the composition root (src/app.ts). */
 export interface ServiceDeps {
   prisma: PrismaClient;
+  /** The hot statements (a plain send) outside Prisma's query path; the database port chooses how. */
+  rawQuery: RawQuery;
   ids: IdGenerator;
   events: EventPublisher;
   limits: Config['limits'];

@@ -3,7 +3,7 @@ import type { ServiceDeps } from '../deps.js';
 import { forbidden, notFound } from '../errors.js';
 import type { Tx } from '../../infra/db/database.js';
 import { requireScope, type BotScope, type Viewer } from '../viewer.js';
-import type { Channel, ChannelMember, NotificationLevel } from '../../generated/prisma/client.js';
+import { Prisma, type Channel, type ChannelMember, type NotificationLevel } from '../../generated/prisma/client.js';
 import { createBatcher } from '../coalesce.js';
 import type { ChannelCache } from './channel-cache.js';
 
@@ -42,6 +42,25 @@ export interface ReadFacts {
 export function mayRead(viewer: Viewer, facts: ReadFacts): boolean {
   if (viewer.kind === 'bot' && facts.workspaceId !== viewer.workspaceId) return false;
   return facts.member || (facts.kind === 'PUBLIC' && facts.inWorkspace);
+}
+
+/**
+ * accessChannel's one round trip: the channel, the user's membership (LEFT JOIN, null columns when
+ * not a member), and whether they are in its workspace. Exported so bench/send-path.bench.ts runs
+ * the very same SQL text and values.
+ */
+export function accessChannelSql(userId: bigint, channelId: bigint): Prisma.Sql {
+  return Prisma.sql`
+      SELECT c.id, c.workspace_id AS "workspaceId", c.kind::text AS kind, c.name, c.topic, c.dm_key AS "dmKey",
+             c.created_by_id AS "createdById", c.created_at AS "createdAt", c.last_seq AS "lastSeq",
+             c.last_message_id AS "lastMessageId", c.member_count AS "memberCount",
+             cm.user_id AS "mUserId", cm.joined_at AS "mJoinedAt", cm.last_read_seq AS "mLastReadSeq",
+             cm.last_read_message_id AS "mLastReadMessageId", cm.mention_count AS "mMentionCount",
+             cm.notification_level::text AS "mNotificationLevel", cm.muted AS "mMuted",
+             cm.push_level::text AS "mPushLevel",
+             EXISTS (SELECT 1 FROM workspace_members wm WHERE wm.workspace_id = c.workspace_id AND wm.user_id = ${userId}) AS "inWorkspace"
+      FROM channels c LEFT JOIN channel_members cm ON cm.channel_id = c.id AND cm.user_id = ${userId}
+      WHERE c.id = ${channelId}`;
 }
 
 export function createChannelAccess(prisma: ServiceDeps['prisma'], cache: ChannelCache) {
@@ -88,17 +107,7 @@ export function createChannelAccess(prisma: ServiceDeps['prisma'], cache: Channe
   ): Promise<ChannelAccess> {
     requireScope(viewer, scope);
     // One round trip: the channel, the viewer's membership, and whether they are in its workspace.
-    const [row] = await db.$queryRaw<AccessRow[]>`
-      SELECT c.id, c.workspace_id AS "workspaceId", c.kind::text AS kind, c.name, c.topic, c.dm_key AS "dmKey",
-             c.created_by_id AS "createdById", c.created_at AS "createdAt", c.last_seq AS "lastSeq",
-             c.last_message_id AS "lastMessageId", c.member_count AS "memberCount",
-             cm.user_id AS "mUserId", cm.joined_at AS "mJoinedAt", cm.last_read_seq AS "mLastReadSeq",
-             cm.last_read_message_id AS "mLastReadMessageId", cm.mention_count AS "mMentionCount",
-             cm.notification_level::text AS "mNotificationLevel", cm.muted AS "mMuted",
-             cm.push_level::text AS "mPushLevel",
-             EXISTS (SELECT 1 FROM workspace_members wm WHERE wm.workspace_id = c.workspace_id AND wm.user_id = ${viewer.userId}) AS "inWorkspace"
-      FROM channels c LEFT JOIN channel_members cm ON cm.channel_id = c.id AND cm.user_id = ${viewer.userId}
-      WHERE c.id = ${channelId}`;
+    const [row] = await db.$queryRaw<AccessRow[]>(accessChannelSql(viewer.userId, channelId));
     if (!row) throw notFound('channel', channelId);
     if (!mayRead(viewer, { ...row, member: row.mUserId !== null, inWorkspace: row.inWorkspace }))
       throw notFound('channel', channelId);

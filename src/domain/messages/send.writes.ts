@@ -14,6 +14,55 @@ export interface Mentions {
   hereOnline: bigint[];
 }
 
+/** What a top-level send without files writes. */
+export interface TopLevelSend {
+  id: bigint;
+  channelId: bigint;
+  authorId: bigint;
+  text: string;
+  nonce: string | null;
+  now: Date;
+  mentions: Mentions;
+}
+
+/**
+ * The hot path's statement: a top-level message without files, written by ONE statement (atomic on
+ * its own, no interactive transaction): the channel's sequence, the message, its mentions, the
+ * author's read position, mention counts (the rule in mention-rule.ts) and the outbox row. The
+ * channel row is locked for this statement only. Returns one row `{ seq }`, none when the channel
+ * does not exist. Exported so bench/send-path.bench.ts runs the very same SQL text and values.
+ */
+export function sendTopLevelSql(a: TopLevelSend): Prisma.Sql {
+  const m = a.mentions;
+  const kinds = [...m.userIds.map(() => 'USER'), ...(m.here ? ['HERE'] : []), ...(m.channel ? ['CHANNEL'] : [])];
+  const mentionUsers = [...m.userIds.map(String), ...(m.here ? [null] : []), ...(m.channel ? [null] : [])];
+  const countRule = mayCountForAnyone(m) ? mentionCountSql({ authorId: a.authorId, ...m }) : null;
+  const payload = JSON.stringify({ messageId: a.id.toString(), channelId: a.channelId.toString() });
+  return Prisma.sql`
+      WITH ch AS (
+        UPDATE channels SET last_seq = last_seq + 1, last_message_id = GREATEST(COALESCE(last_message_id, 0), ${a.id})
+        WHERE id = ${a.channelId} RETURNING last_seq
+      ), m AS (
+        INSERT INTO messages (id, channel_id, author_id, text, seq, listed, client_nonce, created_at)
+        SELECT ${a.id}, ${a.channelId}, ${a.authorId}, ${a.text}, ch.last_seq, true, ${a.nonce}, ${a.now} FROM ch
+        RETURNING id
+      ), men AS (
+        INSERT INTO message_mentions (message_id, kind, user_id, recipients)
+        SELECT m.id, k::"MentionKind", u::bigint, CASE WHEN k = 'HERE' THEN ${m.hereOnline}::bigint[] ELSE '{}' END
+        FROM m, unnest(${kinds}::text[], ${mentionUsers}::text[]) AS x(k, u)
+      ), me AS (
+        UPDATE channel_members SET last_read_seq = GREATEST(last_read_seq, (SELECT last_seq FROM ch)),
+          last_read_message_id = ${a.id}, mention_count = 0
+        WHERE channel_id = ${a.channelId} AND user_id = ${a.authorId}
+      ), mc AS (
+        UPDATE channel_members SET mention_count = mention_count + 1
+        WHERE channel_id = ${a.channelId} AND ${countRule ?? Prisma.sql`false`}
+      ), ob AS (
+        INSERT INTO outbox (kind, aggregate_id, payload) SELECT 'message.posted', m.id, ${payload}::jsonb FROM m
+      )
+      SELECT last_seq AS seq FROM ch`;
+}
+
 /** The writes of a send: one statement for a plain top-level message, a transaction otherwise. */
 export function createSendWrites(deps: ServiceDeps, common: MessageCommon) {
   const { prisma } = deps;
@@ -45,49 +94,9 @@ export function createSendWrites(deps: ServiceDeps, common: MessageCommon) {
     return addedIds;
   }
 
-  /**
-   * The hot path: a top-level message without files, written by ONE statement (atomic on its own,
-   * no interactive transaction): the channel's sequence, the message, its mentions, the author's
-   * read position, mention counts (the rule in mention-rule.ts) and the outbox row. The channel row
-   * is locked for this statement only.
-   */
-  async function sendTopLevel(a: {
-    id: bigint;
-    channelId: bigint;
-    authorId: bigint;
-    text: string;
-    nonce: string | null;
-    now: Date;
-    mentions: Mentions;
-  }): Promise<Message> {
-    const m = a.mentions;
-    const kinds = [...m.userIds.map(() => 'USER'), ...(m.here ? ['HERE'] : []), ...(m.channel ? ['CHANNEL'] : [])];
-    const mentionUsers = [...m.userIds.map(String), ...(m.here ? [null] : []), ...(m.channel ? [null] : [])];
-    const countRule = mayCountForAnyone(m) ? mentionCountSql({ authorId: a.authorId, ...m }) : null;
-    const payload = JSON.stringify({ messageId: a.id.toString(), channelId: a.channelId.toString() });
-    const [row] = await prisma.$queryRaw<{ seq: bigint }[]>`
-      WITH ch AS (
-        UPDATE channels SET last_seq = last_seq + 1, last_message_id = GREATEST(COALESCE(last_message_id, 0), ${a.id})
-        WHERE id = ${a.channelId} RETURNING last_seq
-      ), m AS (
-        INSERT INTO messages (id, channel_id, author_id, text, seq, listed, client_nonce, created_at)
-        SELECT ${a.id}, ${a.channelId}, ${a.authorId}, ${a.text}, ch.last_seq, true, ${a.nonce}, ${a.now} FROM ch
-        RETURNING id
-      ), men AS (
-        INSERT INTO message_mentions (message_id, kind, user_id, recipients)
-        SELECT m.id, k::"MentionKind", u::bigint, CASE WHEN k = 'HERE' THEN ${m.hereOnline}::bigint[] ELSE '{}' END
-        FROM m, unnest(${kinds}::text[], ${mentionUsers}::text[]) AS x(k, u)
-      ), me AS (
-        UPDATE channel_members SET last_read_seq = GREATEST(last_read_seq, (SELECT last_seq FROM ch)),
-          last_read_message_id = ${a.id}, mention_count = 0
-        WHERE channel_id = ${a.channelId} AND user_id = ${a.authorId}
-      ), mc AS (
-        UPDATE channel_members SET mention_count = mention_count + 1
-        WHERE channel_id = ${a.channelId} AND ${countRule ?? Prisma.sql`false`}
-      ), ob AS (
-        INSERT INTO outbox (kind, aggregate_id, payload) SELECT 'message.posted', m.id, ${payload}::jsonb FROM m
-      )
-      SELECT last_seq AS seq FROM ch`;
+  /** The hot path (see sendTopLevelSql): one statement, atomic on its own, through the hot-statement port. */
+  async function sendTopLevel(a: TopLevelSend): Promise<Message> {
+    const [row] = await deps.rawQuery<{ seq: bigint }>(sendTopLevelSql(a));
     if (!row) throw notFound('channel', a.channelId);
     return {
       id: a.id,

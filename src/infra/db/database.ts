@@ -6,7 +6,7 @@ import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { DatabaseConfig } from '../../config.js';
 import { createLogger, type Logger } from '../../logger.js';
-import { PrismaClient } from '../../generated/prisma/client.js';
+import { PrismaClient, type Prisma } from '../../generated/prisma/client.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { countingAdapter, createStatementLog, type StatementLog } from './statements.js';
 
@@ -20,10 +20,22 @@ export interface SqlSession {
   exec(script: string): Promise<void>;
 }
 
+/**
+ * One hot statement (a `Prisma.sql` template) outside Prisma's query path, for the few statements
+ * every send runs. Rows come back as `$queryRaw` returns them (int8 as bigint, timestamps as Date).
+ * On PostgreSQL it is a named (server-side prepared) statement on Prisma's own pool, through
+ * node-postgres: bench/send-path.bench.ts measured Prisma's client-side work per call at well over
+ * the driver's (BENCHMARKS.md, "Send path"). On PGlite it goes through Prisma. Counted like every
+ * statement. Not for transactions: it runs on whichever pooled connection is free.
+ */
+export type RawQuery = <T = Record<string, unknown>>(sql: Prisma.Sql) => Promise<T[]>;
+
 /** The database port: Prisma for the domain, a raw session for migrations, and lifecycle. */
 export interface Database {
   readonly kind: DatabaseConfig['kind'];
   readonly prisma: PrismaClient;
+  /** The hot statements' way to the database (see RawQuery). */
+  readonly rawQuery: RawQuery;
   withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
   /** Connections of the pool (PostgreSQL): open, idle, and requests waiting for one; for metrics. */
   pool?(): { total: number; idle: number; waiting: number };
@@ -65,6 +77,9 @@ async function createPgliteDatabase(dataDir: string | null): Promise<Database> {
   return {
     kind: 'pglite',
     prisma,
+    // PGlite has no pool to bypass Prisma with; its own query() serializes parameters by the
+    // server's inferred types and cannot take every array the hot statements pass.
+    rawQuery: (sql) => prisma.$queryRaw(sql),
     statements,
     withSession: (fn) => fn(session),
     async close() {
@@ -93,6 +108,7 @@ async function createPostgresDatabase(url: string, poolSize: number, log: Logger
     kind: 'postgres',
     pool: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     prisma,
+    rawQuery: pgRawQuery(pool, statements.record),
     statements,
     async withSession(fn) {
       const conn = await pool.connect();
@@ -115,5 +131,30 @@ async function createPostgresDatabase(url: string, poolSize: number, log: Logger
       await prisma.$disconnect();
       await pool.end();
     },
+  };
+}
+
+/** int8 as bigint, the way Prisma's $queryRaw returns it; every other type as node-postgres parses it. */
+const RAW_TYPES = new pg.TypeOverrides();
+RAW_TYPES.setTypeParser(pg.types.builtins.INT8, (v: string) => BigInt(v));
+/** Statement texts that get a prepared statement of their own (the hot ones are a handful). */
+const MAX_PREPARED = 64;
+
+/** RawQuery on a pg pool: each distinct text is prepared once per connection (a named statement). */
+function pgRawQuery(pool: pg.Pool, record: (sql: string) => void): RawQuery {
+  const names = new Map<string, string>();
+  const nameOf = (text: string): string | undefined => {
+    let name = names.get(text);
+    if (name === undefined && names.size < MAX_PREPARED) {
+      name = `hot_${names.size}`;
+      names.set(text, name);
+    }
+    return name;
+  };
+  return async <T>(sql: Prisma.Sql) => {
+    const text = sql.text;
+    record(text);
+    const result = await pool.query({ name: nameOf(text), text, values: sql.values, types: RAW_TYPES });
+    return result.rows as T[];
   };
 }
