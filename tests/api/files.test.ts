@@ -47,42 +47,10 @@ describeApi('files', () => {
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
-  /** Direct upload: createUpload, PUT, completeUpload. Returns the PUT's status and the completion's result. */
-  async function direct(who: Who, body: Buffer, name: string, contentType: string, size = body.length) {
-    const created = await who.client.request(CreateUploadDocument, {
-      input: { channelId: w.general.id, name, size, contentType },
-    });
-    if (created.errors) return { created, put: null, done: null };
-    const up = created.data!.createUpload;
-    const put = await fetch(up.url, {
-      method: up.method,
-      headers: Object.fromEntries(up.headers.map((h) => [h.name, h.value])),
-      body: new Uint8Array(body),
-    });
-    const done = await who.client.request(CompleteUploadDocument, { fileId: up.fileId });
-    return { created, up, put, done };
-  }
-
-  /** uploadFile over the GraphQL multipart request spec, as a browser or curl sends it. */
-  async function multipart(client: Client, body: Buffer, name: string, type: string, csrf = true) {
-    const form = new FormData();
-    form.set(
-      'operations',
-      JSON.stringify({ query: print(UploadFileDocument), variables: { channelId: w.general.id, file: null } }),
-    );
-    form.set('map', JSON.stringify({ 0: ['variables.file'] }));
-    form.set('0', new Blob([new Uint8Array(body)], { type }), name);
-    const res = await fetch(client.url, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${client.token}`, ...(csrf ? { 'x-graphql-yoga-csrf': '1' } : {}) },
-      body: form,
-    });
-    const json = (await res.json()) as {
-      data?: { uploadFile: { id: string; name: string; contentType: string; status: string } } | null;
-      errors?: { extensions?: { code?: string; reason?: string } }[];
-    };
-    return { status: res.status, ...json };
-  }
+  const direct = (who: Who, body: Buffer, name: string, contentType: string, size = body.length) =>
+    directUpload(who.client, w.general.id, body, name, contentType, size);
+  const multipart = (client: Client, body: Buffer, name: string, type: string, csrf = true) =>
+    multipartUpload(client, w.general.id, body, name, type, csrf);
 
   const code = (r: { errors?: readonly { extensions?: Record<string, unknown> }[] | null }) =>
     r.errors?.[0]?.extensions?.['code'];
@@ -381,6 +349,123 @@ describeApi('files', () => {
     expect(code(await w.ann.client.request(CompleteUploadDocument, { fileId: abandoned.fileId }))).toBe('NOT_FOUND');
   });
 });
+
+describeApi('files: the workspace quota', () => {
+  let t: TestApp;
+  let dataDir: string;
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'files-quota-'));
+    t = await startTestApp({ DATA_DIR: dataDir, FILE_WORKSPACE_QUOTA_BYTES: '10000', OUTBOX_POLL_MS: '50' });
+  });
+  afterAll(async () => {
+    await t?.stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('counts stored sizes: declared uploads never sent take nothing, and completion checks the stored bytes', async () => {
+    const w = await basicWorkspace(t);
+    const ch = w.general.id;
+    const used = async () =>
+      Number(
+        (
+          await t.app.db.prisma.file.aggregate({
+            _sum: { size: true },
+            where: { workspaceId: BigInt(w.workspace.id), status: 'READY' },
+          })
+        )._sum.size ?? 0,
+      );
+    // 9,000 bytes declared and never uploaded: they count for nothing.
+    const idle = await directUpload(w.ann.client, ch, Buffer.alloc(0), 'never.txt', 'text/plain', 9_000);
+    expect(idle.created.errors).toBeUndefined();
+    const first = await directUpload(w.ann.client, ch, Buffer.alloc(6_000, 65), 'a.txt', 'text/plain');
+    expect(first.done!.data!.completeUpload).toMatchObject({ status: 'READY', size: 6_000 });
+
+    // Two uploads of 3,000 both fit when declared (6,000 stored); only the first completed fits.
+    const declare = async (name: string) =>
+      (
+        await w.ann.client.ok(CreateUploadDocument, {
+          input: { channelId: ch, name, size: 3_000, contentType: 'text/plain' },
+        })
+      ).createUpload;
+    const [b, c] = [await declare('b.txt'), await declare('c.txt')];
+    for (const u of [b, c])
+      expect(
+        (
+          await fetch(u.url, {
+            method: 'PUT',
+            headers: { 'content-type': 'text/plain' },
+            body: new Uint8Array(Buffer.alloc(3_000, 66)),
+          })
+        ).status,
+      ).toBe(200);
+    expect((await w.ann.client.ok(CompleteUploadDocument, { fileId: b.fileId })).completeUpload.status).toBe('READY');
+    const over = await w.ann.client.request(CompleteUploadDocument, { fileId: c.fileId });
+    expect(over.errors?.[0]?.extensions).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', reason: 'file/quota_exceeded' });
+    const refused = await t.app.db.prisma.file.findUnique({ where: { id: BigInt(c.fileId) } });
+    expect(refused).toBeNull();
+    expect(await used()).toBe(9_000);
+
+    // Multipart: the size checked and recorded is the one stored.
+    const big = await multipartUpload(w.ann.client, ch, Buffer.alloc(1_001, 67), 'd.txt', 'text/plain');
+    expect(big.errors?.[0]?.extensions).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', reason: 'file/quota_exceeded' });
+    const fits = await multipartUpload(w.ann.client, ch, Buffer.alloc(1_000, 67), 'e.txt', 'text/plain');
+    expect(fits.data!.uploadFile).toMatchObject({ status: 'READY', size: 1_000 });
+    expect(await used()).toBe(10_000);
+    // Nothing of the refused uploads is left in the store: the READY files and the idle declaration's nothing.
+    const keys = (await t.app.db.prisma.file.findMany({ where: { workspaceId: BigInt(w.workspace.id) } })).map(
+      (f) => f.storageKey,
+    );
+    const stored = await Promise.all(keys.map((k) => t.app.fileStore.stat(k)));
+    expect(stored.filter(Boolean).map((x) => x!.size)).toEqual(expect.arrayContaining([6_000, 3_000, 1_000]));
+    expect(stored.filter(Boolean)).toHaveLength(3);
+  });
+});
+
+/** Direct upload: createUpload, PUT, completeUpload. Returns the PUT's status and the completion's result. */
+async function directUpload(
+  client: Client,
+  channelId: string,
+  body: Buffer,
+  name: string,
+  contentType: string,
+  size = body.length,
+) {
+  const created = await client.request(CreateUploadDocument, { input: { channelId, name, size, contentType } });
+  if (created.errors) return { created, put: null, done: null };
+  const up = created.data!.createUpload;
+  const put = await fetch(up.url, {
+    method: up.method,
+    headers: Object.fromEntries(up.headers.map((h) => [h.name, h.value])),
+    body: new Uint8Array(body),
+  });
+  const done = await client.request(CompleteUploadDocument, { fileId: up.fileId });
+  return { created, up, put, done };
+}
+
+/** uploadFile over the GraphQL multipart request spec, as a browser or curl sends it. */
+async function multipartUpload(
+  client: Client,
+  channelId: string,
+  body: Buffer,
+  name: string,
+  type: string,
+  csrf = true,
+) {
+  const form = new FormData();
+  form.set('operations', JSON.stringify({ query: print(UploadFileDocument), variables: { channelId, file: null } }));
+  form.set('map', JSON.stringify({ 0: ['variables.file'] }));
+  form.set('0', new Blob([new Uint8Array(body)], { type }), name);
+  const res = await fetch(client.url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${client.token}`, ...(csrf ? { 'x-graphql-yoga-csrf': '1' } : {}) },
+    body: form,
+  });
+  const json = (await res.json()) as {
+    data?: { uploadFile: { id: string; name: string; contentType: string; status: string; size: number } } | null;
+    errors?: { extensions?: { code?: string; reason?: string } }[];
+  };
+  return { status: res.status, ...json };
+}
 
 /** A PNG signature and IHDR chunk declaring width × height, then an empty IDAT and IEND. */
 function pngHeader(width: number, height: number): Buffer {

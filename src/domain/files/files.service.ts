@@ -23,6 +23,7 @@ import type { File } from '../../generated/prisma/client.js';
 import { badInput, DomainError, isDomainError, notFound, unavailable } from '../errors.js';
 import { withTx } from '../../infra/db/tx.js';
 import { createBatcher } from '../coalesce.js';
+import type { Tx } from '../../infra/db/database.js';
 import type { FileStore, PresignedRequest } from '../../infra/files/file-store.port.js';
 import type { FilesConfig } from '../../config.js';
 import {
@@ -92,11 +93,18 @@ export function createFilesService(deps: ServiceDeps, channels: ChannelsService)
     return { channel, name: cleanName, type };
   }
 
-  async function checkQuota(workspaceId: bigint, adding: number) {
+  /**
+   * The workspace quota counts stored bytes: the sizes of READY files, which were measured in the
+   * store. A PENDING upload's declared size counts for nothing (it may never arrive); each upload
+   * is checked when it is declared (an early refusal) and again with its stored size when it turns
+   * READY (`finish`, under a lock on the workspace row, so concurrent uploads cannot both fit).
+   */
+  async function checkQuota(workspaceId: bigint, adding: number, db: Pick<Tx, '$queryRaw'> = prisma) {
     const quota = files().config.workspaceQuotaBytes;
     if (quota <= 0) return;
-    const [row] = await prisma.$queryRaw<{ used: bigint | null }[]>`
-      SELECT sum(size)::bigint AS used FROM files WHERE workspace_id = ${workspaceId} AND deleted_at IS NULL`;
+    const [row] = await db.$queryRaw<{ used: bigint | null }[]>`
+      SELECT sum(size)::bigint AS used FROM files
+      WHERE workspace_id = ${workspaceId} AND status = 'READY' AND deleted_at IS NULL`;
     if (Number(row?.used ?? 0) + adding > quota)
       throw new DomainError(
         'PAYLOAD_TOO_LARGE',
@@ -241,7 +249,11 @@ export function createFilesService(deps: ServiceDeps, channels: ChannelsService)
       await discard(file);
       throw err;
     }
-    return withTx(prisma, async (tx) => {
+    const ready = await withTx(prisma, async (tx) => {
+      if (files().config.workspaceQuotaBytes > 0) {
+        await tx.$queryRaw`SELECT 1 FROM workspaces WHERE id = ${file.workspaceId} FOR UPDATE`;
+        await checkQuota(file.workspaceId, Number(file.size), tx);
+      }
       const ready = await tx.file.update({
         where: { id: file.id },
         data: { status: 'READY', mimeType: verdict.contentType, expiresAt: null, previewStatus: 'PENDING' },
@@ -250,7 +262,12 @@ export function createFilesService(deps: ServiceDeps, channels: ChannelsService)
         data: { kind: FILE_READY_KIND, aggregateId: file.id, payload: { fileId: file.id.toString() } },
       });
       return ready;
+    }).catch(async (err: unknown) => {
+      // Over the quota with its stored size: the bytes go, like any refused upload.
+      if (isDomainError(err) && err.reason === 'file/quota_exceeded') await discard(file);
+      throw err;
     });
+    return ready;
   }
 
   async function discard(file: File) {
