@@ -10,7 +10,8 @@ import { deflateRawSync } from 'node:zlib';
 import { print } from 'graphql';
 import sharp from 'sharp';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { basicWorkspace, describeApi, startTestApp, type Client, type TestApp } from '../helpers/app.js';
+import { basicWorkspace, describeApi, listenMark, startTestApp, type Client, type TestApp } from '../helpers/app.js';
+import { connect, subscribe } from '../helpers/ws.js';
 import { eventually } from '../helpers/eventually.js';
 import {
   CompleteUploadDocument,
@@ -18,6 +19,7 @@ import {
   CreateUploadDocument,
   DeleteMessageDocument,
   FileInfoDocument,
+  FilePreviewEventsDocument,
   InviteToChannelDocument,
   LeaveChannelDocument,
   SearchDocument,
@@ -98,6 +100,42 @@ describeApi('files', () => {
 
     // Eve (another workspace) sees nothing; the URL is bound to its file.
     expect((await w.eve.client.ok(FileInfoDocument, { id: file.id })).file).toBeNull();
+  });
+
+  it('tells the channel’s viewers when a sent picture’s preview is ready (MessageEdited)', async () => {
+    // The outbox is held while the picture is uploaded and sent, so the preview is made after the
+    // message exists: the moment a client sees the attachment PENDING and needs the event.
+    await t.app.outbox.stop();
+    const bob = connect(t.url, w.bob.token);
+    try {
+      const { done } = await direct(w.ann, await sharp(png).jpeg().toBuffer(), 'sunset.jpg', 'image/jpeg');
+      const file = done!.data!.completeUpload;
+      expect(file.previewStatus).toBe('PENDING');
+      const msg = (
+        await w.ann.client.ok(SendMessageDocument, {
+          input: { channelId: w.general.id, text: 'sunset', fileIds: [file.id] },
+        })
+      ).sendMessage;
+      const live = listenMark(t);
+      const sees = subscribe(bob.client, FilePreviewEventsDocument, { channelId: w.general.id });
+      await live(1);
+      t.app.outbox.start();
+      const edited = () =>
+        sees.events.map((e) => e.channel).filter((c) => c.__typename === 'MessageEdited' && c.message.id === msg.id);
+      await sees.until(() => edited().length > 0, 10_000, 'MessageEdited for the preview');
+      const ev = edited()[0]!;
+      const files = ev.__typename === 'MessageEdited' ? ev.message.files : [];
+      expect(files).toHaveLength(1);
+      expect(files[0]).toMatchObject({ id: file.id, previewStatus: 'READY', width: 1200, height: 800 });
+      expect(files[0]!.thumbnailUrl).toMatch(/^http/);
+      const thumb = await fetch(files[0]!.thumbnailUrl!);
+      expect([thumb.status, thumb.headers.get('content-type')]).toEqual([200, 'image/webp']);
+      expect(sees.errors).toEqual([]);
+      sees.unsubscribe();
+    } finally {
+      t.app.outbox.start();
+      void bob.dispose();
+    }
   });
 
   it('uploads over the multipart request spec, and refuses one without the CSRF header', async () => {
