@@ -3,7 +3,7 @@
  * member downloading the file and its thumbnail through expiring signed URLs, access on every
  * path, and the hostile upload suite. The store contract (fs and s3) is in tests/unit/file-store.test.ts.
  */
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
@@ -156,6 +156,62 @@ describeApi('files', () => {
     expect(noCsrf.status).toBeGreaterThanOrEqual(400);
     expect(noCsrf.data?.uploadFile).toBeFalsy();
     expect(await t.app.db.prisma.file.count()).toBe(before);
+  });
+
+  it('streams a multipart file into the store while the request is still being sent', async () => {
+    // The body is sent in two halves; the second waits until the store holds bytes of the first.
+    // A server that buffered the part before storing it (yoga's own multipart parser did) never
+    // writes a byte before the request ends, and this test times out.
+    const boundary = `----chat${Date.now()}`;
+    const size = 1536 * 1024;
+    const head = Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="operations"\r\n\r\n` +
+        JSON.stringify({ query: print(UploadFileDocument), variables: { channelId: w.general.id, file: null } }) +
+        `\r\n--${boundary}\r\nContent-Disposition: form-data; name="map"\r\n\r\n{"0":["variables.file"]}` +
+        `\r\n--${boundary}\r\nContent-Disposition: form-data; name="0"; filename="big.txt"\r\n` +
+        `Content-Type: text/plain\r\n\r\n`,
+    );
+    const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+    const firstHalf = Buffer.alloc(1024 * 1024, 97);
+    const secondHalf = Buffer.alloc(size - firstHalf.length, 98);
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const body = new ReadableStream<Uint8Array>({
+      async start(c) {
+        c.enqueue(new Uint8Array(Buffer.concat([head, firstHalf])));
+        await released;
+        c.enqueue(new Uint8Array(Buffer.concat([secondHalf, tail])));
+        c.close();
+      },
+    });
+    const answer = fetch(t.url, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${w.ann.token}`,
+        'x-graphql-yoga-csrf': '1',
+        'content-type': `multipart/form-data; boundary=${boundary}`,
+        'content-length': String(head.length + size + tail.length),
+      },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    // Bytes of the part in the store (a partial object under DATA_DIR/files) before the rest is sent.
+    const partial = await eventually(
+      async () => {
+        const all = await readdir(join(dataDir, 'files'), { recursive: true }).catch(() => [] as string[]);
+        const found = all.filter((f) => f.endsWith('.part'));
+        const sizes = await Promise.all(found.map(async (f) => (await stat(join(dataDir, 'files', f))).size));
+        return Math.max(0, ...sizes);
+      },
+      (n) => n >= 512 * 1024,
+    );
+    release();
+    expect(partial).toBeGreaterThanOrEqual(512 * 1024);
+    expect(partial).toBeLessThanOrEqual(firstHalf.length);
+    const res = await answer;
+    const json = (await res.json()) as { data?: { uploadFile: { size: number; status: string } }; errors?: unknown };
+    expect(json.errors).toBeUndefined();
+    expect(json.data!.uploadFile).toMatchObject({ size, status: 'READY' });
   });
 
   it('refuses hostile uploads on both paths and keeps nothing of them', async () => {
