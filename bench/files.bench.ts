@@ -60,6 +60,10 @@ async function main() {
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // The server's own warnings and errors (LOG_LEVEL=warn) are shown: a failed upload says why.
+  server.stdout.on('data', (d: Buffer) => {
+    if (!d.toString().includes('ready at')) process.stderr.write(d);
+  });
   await new Promise<void>((resolve, reject) => {
     server.stdout.on('data', (d: Buffer) => d.toString().includes('ready at') && resolve());
     server.once('exit', (c) => reject(new Error(`server exited ${c}`)));
@@ -119,7 +123,9 @@ async function main() {
       ['direct (presigned PUT)', direct],
       ['multipart (uploadFile)', multipart],
     ] as const) {
-      await new Promise((r) => setTimeout(r, 500));
+      // Longer than the server's keep-alive timeout (5 s): the previous phase's idle connections are
+      // closed first, so no upload starts writing on a socket the server is just closing (EPIPE).
+      await new Promise((r) => setTimeout(r, 6_000));
       const baseline = rssOf(server.pid!);
       peak = baseline;
       const t0 = performance.now();

@@ -7,8 +7,9 @@ import { createSnowflake } from './infra/ids/snowflake.js';
 import { createServices, type Services } from './domain/services.js';
 import type { ServiceDeps } from './domain/deps.js';
 import { schema } from './graphql/schema.js';
-import { createGraphQLHandler } from './gateway/yoga.js';
-import { createContextFactory } from './gateway/context.js';
+import { createGraphQLHandler, CSRF_HEADERS } from './gateway/yoga.js';
+import { createMultipartHandler, isMultipart } from './gateway/uploads.js';
+import { bearerToken, createContextFactory } from './gateway/context.js';
 import { createLoaders } from './graphql/loaders.js';
 import { attachWebSocket } from './gateway/ws.js';
 import { createAdmission } from './gateway/admission.js';
@@ -252,7 +253,20 @@ export async function buildApp(
         : Promise.resolve({ allowed: true, remaining: hookRule.points, resetMs: 0 }),
     log,
   });
-  router.route(['GET', 'POST', 'OPTIONS'], '/graphql', (req, res) => handler(req, res));
+  // GraphQL multipart uploads are parsed here, streaming each file into the store, before yoga.
+  const multipart = createMultipartHandler({
+    maxFileBytes: config.files.maxBytes,
+    csrfHeaders: CSRF_HEADERS,
+    viewerFor: (token) => contexts.viewerFor(token),
+    bearer: (header) => bearerToken(header),
+    stage: (viewer, part) => services.files.stageUpload(viewer, part),
+    drop: (staged) => services.files.dropStaged(staged),
+    graphql: (request, serverContext) => handler.fetch(request, serverContext),
+    log,
+  });
+  router.route(['GET', 'POST', 'OPTIONS'], '/graphql', (req, res) =>
+    req.method === 'POST' && isMultipart(req) ? multipart(req, res) : handler(req, res),
+  );
   router.route(['GET', 'HEAD'], '/health', (req, res) => handler(req, res));
   router.route('GET', '/ready', ops.readyRoute);
   router.route('GET', '/metrics', ops.metricsRoute);

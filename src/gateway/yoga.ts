@@ -5,7 +5,7 @@ import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspect
 import type { Logger } from 'pino';
 import type { GraphQLSchema } from 'graphql';
 import type { Config } from '../config.js';
-import type { GraphQLContext } from '../graphql/context.js';
+import type { GraphQLContext, StagedUploads } from '../graphql/context.js';
 import { createMaskError } from './errors.js';
 import { randomUUID } from 'node:crypto';
 import type { Realtime } from '../realtime/realtime.js';
@@ -17,6 +17,8 @@ import { corsOptions } from './cors.js';
 import { inputGuard } from './input-guard.js';
 
 export const CSRF_HEADER = 'x-graphql-yoga-csrf';
+/** Any one of these proves a request is not a plain cross-site form post (yoga's and Apollo's names). */
+export const CSRF_HEADERS = [CSRF_HEADER, 'apollo-require-preflight'];
 const MAX_BODY_BYTES = 1024 * 1024;
 
 /**
@@ -128,7 +130,7 @@ export function createGraphQLHandler({
       nestingLimit(Math.max(g.maxDepth * 2 + 8, 32), g.maxTokens),
       // Browsers cannot send this header cross-site without a preflight, so form posts and
       // multipart requests from other sites are refused (yoga's CSRF prevention).
-      useCSRFPrevention({ requestHeaders: [CSRF_HEADER, 'apollo-require-preflight'] }),
+      useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),
       EnvelopArmorPlugin({
         maxTokens: { n: g.maxTokens },
         maxDepth: { n: g.maxDepth, flattenFragments: true },
@@ -141,11 +143,16 @@ export function createGraphQLHandler({
       // NUL and lone surrogates refused as BAD_USER_INPUT before any resolver or service runs.
       inputGuard(),
     ],
-    context: async ({ request }): Promise<GraphQLContext> => {
-      const token = bearerToken(request.headers.get('authorization'));
+    // Multipart requests never reach yoga's own parser (it buffers every part): gateway/uploads.ts
+    // streams them into the store and hands the operation over as JSON, with `uploads`.
+    multipart: false,
+    context: async (initial): Promise<GraphQLContext> => {
+      const token = bearerToken(initial.request.headers.get('authorization'));
       const viewer = await contexts.viewerFor(token);
       if (viewer) realtime.presence.activity(viewer.userId.toString());
-      return contexts.build(viewer, token, new ConnectionState(randomUUID()));
+      const context = contexts.build(viewer, token, new ConnectionState(randomUUID()));
+      const uploads = (initial as { uploads?: StagedUploads }).uploads;
+      return uploads ? { ...context, uploads } : context;
     },
   });
 }

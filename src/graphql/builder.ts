@@ -9,7 +9,7 @@ export const builder = new SchemaBuilder<{
     ID: { Input: string; Output: string };
     DateTime: { Input: Date; Output: Date };
     /** An uploaded file (GraphQL multipart request spec); input only. */
-    File: { Input: globalThis.File; Output: never };
+    File: { Input: { stagedUpload: string }; Output: never };
   };
 }>({
   defaultFieldNullability: false,

@@ -3,6 +3,13 @@ import type { Loaders } from './loaders.js';
 import type { Viewer } from '../domain/viewer.js';
 import type { ConnectionState } from '../realtime/connection.js';
 import type { Realtime } from '../realtime/realtime.js';
+import type { StagedUpload } from '../domain/files/files.service.js';
+
+/** The files of this request's multipart body, already in the store (gateway/uploads.ts). */
+export interface StagedUploads {
+  /** The staged upload a `File` argument names; null when unknown or already claimed. */
+  claim(ref: string): StagedUpload | null;
+}
 
 /** What every resolver gets: who is asking, the domain services, and this request's loaders. */
 export interface GraphQLContext {
@@ -19,4 +26,6 @@ export interface GraphQLContext {
    * subscription renderer shares one execution of an event among subscribers only when unset.
    */
   viewerDependency: { used: boolean };
+  /** Set on multipart requests only: what `File` arguments refer to. */
+  uploads?: StagedUploads | null;
 }

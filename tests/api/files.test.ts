@@ -3,14 +3,15 @@
  * member downloading the file and its thumbnail through expiring signed URLs, access on every
  * path, and the hostile upload suite. The store contract (fs and s3) is in tests/unit/file-store.test.ts.
  */
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { print } from 'graphql';
 import sharp from 'sharp';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { basicWorkspace, describeApi, startTestApp, type Client, type TestApp } from '../helpers/app.js';
+import { basicWorkspace, describeApi, listenMark, startTestApp, type Client, type TestApp } from '../helpers/app.js';
+import { connect, subscribe } from '../helpers/ws.js';
 import { eventually } from '../helpers/eventually.js';
 import {
   CompleteUploadDocument,
@@ -18,6 +19,7 @@ import {
   CreateUploadDocument,
   DeleteMessageDocument,
   FileInfoDocument,
+  FilePreviewEventsDocument,
   InviteToChannelDocument,
   LeaveChannelDocument,
   SearchDocument,
@@ -47,42 +49,10 @@ describeApi('files', () => {
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
-  /** Direct upload: createUpload, PUT, completeUpload. Returns the PUT's status and the completion's result. */
-  async function direct(who: Who, body: Buffer, name: string, contentType: string, size = body.length) {
-    const created = await who.client.request(CreateUploadDocument, {
-      input: { channelId: w.general.id, name, size, contentType },
-    });
-    if (created.errors) return { created, put: null, done: null };
-    const up = created.data!.createUpload;
-    const put = await fetch(up.url, {
-      method: up.method,
-      headers: Object.fromEntries(up.headers.map((h) => [h.name, h.value])),
-      body: new Uint8Array(body),
-    });
-    const done = await who.client.request(CompleteUploadDocument, { fileId: up.fileId });
-    return { created, up, put, done };
-  }
-
-  /** uploadFile over the GraphQL multipart request spec, as a browser or curl sends it. */
-  async function multipart(client: Client, body: Buffer, name: string, type: string, csrf = true) {
-    const form = new FormData();
-    form.set(
-      'operations',
-      JSON.stringify({ query: print(UploadFileDocument), variables: { channelId: w.general.id, file: null } }),
-    );
-    form.set('map', JSON.stringify({ 0: ['variables.file'] }));
-    form.set('0', new Blob([new Uint8Array(body)], { type }), name);
-    const res = await fetch(client.url, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${client.token}`, ...(csrf ? { 'x-graphql-yoga-csrf': '1' } : {}) },
-      body: form,
-    });
-    const json = (await res.json()) as {
-      data?: { uploadFile: { id: string; name: string; contentType: string; status: string } } | null;
-      errors?: { extensions?: { code?: string; reason?: string } }[];
-    };
-    return { status: res.status, ...json };
-  }
+  const direct = (who: Who, body: Buffer, name: string, contentType: string, size = body.length) =>
+    directUpload(who.client, w.general.id, body, name, contentType, size);
+  const multipart = (client: Client, body: Buffer, name: string, type: string, csrf = true) =>
+    multipartUpload(client, w.general.id, body, name, type, csrf);
 
   const code = (r: { errors?: readonly { extensions?: Record<string, unknown> }[] | null }) =>
     r.errors?.[0]?.extensions?.['code'];
@@ -132,6 +102,42 @@ describeApi('files', () => {
     expect((await w.eve.client.ok(FileInfoDocument, { id: file.id })).file).toBeNull();
   });
 
+  it('tells the channel’s viewers when a sent picture’s preview is ready (MessageEdited)', async () => {
+    // The outbox is held while the picture is uploaded and sent, so the preview is made after the
+    // message exists: the moment a client sees the attachment PENDING and needs the event.
+    await t.app.outbox.stop();
+    const bob = connect(t.url, w.bob.token);
+    try {
+      const { done } = await direct(w.ann, await sharp(png).jpeg().toBuffer(), 'sunset.jpg', 'image/jpeg');
+      const file = done!.data!.completeUpload;
+      expect(file.previewStatus).toBe('PENDING');
+      const msg = (
+        await w.ann.client.ok(SendMessageDocument, {
+          input: { channelId: w.general.id, text: 'sunset', fileIds: [file.id] },
+        })
+      ).sendMessage;
+      const live = listenMark(t);
+      const sees = subscribe(bob.client, FilePreviewEventsDocument, { channelId: w.general.id });
+      await live(1);
+      t.app.outbox.start();
+      const edited = () =>
+        sees.events.map((e) => e.channel).filter((c) => c.__typename === 'MessageEdited' && c.message.id === msg.id);
+      await sees.until(() => edited().length > 0, 10_000, 'MessageEdited for the preview');
+      const ev = edited()[0]!;
+      const files = ev.__typename === 'MessageEdited' ? ev.message.files : [];
+      expect(files).toHaveLength(1);
+      expect(files[0]).toMatchObject({ id: file.id, previewStatus: 'READY', width: 1200, height: 800 });
+      expect(files[0]!.thumbnailUrl).toMatch(/^http/);
+      const thumb = await fetch(files[0]!.thumbnailUrl!);
+      expect([thumb.status, thumb.headers.get('content-type')]).toEqual([200, 'image/webp']);
+      expect(sees.errors).toEqual([]);
+      sees.unsubscribe();
+    } finally {
+      t.app.outbox.start();
+      void bob.dispose();
+    }
+  });
+
   it('uploads over the multipart request spec, and refuses one without the CSRF header', async () => {
     const text = Buffer.from('line one\nline two\n');
     const r = await multipart(w.ann.client, text, 'notes.txt', 'text/plain');
@@ -150,6 +156,62 @@ describeApi('files', () => {
     expect(noCsrf.status).toBeGreaterThanOrEqual(400);
     expect(noCsrf.data?.uploadFile).toBeFalsy();
     expect(await t.app.db.prisma.file.count()).toBe(before);
+  });
+
+  it('streams a multipart file into the store while the request is still being sent', async () => {
+    // The body is sent in two halves; the second waits until the store holds bytes of the first.
+    // A server that buffered the part before storing it (yoga's own multipart parser did) never
+    // writes a byte before the request ends, and this test times out.
+    const boundary = `----chat${Date.now()}`;
+    const size = 1536 * 1024;
+    const head = Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="operations"\r\n\r\n` +
+        JSON.stringify({ query: print(UploadFileDocument), variables: { channelId: w.general.id, file: null } }) +
+        `\r\n--${boundary}\r\nContent-Disposition: form-data; name="map"\r\n\r\n{"0":["variables.file"]}` +
+        `\r\n--${boundary}\r\nContent-Disposition: form-data; name="0"; filename="big.txt"\r\n` +
+        `Content-Type: text/plain\r\n\r\n`,
+    );
+    const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+    const firstHalf = Buffer.alloc(1024 * 1024, 97);
+    const secondHalf = Buffer.alloc(size - firstHalf.length, 98);
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const body = new ReadableStream<Uint8Array>({
+      async start(c) {
+        c.enqueue(new Uint8Array(Buffer.concat([head, firstHalf])));
+        await released;
+        c.enqueue(new Uint8Array(Buffer.concat([secondHalf, tail])));
+        c.close();
+      },
+    });
+    const answer = fetch(t.url, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${w.ann.token}`,
+        'x-graphql-yoga-csrf': '1',
+        'content-type': `multipart/form-data; boundary=${boundary}`,
+        'content-length': String(head.length + size + tail.length),
+      },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    // Bytes of the part in the store (a partial object under DATA_DIR/files) before the rest is sent.
+    const partial = await eventually(
+      async () => {
+        const all = await readdir(join(dataDir, 'files'), { recursive: true }).catch(() => [] as string[]);
+        const found = all.filter((f) => f.endsWith('.part'));
+        const sizes = await Promise.all(found.map(async (f) => (await stat(join(dataDir, 'files', f))).size));
+        return Math.max(0, ...sizes);
+      },
+      (n) => n >= 512 * 1024,
+    );
+    release();
+    expect(partial).toBeGreaterThanOrEqual(512 * 1024);
+    expect(partial).toBeLessThanOrEqual(firstHalf.length);
+    const res = await answer;
+    const json = (await res.json()) as { data?: { uploadFile: { size: number; status: string } }; errors?: unknown };
+    expect(json.errors).toBeUndefined();
+    expect(json.data!.uploadFile).toMatchObject({ size, status: 'READY' });
   });
 
   it('refuses hostile uploads on both paths and keeps nothing of them', async () => {
@@ -381,6 +443,123 @@ describeApi('files', () => {
     expect(code(await w.ann.client.request(CompleteUploadDocument, { fileId: abandoned.fileId }))).toBe('NOT_FOUND');
   });
 });
+
+describeApi('files: the workspace quota', () => {
+  let t: TestApp;
+  let dataDir: string;
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'files-quota-'));
+    t = await startTestApp({ DATA_DIR: dataDir, FILE_WORKSPACE_QUOTA_BYTES: '10000', OUTBOX_POLL_MS: '50' });
+  });
+  afterAll(async () => {
+    await t?.stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('counts stored sizes: declared uploads never sent take nothing, and completion checks the stored bytes', async () => {
+    const w = await basicWorkspace(t);
+    const ch = w.general.id;
+    const used = async () =>
+      Number(
+        (
+          await t.app.db.prisma.file.aggregate({
+            _sum: { size: true },
+            where: { workspaceId: BigInt(w.workspace.id), status: 'READY' },
+          })
+        )._sum.size ?? 0,
+      );
+    // 9,000 bytes declared and never uploaded: they count for nothing.
+    const idle = await directUpload(w.ann.client, ch, Buffer.alloc(0), 'never.txt', 'text/plain', 9_000);
+    expect(idle.created.errors).toBeUndefined();
+    const first = await directUpload(w.ann.client, ch, Buffer.alloc(6_000, 65), 'a.txt', 'text/plain');
+    expect(first.done!.data!.completeUpload).toMatchObject({ status: 'READY', size: 6_000 });
+
+    // Two uploads of 3,000 both fit when declared (6,000 stored); only the first completed fits.
+    const declare = async (name: string) =>
+      (
+        await w.ann.client.ok(CreateUploadDocument, {
+          input: { channelId: ch, name, size: 3_000, contentType: 'text/plain' },
+        })
+      ).createUpload;
+    const [b, c] = [await declare('b.txt'), await declare('c.txt')];
+    for (const u of [b, c])
+      expect(
+        (
+          await fetch(u.url, {
+            method: 'PUT',
+            headers: { 'content-type': 'text/plain' },
+            body: new Uint8Array(Buffer.alloc(3_000, 66)),
+          })
+        ).status,
+      ).toBe(200);
+    expect((await w.ann.client.ok(CompleteUploadDocument, { fileId: b.fileId })).completeUpload.status).toBe('READY');
+    const over = await w.ann.client.request(CompleteUploadDocument, { fileId: c.fileId });
+    expect(over.errors?.[0]?.extensions).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', reason: 'file/quota_exceeded' });
+    const refused = await t.app.db.prisma.file.findUnique({ where: { id: BigInt(c.fileId) } });
+    expect(refused).toBeNull();
+    expect(await used()).toBe(9_000);
+
+    // Multipart: the size checked and recorded is the one stored.
+    const big = await multipartUpload(w.ann.client, ch, Buffer.alloc(1_001, 67), 'd.txt', 'text/plain');
+    expect(big.errors?.[0]?.extensions).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', reason: 'file/quota_exceeded' });
+    const fits = await multipartUpload(w.ann.client, ch, Buffer.alloc(1_000, 67), 'e.txt', 'text/plain');
+    expect(fits.data!.uploadFile).toMatchObject({ status: 'READY', size: 1_000 });
+    expect(await used()).toBe(10_000);
+    // Nothing of the refused uploads is left in the store: the READY files and the idle declaration's nothing.
+    const keys = (await t.app.db.prisma.file.findMany({ where: { workspaceId: BigInt(w.workspace.id) } })).map(
+      (f) => f.storageKey,
+    );
+    const stored = await Promise.all(keys.map((k) => t.app.fileStore.stat(k)));
+    expect(stored.filter(Boolean).map((x) => x!.size)).toEqual(expect.arrayContaining([6_000, 3_000, 1_000]));
+    expect(stored.filter(Boolean)).toHaveLength(3);
+  });
+});
+
+/** Direct upload: createUpload, PUT, completeUpload. Returns the PUT's status and the completion's result. */
+async function directUpload(
+  client: Client,
+  channelId: string,
+  body: Buffer,
+  name: string,
+  contentType: string,
+  size = body.length,
+) {
+  const created = await client.request(CreateUploadDocument, { input: { channelId, name, size, contentType } });
+  if (created.errors) return { created, put: null, done: null };
+  const up = created.data!.createUpload;
+  const put = await fetch(up.url, {
+    method: up.method,
+    headers: Object.fromEntries(up.headers.map((h) => [h.name, h.value])),
+    body: new Uint8Array(body),
+  });
+  const done = await client.request(CompleteUploadDocument, { fileId: up.fileId });
+  return { created, up, put, done };
+}
+
+/** uploadFile over the GraphQL multipart request spec, as a browser or curl sends it. */
+async function multipartUpload(
+  client: Client,
+  channelId: string,
+  body: Buffer,
+  name: string,
+  type: string,
+  csrf = true,
+) {
+  const form = new FormData();
+  form.set('operations', JSON.stringify({ query: print(UploadFileDocument), variables: { channelId, file: null } }));
+  form.set('map', JSON.stringify({ 0: ['variables.file'] }));
+  form.set('0', new Blob([new Uint8Array(body)], { type }), name);
+  const res = await fetch(client.url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${client.token}`, ...(csrf ? { 'x-graphql-yoga-csrf': '1' } : {}) },
+    body: form,
+  });
+  const json = (await res.json()) as {
+    data?: { uploadFile: { id: string; name: string; contentType: string; status: string; size: number } } | null;
+    errors?: { extensions?: { code?: string; reason?: string } }[];
+  };
+  return { status: res.status, ...json };
+}
 
 /** A PNG signature and IHDR chunk declaring width × height, then an empty IDAT and IEND. */
 function pngHeader(width: number, height: number): Buffer {

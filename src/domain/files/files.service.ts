@@ -23,6 +23,7 @@ import type { File } from '../../generated/prisma/client.js';
 import { badInput, DomainError, isDomainError, notFound, unavailable } from '../errors.js';
 import { withTx } from '../../infra/db/tx.js';
 import { createBatcher } from '../coalesce.js';
+import type { Tx } from '../../infra/db/database.js';
 import type { FileStore, PresignedRequest } from '../../infra/files/file-store.port.js';
 import type { FilesConfig } from '../../config.js';
 import {
@@ -39,6 +40,24 @@ import {
 export const MAX_PIXELS = 100_000_000;
 export const FILE_READY_KIND = 'file.ready';
 export const THUMBNAIL_SIZES = [360, 720] as const;
+
+/** Bytes read from a file's start for sniffing and the pixel check (SNIFF_BYTES is the part file-type reads). */
+const HEAD_BYTES = Math.max(SNIFF_BYTES, 65_536);
+
+/** A multipart file part already in the store, not yet a file of any channel (see stageUpload). */
+export interface StagedUpload {
+  /** The id the file will have. */
+  readonly id: bigint;
+  readonly storageKey: string;
+  readonly uploaderId: bigint;
+  /** As the client sent them. */
+  readonly name: string;
+  readonly type: string;
+  /** Bytes stored. */
+  readonly size: number;
+  /** The first bytes (up to 64 KiB), kept while streaming for sniffing. */
+  readonly head: Buffer;
+}
 
 export interface FilesDeps {
   store: FileStore;
@@ -92,11 +111,18 @@ export function createFilesService(deps: ServiceDeps, channels: ChannelsService)
     return { channel, name: cleanName, type };
   }
 
-  async function checkQuota(workspaceId: bigint, adding: number) {
+  /**
+   * The workspace quota counts stored bytes: the sizes of READY files, which were measured in the
+   * store. A PENDING upload's declared size counts for nothing (it may never arrive); each upload
+   * is checked when it is declared (an early refusal) and again with its stored size when it turns
+   * READY (`finish`, under a lock on the workspace row, so concurrent uploads cannot both fit).
+   */
+  async function checkQuota(workspaceId: bigint, adding: number, db: Pick<Tx, '$queryRaw'> = prisma) {
     const quota = files().config.workspaceQuotaBytes;
     if (quota <= 0) return;
-    const [row] = await prisma.$queryRaw<{ used: bigint | null }[]>`
-      SELECT sum(size)::bigint AS used FROM files WHERE workspace_id = ${workspaceId} AND deleted_at IS NULL`;
+    const [row] = await db.$queryRaw<{ used: bigint | null }[]>`
+      SELECT sum(size)::bigint AS used FROM files
+      WHERE workspace_id = ${workspaceId} AND status = 'READY' AND deleted_at IS NULL`;
     if (Number(row?.used ?? 0) + adding > quota)
       throw new DomainError(
         'PAYLOAD_TOO_LARGE',
@@ -175,59 +201,95 @@ export function createFilesService(deps: ServiceDeps, channels: ChannelsService)
   }
 
   /**
-   * GraphQL multipart upload: the body is streamed into the store (never held whole), counted
-   * against FILE_MAX_BYTES as it arrives, then checked like a direct upload.
+   * GraphQL multipart upload, step 1 (the gateway, while it reads the request): the part is
+   * streamed straight into the store, counted against FILE_MAX_BYTES as it arrives (stopped there,
+   * nothing kept), with its first bytes kept for sniffing. No database row yet: the gateway deletes
+   * a staged upload no resolver claims (`dropStaged`).
    */
-  async function uploadFile(
+  async function stageUpload(
     viewer: Viewer,
-    channelId: bigint,
-    upload: { name: string; type: string; size?: number | null; stream: () => Readable },
-  ): Promise<File> {
-    const known = typeof upload.size === 'number' ? upload.size : null;
-    const { channel, name, type } = await admit(viewer, channelId, upload.name, known, upload.type);
+    part: { name: string; type: string; stream: Readable },
+  ): Promise<StagedUpload> {
+    requireScope(viewer, 'CHAT_WRITE');
     const { store, config } = files();
+    // What can be refused before any byte is stored (the channel is checked when it is claimed).
+    cleanFileName(part.name);
+    const type = normalizeType(part.type);
+    checkTypeAllowed(type, config);
     const id = deps.ids.next();
     const storageKey = newKey(id);
-    let file = await prisma.file.create({
-      data: {
-        id,
-        workspaceId: channel.workspaceId,
-        channelId: channel.id,
-        uploaderId: viewer.userId,
-        name,
-        mimeType: type,
-        size: BigInt(known ?? 0),
-        storageKey,
-        status: 'PENDING',
-        expiresAt: new Date(Date.now() + config.uploadTtlS * 1000),
-      },
-    });
     let seen = 0;
-    const limit = new Transform({
+    const head: Buffer[] = [];
+    let headLength = 0;
+    const meter = new Transform({
       transform(chunk: Buffer, _e, cb) {
         seen += chunk.length;
-        if (seen > config.maxBytes) cb(payloadTooLarge(config.maxBytes));
-        else cb(null, chunk);
+        if (seen > config.maxBytes) return cb(payloadTooLarge(config.maxBytes));
+        if (headLength < HEAD_BYTES) {
+          const take = Buffer.from(chunk.subarray(0, HEAD_BYTES - headLength));
+          head.push(take);
+          headLength += take.length;
+        }
+        cb(null, chunk);
       },
     });
-    const body = upload.stream();
-    body.on('error', (err) => limit.destroy(err));
+    part.stream.on('error', (err) => meter.destroy(err));
+    let size: number;
     try {
-      const { size } = await store.put(storageKey, body.pipe(limit), { contentType: type });
-      file = await prisma.file.update({ where: { id }, data: { size: BigInt(size) } });
+      ({ size } = await store.put(storageKey, part.stream.pipe(meter), { contentType: type }));
     } catch (err) {
-      await discard(file);
+      await store.delete(storageKey).catch(() => {});
       throw err;
     }
-    return finish(file, type);
+    return { id, storageKey, uploaderId: viewer.userId, name: part.name, type, size, head: Buffer.concat(head) };
+  }
+
+  /** A staged upload nobody claimed: its bytes go. */
+  async function dropStaged(staged: StagedUpload) {
+    await files().store.delete(staged.storageKey);
+  }
+
+  /**
+   * GraphQL multipart upload, step 2 (the resolver): the staged bytes become a file of the channel,
+   * checked like a direct upload (membership, name, type, size and quota with the stored size,
+   * then sniffing), and READY. Refused: its bytes are deleted.
+   */
+  async function uploadFile(viewer: Viewer, channelId: bigint, staged: StagedUpload): Promise<File> {
+    let file: File;
+    let type: string;
+    try {
+      if (staged.uploaderId !== viewer.userId) throw notFound('file', staged.id);
+      const admitted = await admit(viewer, channelId, staged.name, staged.size, staged.type);
+      type = admitted.type;
+      file = await prisma.file.create({
+        data: {
+          id: staged.id,
+          workspaceId: admitted.channel.workspaceId,
+          channelId: admitted.channel.id,
+          uploaderId: viewer.userId,
+          name: admitted.name,
+          mimeType: type,
+          size: BigInt(staged.size),
+          storageKey: staged.storageKey,
+          status: 'PENDING',
+          expiresAt: new Date(Date.now() + files().config.uploadTtlS * 1000),
+        },
+      });
+    } catch (err) {
+      await files()
+        .store.delete(staged.storageKey)
+        .catch(() => {});
+      throw err;
+    }
+    return finish(file, type, staged.head);
   }
 
   /** Sniffs the stored bytes, refuses what does not add up (deleting it), else marks READY. */
-  async function finish(file: File, declared: string): Promise<File> {
+  async function finish(file: File, declared: string, staged?: Buffer): Promise<File> {
     const { store, config } = files();
     let head: Buffer;
     try {
-      head = await readHead(store, file.storageKey, Math.max(SNIFF_BYTES, 65_536), Number(file.size));
+      head = staged ?? (await readHead(store, file.storageKey, HEAD_BYTES, Number(file.size)));
     } catch (err) {
       await discard(file);
       throw err;
@@ -241,7 +303,11 @@ export function createFilesService(deps: ServiceDeps, channels: ChannelsService)
       await discard(file);
       throw err;
     }
-    return withTx(prisma, async (tx) => {
+    const ready = await withTx(prisma, async (tx) => {
+      if (files().config.workspaceQuotaBytes > 0) {
+        await tx.$queryRaw`SELECT 1 FROM workspaces WHERE id = ${file.workspaceId} FOR UPDATE`;
+        await checkQuota(file.workspaceId, Number(file.size), tx);
+      }
       const ready = await tx.file.update({
         where: { id: file.id },
         data: { status: 'READY', mimeType: verdict.contentType, expiresAt: null, previewStatus: 'PENDING' },
@@ -250,7 +316,12 @@ export function createFilesService(deps: ServiceDeps, channels: ChannelsService)
         data: { kind: FILE_READY_KIND, aggregateId: file.id, payload: { fileId: file.id.toString() } },
       });
       return ready;
+    }).catch(async (err: unknown) => {
+      // Over the quota with its stored size: the bytes go, like any refused upload.
+      if (isDomainError(err) && err.reason === 'file/quota_exceeded') await discard(file);
+      throw err;
     });
+    return ready;
   }
 
   async function discard(file: File) {
@@ -330,7 +401,17 @@ export function createFilesService(deps: ServiceDeps, channels: ChannelsService)
     for (const s of f.thumbnailSizes) await store.delete(`t/${f.id}/${s}.webp`);
   }
 
-  return { accessFile, createUpload, completeUpload, uploadFile, downloadUrl, avatarUrl, sweep };
+  return {
+    accessFile,
+    createUpload,
+    completeUpload,
+    stageUpload,
+    dropStaged,
+    uploadFile,
+    downloadUrl,
+    avatarUrl,
+    sweep,
+  };
 }
 
 export type FilesService = ReturnType<typeof createFilesService>;

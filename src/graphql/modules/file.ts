@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import { GraphQLError } from 'graphql';
 import { builder } from '../builder.js';
 import { FileRef } from '../refs.js';
@@ -17,18 +16,23 @@ export const FilePreviewStatusEnum = builder.enumType('FilePreviewStatus', {
   values: ['PENDING', 'READY', 'FAILED'] as const,
 });
 
+const notAFilePart = () =>
+  new GraphQLError('File must be a file part of a multipart request', { extensions: { code: 'BAD_USER_INPUT' } });
+
 builder.scalarType('File', {
   description: 'A file sent with the GraphQL multipart request spec (input only)',
   serialize: () => {
     throw new GraphQLError('File is an input-only scalar');
   },
+  // The gateway (gateway/uploads.ts) streams file parts into the store before execution and puts
+  // `{ stagedUpload: <ref> }` in their place; the ref only means something in its own request.
   parseValue: (value) => {
-    // yoga hands over its own File implementation (not always the global class): check its shape.
-    const f = value as Partial<File> | null;
-    if (f && typeof f === 'object' && typeof f.name === 'string' && typeof f.stream === 'function') return f as File;
-    throw new GraphQLError('File must be a file part of a multipart request', {
-      extensions: { code: 'BAD_USER_INPUT' },
-    });
+    const ref = (value as { stagedUpload?: unknown } | null)?.stagedUpload;
+    if (typeof ref === 'string') return { stagedUpload: ref };
+    throw notAFilePart();
+  },
+  parseLiteral: () => {
+    throw notAFilePart();
   },
 });
 
@@ -145,13 +149,13 @@ builder.mutationFields((t) => ({
       channelId: t.arg.id({ required: true, description: 'The channel the file will be sent to' }),
       file: t.arg({ type: 'File', required: true, description: 'The file part' }),
     },
-    resolve: (_r, args, ctx) =>
-      ctx.services.files.uploadFile(viewerOf(ctx), idArg(args.channelId, 'channelId'), {
-        name: args.file.name,
-        type: args.file.type,
-        size: args.file.size,
-        stream: () => Readable.from(chunksOf(args.file.stream())),
-      }),
+    resolve: (_r, args, ctx) => {
+      const viewer = viewerOf(ctx);
+      const channelId = idArg(args.channelId, 'channelId');
+      const staged = ctx.uploads?.claim(args.file.stagedUpload);
+      if (!staged) throw notAFilePart();
+      return ctx.services.files.uploadFile(viewer, channelId, staged);
+    },
   }),
   createUpload: t.field({
     type: PresignedUploadRef,
@@ -181,17 +185,3 @@ builder.mutationFields((t) => ({
     resolve: (_r, args, ctx) => ctx.services.files.completeUpload(viewerOf(ctx), idArg(args.fileId, 'fileId')),
   }),
 }));
-
-/** Reads a web stream (yoga's own implementation or the global one) chunk by chunk. */
-async function* chunksOf(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
-  const reader = stream.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      yield value;
-    }
-  } finally {
-    reader.releaseLock();
-  }
-}
