@@ -39,6 +39,7 @@ import type { Realtime } from './realtime/realtime.js';
 import { createSearchIndex } from './infra/search/search-index.js';
 import { withSearchLogging } from './infra/search/logged.search.js';
 import type { SearchIndex } from './infra/search/search-index.port.js';
+import { OUTBOX_KINDS } from './domain/webhooks/outgoing.service.js';
 import { createOutboxRegistry, type OutboxRegistry } from './infra/outbox/registry.js';
 import { createNotifier, notifyPresenceOf } from './domain/notifications/notifier.js';
 import { createPushSender } from './infra/push/push.factory.js';
@@ -357,7 +358,7 @@ export async function buildApp(
   // Outgoing events: signed deliveries to bots' callback URLs (domain/webhooks/outgoing.service.ts).
   outbox.register({
     name: 'webhooks',
-    kinds: ['message.posted'],
+    kinds: OUTBOX_KINDS,
     handle: (events) => services.eventSubscriptions.handle(events),
   });
   outbox.register({

@@ -54,23 +54,30 @@ export function explainLimits(maxPageSize: number, maxCost: number): Plugin {
     onResultProcess({ result }) {
       for (const r of Array.isArray(result) ? result : [result]) {
         if (!r || typeof r !== 'object' || !('errors' in r) || !Array.isArray(r.errors)) continue;
-        r.errors = (r.errors as GraphQLError[]).map((e) => {
-          const m = COST.exec(e.message);
-          if (!m) return e;
-          return new GraphQLError(
-            `This query's estimated cost is ${Math.ceil(Number(m[2]))}, above the limit of ${m[1] ?? maxCost}: select fewer fields or ask for smaller pages (first/last multiply the cost of what they select; a page holds at most ${maxPageSize} items)`,
-            {
-              extensions: {
-                code: 'BAD_USER_INPUT',
-                cost: { estimated: Math.ceil(Number(m[2])), limit: Number(m[1]) },
-                http: { status: 400 },
-              },
-            },
-          );
-        });
+        r.errors = (r.errors as GraphQLError[]).map((e) => explainCostError(e, maxPageSize, maxCost));
       }
     },
   };
+}
+
+/**
+ * graphql-armor's cost refusal ("Syntax Error: Query Cost limit of … exceeded") rewritten as a
+ * BAD_USER_INPUT that names the estimate and the limit; any other error is returned as it is.
+ * HTTP rewrites results (explainLimits), the socket its validation errors (ws.ts).
+ */
+export function explainCostError(e: GraphQLError, maxPageSize: number, maxCost: number): GraphQLError {
+  const m = COST.exec(e.message);
+  if (!m) return e;
+  return new GraphQLError(
+    `This query's estimated cost is ${Math.ceil(Number(m[2]))}, above the limit of ${m[1] ?? maxCost}: select fewer fields or ask for smaller pages (first/last multiply the cost of what they select; a page holds at most ${maxPageSize} items)`,
+    {
+      extensions: {
+        code: 'BAD_USER_INPUT',
+        cost: { estimated: Math.ceil(Number(m[2])), limit: Number(m[1]) },
+        http: { status: 400 },
+      },
+    },
+  );
 }
 
 /**

@@ -25,7 +25,7 @@ import { bearerToken, type ContextFactory } from './context.js';
 import { checkInputs } from './input-guard.js';
 import { closeFor, invalidClientMessage } from './ws-messages.js';
 import type { Admission, SocketRequest } from './admission.js';
-import { costReportedTo, createCostEstimator, withCost } from './limits-explained.js';
+import { costReportedTo, createCostEstimator, explainCostError, withCost } from './limits-explained.js';
 
 interface Extra {
   socket: WebSocket;
@@ -154,8 +154,16 @@ export function attachWebSocket(deps: {
       } catch (err) {
         return [err instanceof GraphQLError ? err : new GraphQLError((err as Error).message)];
       }
-      const errors = validate(schema, document);
-      if (errors.length) return errors;
+      // The cost limit throws its refusal out of validation; both it and the page-size check answer
+      // BAD_USER_INPUT naming the limit, as over HTTP (limits-explained.ts).
+      let errors: readonly GraphQLError[];
+      try {
+        errors = validate(schema, document);
+      } catch (err) {
+        if (!(err instanceof GraphQLError)) throw err;
+        errors = [err];
+      }
+      if (errors.length) return errors.map((e) => explainCostError(e, config.limits.maxPageSize, maxCost));
       // Before anything walks the variables (the render key below stringifies them): NUL, lone surrogates, depth.
       const badInput = checkInputs(document, payload.variables);
       if (badInput) return [badInput];

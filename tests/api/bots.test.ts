@@ -12,6 +12,7 @@ import {
   SendMessageDocument,
 } from '../generated/gql/graphql.js';
 import { CSRF_HEADER } from '../../src/gateway/yoga.js';
+import { connect, over } from '../helpers/ws.js';
 
 interface Body {
   data?: Record<string, unknown> | null;
@@ -148,5 +149,34 @@ describeApi('bots end to end, CORS, limits that explain themselves', () => {
     expect(code(cb)).toBe('BAD_USER_INPUT');
     expect(cb.errors?.[0]?.message).toMatch(/estimated cost is \d+, above the limit of 20000/);
     expect(cb.errors?.[0]?.message).not.toMatch(/Syntax Error/);
+  });
+
+  it('over the WebSocket too: page size and cost refusals are BAD_USER_INPUT naming the limit, and the socket stays', async () => {
+    const socket = connect(t.url, w.ann.token);
+    const errorsOf = (query: string) =>
+      new Promise<{ message: string; extensions?: Record<string, unknown> }[]>((resolve, reject) => {
+        socket.client.subscribe(
+          { query },
+          { next: () => {}, error: (e) => resolve(e as never), complete: () => reject(new Error('no error')) },
+        );
+      });
+    try {
+      const page = await errorsOf(
+        `{ messages(channelId: "${w.general.id}", first: 100000) { edges { node { id } } } }`,
+      );
+      expect(page[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+      expect(page[0]?.message).toMatch(/^first must be between 1 and 100 .*a page holds at most 100/);
+      const pages = Array.from(
+        { length: 25 },
+        (_, i) =>
+          `p${i}: messages(channelId: "${w.general.id}", first: 100) { edges { node { id text author { id name } } } }`,
+      );
+      const cost = await errorsOf(`{ ${pages.join('\n')} }`);
+      expect(cost[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+      expect(cost[0]?.message).toMatch(/estimated cost is \d+, above the limit of 20000/);
+      expect((await over(socket.client, MeDocument, {})).data?.me.id).toBe(w.ann.id);
+    } finally {
+      await socket.dispose();
+    }
   });
 });

@@ -5,8 +5,11 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { basicWorkspace, describeApi, startTestApp, type TestApp } from '../helpers/app.js';
 import { eventually } from '../helpers/eventually.js';
 import {
+  AddReactionDocument,
   CreateBotDocument,
+  CreateChannelDocument,
   CreateEventSubscriptionDocument,
+  JoinChannelDocument,
   EventSubscriptionsDocument,
   InviteToChannelDocument,
   SendMessageDocument,
@@ -18,7 +21,7 @@ interface Received {
   body: string;
 }
 
-/** A loopback receiver: /ok answers 200, /flaky 500 twice then 200, /down always 500. */
+/** A loopback receiver: /ok… answers 200, /flaky 500 twice then 200, /down always 500. */
 async function startReceiver() {
   const received: Received[] = [];
   let flaky = 0;
@@ -28,7 +31,7 @@ async function startReceiver() {
     req.on('data', (c: string) => (body += c));
     req.on('end', () => {
       received.push({ path: req.url ?? '', headers: req.headers, body });
-      const ok = req.url === '/ok' || (req.url === '/flaky' && ++flaky > 2);
+      const ok = req.url?.startsWith('/ok') || (req.url === '/flaky' && ++flaky > 2);
       res.writeHead(ok ? 200 : 500).end();
     });
   });
@@ -112,5 +115,50 @@ describeApi('outgoing events (signed deliveries from the outbox)', () => {
     // Disabled: nothing more is sent to it.
     const downCount = at('/down').length;
     expect(downCount).toBe(3);
+  });
+
+  it('REACTION_ADDED and MEMBER_JOINED reach the subscriptions of bots in the channel, signed; unsubscribed kinds do not', async () => {
+    const ops = (await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'ops' }))
+      .createChannel;
+    const bot = (
+      await w.ann.client.ok(CreateBotDocument, { workspaceId: w.workspace.id, name: 'Watcher', scopes: ['CHAT_WRITE'] })
+    ).createBot.bot;
+    const sub = (
+      await w.ann.client.ok(CreateEventSubscriptionDocument, {
+        input: { botId: bot.id, url: `${receiver.base}/ok-kinds`, kinds: ['REACTION_ADDED', 'MEMBER_JOINED'] },
+      })
+    ).createEventSubscription;
+    await w.ann.client.ok(InviteToChannelDocument, { channelId: ops.id, userIds: [bot.user.id] });
+    await w.bob.client.ok(JoinChannelDocument, { channelId: ops.id });
+    const posted = (await w.ann.client.ok(SendMessageDocument, { input: { channelId: ops.id, text: 'ship it' } }))
+      .sendMessage;
+    await w.ann.client.ok(AddReactionDocument, { messageId: posted.id, emoji: 'rocket' });
+
+    const got = () => receiver.received.filter((r) => r.path === '/ok-kinds');
+    await eventually(
+      () => Promise.resolve(got().length),
+      (n) => n >= 3,
+      30_000,
+      50,
+    );
+    const events = got().map((r) => {
+      const ts = String(r.headers['x-chat-timestamp']);
+      expect(r.headers['x-chat-signature']).toBe(
+        `v1=${createHmac('sha256', sub.secret).update(`${ts}.${r.body}`).digest('hex')}`,
+      );
+      return JSON.parse(r.body) as { id: string; type: string; channelId?: string; userId?: string; reaction?: object };
+    });
+    // The reaction is ordered after its message's MESSAGE_POSTED (one aggregate), which was not subscribed: not sent.
+    expect(events.map((e) => e.type).sort()).toEqual(['MEMBER_JOINED', 'MEMBER_JOINED', 'REACTION_ADDED']);
+    const joined = events.filter((e) => e.type === 'MEMBER_JOINED');
+    expect(joined.map((e) => e.userId).sort()).toEqual([bot.user.id, w.bob.id].sort());
+    expect(joined.every((e) => e.channelId === ops.id)).toBe(true);
+    expect(events.find((e) => e.type === 'REACTION_ADDED')!.reaction).toEqual({
+      messageId: posted.id,
+      channelId: ops.id,
+      userId: w.ann.id,
+      emoji: 'rocket',
+    });
+    expect(new Set(events.map((e) => e.id)).size).toBe(3);
   });
 });

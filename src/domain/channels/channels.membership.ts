@@ -2,27 +2,13 @@
 import type { ServiceDeps } from '../deps.js';
 import { badInput, notFound } from '../errors.js';
 import { withTx } from '../../infra/db/tx.js';
-import type { Tx } from '../../infra/db/database.js';
 import { requireScope, type Viewer } from '../viewer.js';
-import type { Channel, NotificationLevel } from '../../generated/prisma/client.js';
+import type { NotificationLevel } from '../../generated/prisma/client.js';
 import { GENERAL_CHANNEL } from '../workspaces/workspaces.service.js';
 import type { ChannelAccessChecks } from './channels.access.js';
+import { addMembers } from './members.writes.js';
 
-/** Adds members inside a transaction; returns the ids actually added. */
-export async function addMembers(tx: Tx, channel: Channel, userIds: bigint[]): Promise<bigint[]> {
-  const added: bigint[] = [];
-  for (const userId of userIds) {
-    const n = await tx.$executeRaw`
-      INSERT INTO channel_members (channel_id, user_id, last_read_seq, last_read_message_id)
-      VALUES (${channel.id}, ${userId}, ${channel.lastSeq}, ${channel.lastMessageId})
-      ON CONFLICT DO NOTHING`;
-    if (n) added.push(userId);
-  }
-  if (added.length) {
-    await tx.channel.update({ where: { id: channel.id }, data: { memberCount: { increment: added.length } } });
-  }
-  return added;
-}
+export { addMembers };
 
 /** Publishes MembershipChanged for each of these users. */
 export function announce(events: ServiceDeps['events'], channelId: bigint, userIds: bigint[], joined: boolean) {

@@ -1,4 +1,5 @@
 import type { ServiceDeps } from '../deps.js';
+import { withTx } from '../../infra/db/tx.js';
 import { badInput, forbidden, notFound } from '../errors.js';
 import type { Message } from '../../generated/prisma/client.js';
 import { requireScope, type Viewer } from '../viewer.js';
@@ -31,8 +32,21 @@ export function createReactionsService(deps: ServiceDeps, common: MessageCommon)
           field: 'emoji',
         });
       }
-      changed = await prisma.$executeRaw`
-        INSERT INTO reactions (message_id, user_id, emoji) VALUES (${messageId}, ${viewer.userId}, ${emoji}) ON CONFLICT DO NOTHING`;
+      // The reaction and its outbox row (outgoing REACTION_ADDED events) commit together.
+      changed = await withTx(prisma, async (tx) => {
+        const n = await tx.$executeRaw`
+          INSERT INTO reactions (message_id, user_id, emoji) VALUES (${messageId}, ${viewer.userId}, ${emoji}) ON CONFLICT DO NOTHING`;
+        if (n) {
+          const payload = {
+            messageId: messageId.toString(),
+            channelId: channel.id.toString(),
+            userId: viewer.userId.toString(),
+            emoji,
+          };
+          await tx.outboxEvent.create({ data: { kind: 'reaction.added', aggregateId: messageId, payload } });
+        }
+        return n;
+      });
     } else {
       changed = (await prisma.reaction.deleteMany({ where: { messageId, userId: viewer.userId, emoji } })).count;
     }

@@ -4,8 +4,11 @@ import { badInput, notFound } from '../errors.js';
 import { requireHuman, type Viewer } from '../viewer.js';
 import type { BotsService } from '../bots/bots.service.js';
 
-/** Event kinds a bot may subscribe to (more follow as the outbox carries them). */
-export const EVENT_KINDS = ['MESSAGE_POSTED', 'BOT_MENTIONED'] as const;
+/** Event kinds a bot may subscribe to, each carried by an outbox row written with its change. */
+export const EVENT_KINDS = ['MESSAGE_POSTED', 'BOT_MENTIONED', 'REACTION_ADDED', 'MEMBER_JOINED'] as const;
+
+/** The outbox kinds the consumer delivers (app.ts registers it for these). */
+export const OUTBOX_KINDS = ['message.posted', 'reaction.added', 'member.joined'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 /** How the gateway delivers: an adapter (infra/webhooks) chosen by app.ts. */
@@ -44,8 +47,9 @@ const S_COLUMNS = `s.id, s.workspace_id AS "workspaceId", s.bot_user_id AS "botU
 
 /**
  * Outgoing events (Slack Events API style): a bot's subscriptions, and the outbox consumer that
- * delivers `message.posted` to the subscriptions of bots that are members of the channel (as
- * MESSAGE_POSTED, or BOT_MENTIONED when the message mentions the bot). At least once: each body
+ * delivers to the subscriptions of bots that are members of the channel: `message.posted` (as
+ * MESSAGE_POSTED, or BOT_MENTIONED when the message mentions the bot), `reaction.added`
+ * (REACTION_ADDED, not for the bot's own reactions) and `member.joined` (MEMBER_JOINED). At least once: each body
  * carries the event id for de-duplication; a failed delivery is retried with the outbox's
  * back-off; after `maxFailures` failures in a row the subscription is disabled (disabledAt,
  * lastError) and gets nothing more.
@@ -84,6 +88,81 @@ export function createOutgoingWebhooksService(
     if (row && row.failures >= opts.maxFailures)
       opts.log?.warn({ subscription: sub.id.toString(), error }, 'event subscription disabled after repeated failures');
     return row ? row.failures >= opts.maxFailures : true; // disabled: nothing left to retry
+  }
+
+  /** Enabled subscriptions of bots that are members of the channel (not `exceptUserId`'s). */
+  const subscribersIn = (channelId: bigint, exceptUserId: bigint | null) =>
+    prisma.$queryRawUnsafe<EventSubscription[]>(
+      `SELECT ${S_COLUMNS} FROM event_subscriptions s
+         JOIN channel_members cm ON cm.user_id = s.bot_user_id AND cm.channel_id = $1
+       WHERE s.disabled_at IS NULL AND s.bot_user_id IS DISTINCT FROM $2`,
+      channelId,
+      exceptUserId,
+    );
+
+  const envelope = (event: OutboxEventLike, sub: EventSubscription, type: EventKind, data: object) => {
+    const eventId = `evt_${event.id}_${sub.id}`;
+    const body = JSON.stringify({
+      id: eventId,
+      type,
+      createdAt: event.createdAt.toISOString(),
+      workspaceId: sub.workspaceId.toString(),
+      ...data,
+    });
+    return { sub, eventId, body };
+  };
+
+  /** The signed deliveries one outbox event makes: which subscriptions get it, as what. */
+  async function deliveriesOf(event: OutboxEventLike) {
+    const p = event.payload as { messageId?: string; channelId?: string; userId?: string; emoji?: string };
+    if (event.kind === 'member.joined') {
+      if (!p.channelId || !p.userId) return [];
+      const subs = (await subscribersIn(BigInt(p.channelId), null)).filter((s) => s.kinds.includes('MEMBER_JOINED'));
+      return subs.map((sub) => envelope(event, sub, 'MEMBER_JOINED', { channelId: p.channelId, userId: p.userId }));
+    }
+    if (!p.messageId || !p.channelId) return [];
+    const message = await prisma.message.findUnique({ where: { id: BigInt(p.messageId) } });
+    if (!message || message.deletedAt) return [];
+    if (event.kind === 'reaction.added') {
+      if (!p.userId || !p.emoji) return [];
+      const subs = (await subscribersIn(message.channelId, BigInt(p.userId))).filter((s) =>
+        s.kinds.includes('REACTION_ADDED'),
+      );
+      return subs.map((sub) =>
+        envelope(event, sub, 'REACTION_ADDED', {
+          reaction: { messageId: p.messageId, channelId: p.channelId, userId: p.userId, emoji: p.emoji },
+        }),
+      );
+    }
+    // message.posted
+    const subs = await subscribersIn(message.channelId, message.authorId);
+    if (!subs.length) return [];
+    const mentioned = new Set(
+      (await prisma.messageMention.findMany({ where: { messageId: message.id } })).map((m) => m.userId),
+    );
+    const out: ReturnType<typeof envelope>[] = [];
+    for (const sub of subs) {
+      const kind: EventKind | null =
+        mentioned.has(sub.botUserId) && sub.kinds.includes('BOT_MENTIONED')
+          ? 'BOT_MENTIONED'
+          : sub.kinds.includes('MESSAGE_POSTED')
+            ? 'MESSAGE_POSTED'
+            : null;
+      if (!kind) continue;
+      out.push(
+        envelope(event, sub, kind, {
+          message: {
+            id: message.id.toString(),
+            channelId: message.channelId.toString(),
+            authorId: message.authorId.toString(),
+            text: message.text,
+            threadRootId: message.threadRootId?.toString() ?? null,
+            createdAt: message.createdAt.toISOString(),
+          },
+        }),
+      );
+    }
+    return out;
   }
 
   return {
@@ -128,52 +207,16 @@ export function createOutgoingWebhooksService(
     },
 
     /**
-     * The outbox consumer for `message.posted`. Throws when a delivery failed and its
-     * subscription is still enabled, so the outbox retries the batch with back-off (receivers
-     * de-duplicate by event id).
+     * The outbox consumer for OUTBOX_KINDS (`message.posted`, `reaction.added`, `member.joined`),
+     * delivered to the subscriptions of bots that are members of the event's channel. Throws when
+     * a delivery failed and its subscription is still enabled, so the outbox retries the batch
+     * with back-off (receivers de-duplicate by event id).
      */
     async handle(events: OutboxEventLike[]): Promise<void> {
       if (!opts.sender) return;
       let retry = false;
       for (const event of events) {
-        const p = event.payload as { messageId?: string; channelId?: string };
-        if (!p.messageId || !p.channelId) continue;
-        const message = await prisma.message.findUnique({ where: { id: BigInt(p.messageId) } });
-        if (!message || message.deletedAt) continue;
-        const subs = await prisma.$queryRawUnsafe<EventSubscription[]>(
-          `SELECT ${S_COLUMNS} FROM event_subscriptions s
-             JOIN channel_members cm ON cm.user_id = s.bot_user_id AND cm.channel_id = $1
-           WHERE s.disabled_at IS NULL AND s.bot_user_id <> $2`,
-          message.channelId,
-          message.authorId,
-        );
-        if (!subs.length) continue;
-        const mentioned = new Set(
-          (await prisma.messageMention.findMany({ where: { messageId: message.id } })).map((m) => m.userId),
-        );
-        for (const sub of subs) {
-          const kind: EventKind | null =
-            mentioned.has(sub.botUserId) && sub.kinds.includes('BOT_MENTIONED')
-              ? 'BOT_MENTIONED'
-              : sub.kinds.includes('MESSAGE_POSTED')
-                ? 'MESSAGE_POSTED'
-                : null;
-          if (!kind) continue;
-          const eventId = `evt_${event.id}_${sub.id}`;
-          const body = JSON.stringify({
-            id: eventId,
-            type: kind,
-            createdAt: event.createdAt.toISOString(),
-            workspaceId: sub.workspaceId.toString(),
-            message: {
-              id: message.id.toString(),
-              channelId: message.channelId.toString(),
-              authorId: message.authorId.toString(),
-              text: message.text,
-              threadRootId: message.threadRootId?.toString() ?? null,
-              createdAt: message.createdAt.toISOString(),
-            },
-          });
+        for (const { sub, eventId, body } of await deliveriesOf(event)) {
           if (!(await deliverOne(sub, eventId, body))) retry = true;
         }
       }

@@ -4,6 +4,7 @@ import { forbidden, notFound, badInput } from '../errors.js';
 import { withTx } from '../../infra/db/tx.js';
 import { requireHuman, type BotScope, type Viewer } from '../viewer.js';
 import { nameArg } from '../validate.js';
+import { addMembers } from '../channels/members.writes.js';
 import { hashToken, newToken } from '../auth/tokens.js';
 import { checkScopes, expiryOf } from '../bots/bots.service.js';
 import type { WorkspaceRole } from '../../generated/prisma/client.js';
@@ -81,12 +82,7 @@ export function createWorkspacesService(deps: ServiceDeps) {
         const general = await tx.channel.findFirst({
           where: { workspaceId: ws.id, kind: 'PUBLIC', name: GENERAL_CHANNEL },
         });
-        if (general) {
-          const joined = await tx.$executeRaw`
-            INSERT INTO channel_members (channel_id, user_id, last_read_seq) VALUES (${general.id}, ${viewer.userId}, ${general.lastSeq})
-            ON CONFLICT DO NOTHING`;
-          if (joined) await tx.channel.update({ where: { id: general.id }, data: { memberCount: { increment: 1 } } });
-        }
+        if (general) await addMembers(tx, general, [viewer.userId]);
       });
       return ws;
     },

@@ -46,6 +46,12 @@ const EventKindEnum = builder.enumType('EventKind', {
     BOT_MENTIONED: {
       description: 'A message mentioning the bot was posted (sent instead of MESSAGE_POSTED for that message)',
     },
+    REACTION_ADDED: {
+      description: 'Someone (not the bot) added a reaction to a message in a channel the bot is a member of',
+    },
+    MEMBER_JOINED: {
+      description: 'Someone joined or was added to a channel the bot is a member of (the bot itself included)',
+    },
   } as const,
 });
 
