@@ -73,6 +73,8 @@ export function createUnfurlConsumer(deps: {
     const known = new Set(
       (await prisma.messageUnfurl.findMany({ where: { messageId }, select: { url: true } })).map((r) => r.url),
     );
+    // No link now and none unfurled before (most messages): nothing to fetch, store or take off.
+    if (!urls.length && !known.size) return;
     const todo = urls.filter((u) => !known.has(u));
     const found = await Promise.all(todo.map(async (url) => ({ url, meta: await fetcher.unfurl(url) })));
 
