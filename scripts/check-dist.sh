@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 npm run build --silent
 data=$(mktemp -d)
 log="$data/server.log"
-NODE_ENV=production PORT=0 HOST=127.0.0.1 DATA_DIR="$data" node dist/main.js >"$log" 2>&1 &
+# Production refuses the fs file store without a signing secret that every process shares.
+secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+NODE_ENV=production FILE_SIGNING_SECRET="$secret" PORT=0 HOST=127.0.0.1 DATA_DIR="$data" node dist/main.js >"$log" 2>&1 &
 pid=$!
 trap 'kill -9 $pid 2>/dev/null || true; rm -rf "$data"' EXIT
 url=""
