@@ -12,6 +12,7 @@ import {
   JoinWorkspaceDocument,
   LeaveChannelDocument,
   OpenDirectMessageDocument,
+  RemoveFromChannelDocument,
   SendMessageDocument,
   SetChannelTopicDocument,
   SetNotificationLevelDocument,
@@ -132,6 +133,38 @@ describeApi('workspaces and channels', () => {
     expect(await w.ann.client.errorCode(InviteToChannelDocument, { channelId: secret.id, userIds: [w.eve.id] })).toBe(
       'NOT_FOUND',
     );
+  });
+
+  it('lets workspace admins remove a member from a channel, and nobody else', async () => {
+    const room = (
+      await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'removal', private: true })
+    ).createChannel;
+    await w.ann.client.ok(SendMessageDocument, { input: { channelId: room.id, text: 'before' } });
+    await w.ann.client.ok(InviteToChannelDocument, { channelId: room.id, userIds: [w.bob.id] });
+    // Bob is a plain member of the workspace: he may not remove Ann.
+    expect(await w.bob.client.errorCode(RemoveFromChannelDocument, { channelId: room.id, userId: w.ann.id })).toBe(
+      'FORBIDDEN',
+    );
+    // Eve is in no workspace of Ann's: she is not there to remove; a channel Eve cannot see is NOT_FOUND for her.
+    expect(await w.ann.client.errorCode(RemoveFromChannelDocument, { channelId: room.id, userId: w.eve.id })).toBe(
+      'NOT_FOUND',
+    );
+    expect(await w.eve.client.errorCode(RemoveFromChannelDocument, { channelId: room.id, userId: w.bob.id })).toBe(
+      'NOT_FOUND',
+    );
+    expect(await w.ann.client.errorCode(RemoveFromChannelDocument, { channelId: w.general.id, userId: w.bob.id })).toBe(
+      'BAD_USER_INPUT',
+    );
+
+    expect(
+      (await w.ann.client.ok(RemoveFromChannelDocument, { channelId: room.id, userId: w.bob.id })).removeFromChannel,
+    ).toBe(true);
+    expect(await w.bob.client.errorCode(HistoryDocument, { channelId: room.id })).toBe('NOT_FOUND');
+    expect((await w.ann.client.ok(ChannelDocument, { id: room.id })).channel?.memberCount).toBe(1);
+    // Not a member any more: nothing to remove.
+    expect(
+      (await w.ann.client.ok(RemoveFromChannelDocument, { channelId: room.id, userId: w.bob.id })).removeFromChannel,
+    ).toBe(false);
   });
 
   it('opens one DM per set of people', async () => {

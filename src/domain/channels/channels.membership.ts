@@ -7,6 +7,7 @@ import type { NotificationLevel } from '../../generated/prisma/client.js';
 import { GENERAL_CHANNEL } from '../workspaces/workspaces.service.js';
 import type { ChannelAccessChecks } from './channels.access.js';
 import { addMembers } from './members.writes.js';
+import type { WorkspacesService } from '../workspaces/workspaces.service.js';
 
 export { addMembers };
 
@@ -17,7 +18,11 @@ export function announce(events: ServiceDeps['events'], channelId: bigint, userI
   }
 }
 
-export function createMembershipMutations(deps: ServiceDeps, access: ChannelAccessChecks) {
+export function createMembershipMutations(
+  deps: ServiceDeps,
+  access: ChannelAccessChecks,
+  workspaces: Pick<WorkspacesService, 'requireAdmin'>,
+) {
   const { prisma, events } = deps;
   const { accessChannel, accessMembership } = access;
 
@@ -35,20 +40,49 @@ export function createMembershipMutations(deps: ServiceDeps, access: ChannelAcce
     return prisma.channel.findUniqueOrThrow({ where: { id: channelId } });
   }
 
-  async function leaveChannel(viewer: Viewer, channelId: bigint): Promise<boolean> {
-    requireScope(viewer, 'CHANNELS_WRITE');
-    const { channel, membership } = await accessChannel(viewer, channelId);
-    if (!membership) return false;
+  /** The channels nobody leaves or is removed from: a DM's members are fixed, everyone is in #general. */
+  function requireLeavable(channel: { kind: string; name: string | null }) {
     if (channel.kind === 'DIRECT') throw badInput('channel/cannot_leave_dm', 'direct messages cannot be left');
     if (channel.kind === 'PUBLIC' && channel.name === GENERAL_CHANNEL) {
       throw badInput('channel/cannot_leave_general', `#${GENERAL_CHANNEL} cannot be left`);
     }
-    await withTx(prisma, async (tx) => {
-      const n = await tx.channelMember.deleteMany({ where: { channelId, userId: viewer.userId } });
+  }
+
+  /** Deletes one membership and announces it (streams of a private channel end, badge sessions drop it). */
+  async function dropMember(channelId: bigint, userId: bigint): Promise<boolean> {
+    const removed = await withTx(prisma, async (tx) => {
+      const n = await tx.channelMember.deleteMany({ where: { channelId, userId } });
       if (n.count) await tx.channel.update({ where: { id: channelId }, data: { memberCount: { decrement: n.count } } });
+      return n.count > 0;
     });
-    announce(events, channelId, [viewer.userId], false);
+    if (removed) announce(events, channelId, [userId], false);
+    return removed;
+  }
+
+  async function leaveChannel(viewer: Viewer, channelId: bigint): Promise<boolean> {
+    requireScope(viewer, 'CHANNELS_WRITE');
+    const { channel, membership } = await accessChannel(viewer, channelId);
+    if (!membership) return false;
+    requireLeavable(channel);
+    await dropMember(channelId, viewer.userId);
     return true;
+  }
+
+  /**
+   * Removes someone (a person or a bot) from a channel the viewer belongs to: workspace owners and
+   * admins only. False when they were not a member; NOT_FOUND for a user outside the workspace.
+   */
+  async function removeFromChannel(viewer: Viewer, channelId: bigint, userId: bigint): Promise<boolean> {
+    requireScope(viewer, 'CHANNELS_WRITE');
+    const { channel } = await accessMembership(viewer, channelId);
+    await workspaces.requireAdmin(viewer, channel.workspaceId);
+    requireLeavable(channel);
+    if (userId === viewer.userId) return leaveChannel(viewer, channelId);
+    const inWorkspace = await prisma.workspaceMember.findUnique({
+      where: { workspaceId_userId: { workspaceId: channel.workspaceId, userId } },
+    });
+    if (!inWorkspace) throw notFound('user', userId);
+    return dropMember(channelId, userId);
   }
 
   /** Adds workspace members to a channel the viewer belongs to. */
@@ -97,5 +131,5 @@ export function createMembershipMutations(deps: ServiceDeps, access: ChannelAcce
     return prisma.channel.findUniqueOrThrow({ where: { id: channelId } });
   }
 
-  return { joinChannel, leaveChannel, inviteToChannel, setNotificationLevel };
+  return { joinChannel, leaveChannel, removeFromChannel, inviteToChannel, setNotificationLevel };
 }

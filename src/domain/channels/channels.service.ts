@@ -27,7 +27,8 @@ export function createChannelsService(deps: ServiceDeps, workspaces: WorkspacesS
   });
   const access = createChannelAccess(prisma, cache);
   const { accessChannel, accessMembership, requireReadable } = access;
-  const { joinChannel, leaveChannel, inviteToChannel, setNotificationLevel } = createMembershipMutations(deps, access);
+  const { joinChannel, leaveChannel, removeFromChannel, inviteToChannel, setNotificationLevel } =
+    createMembershipMutations(deps, access, workspaces);
   const { openDirectMessage } = createDirectMessages(deps, workspaces);
   const { browse, myChannels, members, workspaceMembers } = createChannelBrowsing(deps, workspaces, access);
 
@@ -86,6 +87,7 @@ export function createChannelsService(deps: ServiceDeps, workspaces: WorkspacesS
 
     joinChannel,
     leaveChannel,
+    removeFromChannel,
     inviteToChannel,
     openDirectMessage,
     browse,

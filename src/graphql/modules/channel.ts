@@ -159,6 +159,20 @@ builder.mutationFields((t) => ({
     args: { channelId: t.arg.id({ required: true }) },
     resolve: (_r, args, ctx) => ctx.services.channels.leaveChannel(viewerOf(ctx), idArg(args.channelId, 'channelId')),
   }),
+  removeFromChannel: t.boolean({
+    description:
+      'Removes a person or a bot from a channel: workspace owners and admins only (FORBIDDEN otherwise). False when they were not a member; #general and direct messages cannot be left (BAD_USER_INPUT). Their open subscriptions to a private channel end with NOT_FOUND.',
+    args: {
+      channelId: t.arg.id({ required: true, description: 'The channel, which the caller belongs to.' }),
+      userId: t.arg.id({ required: true, description: "Who is removed: a member of the channel's workspace." }),
+    },
+    resolve: (_r, args, ctx) =>
+      ctx.services.channels.removeFromChannel(
+        viewerOf(ctx),
+        idArg(args.channelId, 'channelId'),
+        idArg(args.userId, 'userId'),
+      ),
+  }),
   inviteToChannel: t.field({
     type: ChannelRef,
     args: { channelId: t.arg.id({ required: true }), userIds: t.arg.idList({ required: true }) },
