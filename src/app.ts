@@ -13,6 +13,7 @@ import { bearerToken, createContextFactory } from './gateway/context.js';
 import { createLoaders } from './graphql/loaders.js';
 import { attachWebSocket } from './gateway/ws.js';
 import { createAdmission } from './gateway/admission.js';
+import { createClientIp } from './gateway/client-ip.js';
 import { createPersistedDocuments } from './gateway/persisted.js';
 import { explainLimits, reportCost } from './gateway/limits-explained.js';
 import { registerHookRoutes } from './gateway/hooks.js';
@@ -205,6 +206,7 @@ export async function buildApp(
     contexts,
     persisted: createPersistedDocuments(config.persisted),
     limits: config.rateLimits.enabled ? createRateLimits(rateLimitStore, config.rateLimits, log) : null,
+    clientIp: createClientIp(config.trustProxy),
   });
   let websocket: ReturnType<typeof attachWebSocket> | null = null;
   let outbox: OutboxRegistry | null = null;

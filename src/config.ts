@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 
 /**
@@ -112,6 +113,8 @@ export interface Config {
   rateLimits: { enabled: boolean; overrides: Record<string, { points: number; seconds: number }> };
   /** Browser origins allowed to call the API with credentials (CORS) and to open the WebSocket. */
   cors: { origins: string[] };
+  /** Proxies trusted to name the client address in X-Forwarded-For (per-address rate limits). */
+  trustProxy: string[];
   /** Outgoing webhooks: whether callback URLs may point at private or loopback addresses (tests, development). */
   webhooks: { allowPrivate: boolean; maxFailures: number };
   pubsub: { kind: 'memory' } | { kind: 'redis'; urls: string[]; healthIntervalMs: number };
@@ -191,6 +194,21 @@ const EnvSchema = z.object({
       'must be a comma-separated list of <subject>.<class>=<points>/<seconds>, e.g. bot.send=30/60',
     ),
   CORS_ORIGINS: z.string().default(''),
+  /** Proxies whose X-Forwarded-For is believed for the client address (addresses, CIDRs, loopback...). */
+  TRUST_PROXY: z
+    .string()
+    .default('')
+    .refine(
+      (v) => {
+        try {
+          proxyaddr.compile(list(v));
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { message: 'TRUST_PROXY must list IP addresses, CIDR ranges or loopback/linklocal/uniquelocal' },
+    ),
   WEBHOOKS_ALLOW_PRIVATE: bool.optional(),
   WEBHOOK_MAX_FAILURES: int(1, 1000).default(10),
   SEARCH_BACKEND: z.enum(['postgres', 'typesense']).default('postgres'),
@@ -358,6 +376,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ),
     },
     cors: { origins: list(e.CORS_ORIGINS) },
+    trustProxy: list(e.TRUST_PROXY),
     webhooks: { allowPrivate: e.WEBHOOKS_ALLOW_PRIVATE ?? !production, maxFailures: e.WEBHOOK_MAX_FAILURES },
     pubsub: e.REDIS_URLS
       ? {

@@ -3,6 +3,7 @@ import type { DocumentNode, GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Viewer } from '../domain/viewer.js';
 import { bearerToken, type ContextFactory } from './context.js';
+import type { AddressedRequest } from './client-ip.js';
 import type { PersistedDocuments } from './persisted.js';
 
 /**
@@ -14,7 +15,13 @@ export interface AdmissionDeps {
   contexts: ContextFactory;
   persisted: PersistedDocuments;
   /** Rate limits per operation class (null: off). */
-  limits?: (SocketLimiter & { plugin(callerOf: (request: Request) => Promise<Viewer | null>): Plugin }) | null;
+  limits?:
+    | (SocketLimiter & {
+        plugin(callerOf: (request: Request) => Promise<Viewer | null>, ipOf: (req: AddressedRequest) => string): Plugin;
+      })
+    | null;
+  /** The client's address (TRUST_PROXY decides whether X-Forwarded-For is believed): client-ip.ts. */
+  clientIp: (req: AddressedRequest) => string;
 }
 
 export interface SocketLimiter {
@@ -44,7 +51,10 @@ export function createAdmission(deps: AdmissionDeps) {
     callerOf,
     /** yoga plugins, first in the chain: persisted documents, then rate limits. */
     httpPlugins(): Plugin[] {
-      return [...deps.persisted.plugins(callerOf), ...(deps.limits ? [deps.limits.plugin(callerOf)] : [])];
+      return [
+        ...deps.persisted.plugins(callerOf),
+        ...(deps.limits ? [deps.limits.plugin(callerOf, deps.clientIp)] : []),
+      ];
     },
     /**
      * Before a socket operation is parsed: swaps a persisted id for its document (payload.query),
@@ -69,13 +79,7 @@ export function createAdmission(deps: AdmissionDeps) {
       payload: { operationName?: string | null; variables?: Record<string, unknown> | null },
     ): Promise<GraphQLError[] | null> {
       return deps.limits
-        ? deps.limits.checkSocket(
-            viewer,
-            request.socket.remoteAddress ?? '',
-            document,
-            payload.operationName,
-            payload.variables,
-          )
+        ? deps.limits.checkSocket(viewer, deps.clientIp(request), document, payload.operationName, payload.variables)
         : null;
     },
   };

@@ -1,3 +1,4 @@
+import type { AddressedRequest } from './client-ip.js';
 import {
   GraphQLError,
   Kind,
@@ -290,7 +291,10 @@ export function createRateLimits(store: RateLimitStore, config: RateLimitConfig,
   return {
     admit,
     /** The HTTP plugin: checks before execution, refuses with 429, adds the headers to every limited answer. */
-    plugin(callerOf: (request: Request) => Promise<Viewer | null>): Plugin {
+    plugin(
+      callerOf: (request: Request) => Promise<Viewer | null>,
+      ipOf: (req: AddressedRequest) => string = (req) => req.socket.remoteAddress ?? '',
+    ): Plugin {
       const pending = new WeakMap<Request, Record<string, string>>();
       const check = async (args: {
         contextValue: unknown;
@@ -299,12 +303,9 @@ export function createRateLimits(store: RateLimitStore, config: RateLimitConfig,
         variableValues?: unknown;
       }) => {
         // yoga's context: the fetch Request and, on Node's HTTP server, the IncomingMessage (`req`).
-        const { request, req } = args.contextValue as {
-          request?: Request;
-          req?: { socket?: { remoteAddress?: string } };
-        };
+        const { request, req } = args.contextValue as { request?: Request; req?: AddressedRequest };
         if (!request) return null;
-        const ip = req?.socket?.remoteAddress ?? '';
+        const ip = req?.socket ? ipOf(req) : '';
         const variables = (args.variableValues ?? {}) as Record<string, unknown>;
         const outcome = await admit(await callerOf(request), ip, args.document, args.operationName, variables);
         pending.set(request, headers(outcome));

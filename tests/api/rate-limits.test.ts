@@ -23,7 +23,13 @@ interface Reply {
 }
 
 /** POST /graphql from a chosen loopback source address (each test its own "client IP"). */
-function postFrom(url: string, from: string, token: string | null, body: unknown): Promise<Reply> {
+function postFrom(
+  url: string,
+  from: string,
+  token: string | null,
+  body: unknown,
+  extraHeaders: Record<string, string> = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const data = JSON.stringify(body);
     const req = httpRequest(
@@ -36,6 +42,7 @@ function postFrom(url: string, from: string, token: string | null, body: unknown
           'content-type': 'application/json',
           'content-length': Buffer.byteLength(data),
           ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...extraHeaders,
         },
       },
       (res) => {
@@ -205,3 +212,44 @@ function rateLimitSuite(name: string, suite: number, env: Record<string, string>
 
 rateLimitSuite('rate limits (memory)', 10, {});
 rateLimitSuite('rate limits (Redis)', 11, { REDIS_URLS: 'redis://127.0.0.1:6379' });
+
+describeApi('the client address behind a trusted proxy (TRUST_PROXY)', () => {
+  let t: TestApp;
+  const db = testDbKind === 'pglite' ? 1 : 2;
+  beforeAll(async () => {
+    // Peers in 127.9.0.0/16 are the proxy; 127.8.x.x is a client connecting directly.
+    t = await startTestApp({
+      RATE_LIMITS_ENABLED: 'true',
+      RATE_LIMITS: 'ip.signup=2/600',
+      TRUST_PROXY: '127.9.0.0/16',
+    });
+  }, 120_000);
+  afterAll(() => t?.stop());
+
+  let n = 0;
+  const signUp = (peer: string, forwardedFor: string) =>
+    postFrom(
+      t.url,
+      peer,
+      null,
+      {
+        query: print(SignUpDocument),
+        variables: { email: `xff-${process.pid}-${db}-${++n}@example.com`, password: 'correct horse', name: 'X' },
+      },
+      { 'x-forwarded-for': forwardedFor },
+    );
+
+  it('limits each forwarded client on its own through the proxy, and ignores the header from anyone else', async () => {
+    const proxy = `127.9.${db}.1`;
+    expect((await signUp(proxy, '203.0.113.7')).status).toBe(200);
+    expect((await signUp(proxy, '203.0.113.7')).status).toBe(200);
+    expect((await signUp(proxy, '203.0.113.7')).status).toBe(429);
+    // Another client behind the same proxy has its own bucket.
+    expect((await signUp(proxy, '203.0.113.8')).status).toBe(200);
+    // A direct client cannot pick its bucket by sending the header: it counts as its own address.
+    const direct = `127.8.${db}.1`;
+    expect((await signUp(direct, '198.51.100.1')).status).toBe(200);
+    expect((await signUp(direct, '198.51.100.2')).status).toBe(200);
+    expect((await signUp(direct, '198.51.100.3')).status).toBe(429);
+  });
+});
