@@ -166,7 +166,9 @@ export async function buildApp(
     testHooks: opts.testHooks,
   });
   // Credentials revoked on any gateway leave this one's token cache as soon as it hears of them.
-  const revocations = watchRevocations(hub, services.auth, log);
+  // A revoked token stops working at once on every gateway: new requests (the token cache) and the
+  // sockets it opened (closed with 4403).
+  const revocations = watchRevocations(hub, services.auth, log, undefined, (hashes) => websocket?.closeRevoked(hashes));
   const queueLimit = config.realtime.subscriptionQueueLimit;
   const realtime: Realtime = {
     broker,

@@ -14,6 +14,7 @@ import { CloseCode, makeServer, type ConnectionInitMessage } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config.js';
 import type { Viewer } from '../domain/viewer.js';
+import { hashToken } from '../domain/auth/tokens.js';
 import type { Logger } from '../logger.js';
 import { ConnectionState } from '../realtime/connection.js';
 import type { Realtime } from '../realtime/realtime.js';
@@ -87,6 +88,8 @@ export function attachWebSocket(deps: {
 
   /** Closes a socket from our side (slow consumer, revoked access); terminated if it does not close. */
   const leaving = new WeakSet<WebSocket>();
+  /** The hash of the token each authenticated socket opened with (revocations name hashes). */
+  const tokenOf = new WeakMap<WebSocket, string>();
   const disconnect = (socket: WebSocket, code: number, reason: string) => {
     if (leaving.has(socket)) return;
     leaving.add(socket);
@@ -116,6 +119,7 @@ export function attachWebSocket(deps: {
       const socket = ctx.extra.socket;
       ctx.extra.viewer = viewer;
       ctx.extra.token = token!;
+      tokenOf.set(socket, hashToken(token!));
       ctx.extra.state = new ConnectionState(connectionId(), (code, reason) => disconnect(socket, code, reason));
       await realtime.presence.connect(viewer.userId.toString(), ctx.extra.state.id);
       if (viewer.expiresAt) {
@@ -317,6 +321,17 @@ export function attachWebSocket(deps: {
 
   return {
     stats: () => ({ ...stats, connections: wss.clients.size }),
+    /**
+     * Closes (4403) every socket opened with one of these tokens: a revocation ends the sessions it
+     * names, not only their next requests. A scan of this gateway's sockets: revocations are rare.
+     */
+    closeRevoked(tokenHashes: readonly string[]) {
+      const revoked = new Set(tokenHashes);
+      for (const client of wss.clients) {
+        const h = tokenOf.get(client);
+        if (h !== undefined && revoked.has(h)) disconnect(client, CloseCode.Forbidden, 'Token revoked');
+      }
+    },
     /**
      * Closes every client with `code` (1012 Service Restart on shutdown: graphql-ws clients
      * reconnect and resume), spread evenly over `spreadMs` so they do not all reconnect at once.

@@ -16,7 +16,14 @@ export interface RevocationSink {
  * have been missed) forgets every cached token. When subscribing fails (the ring is down at
  * start), it retries every `retryMs` and the cache stays short-lived meanwhile.
  */
-export function watchRevocations(hub: Hub, sink: RevocationSink, log: Logger, retryMs = 1_000) {
+export function watchRevocations(
+  hub: Hub,
+  sink: RevocationSink,
+  log: Logger,
+  retryMs = 1_000,
+  /** Also told of each revocation: the WebSocket gateway closes the sockets those tokens opened. */
+  onRevoked?: (tokenHashes: readonly string[]) => void,
+) {
   let stopped = false;
   let unlisten: (() => void) | null = null;
   let timer: NodeJS.Timeout | null = null;
@@ -26,7 +33,9 @@ export function watchRevocations(hub: Hub, sink: RevocationSink, log: Logger, re
       const stop = await hub.listen(
         topics.revocations(),
         (event) => {
-          if (event.type === 'CredentialsRevoked') sink.evict(event.tokenHashes);
+          if (event.type !== 'CredentialsRevoked') return;
+          sink.evict(event.tokenHashes);
+          onRevoked?.(event.tokenHashes);
         },
         () => sink.evictAll(),
       );

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeApi, startTestApp, type TestApp } from '../helpers/app.js';
+import { connect } from '../helpers/ws.js';
 import { LogInDocument, LogOutDocument, MeDocument, SignUpDocument } from '../generated/gql/graphql.js';
 
 describeApi('identity', () => {
@@ -61,5 +62,20 @@ describeApi('identity', () => {
     await u.client.ok(MeDocument);
     expect((await u.client.ok(LogOutDocument)).logOut).toBe(true);
     expect(await u.client.errorCode(MeDocument)).toBe('UNAUTHENTICATED');
+  });
+
+  it('closes the sockets a token opened when it is revoked, and only those', async () => {
+    const u = await t.user('Closer');
+    const other = await t.anon.ok(LogInDocument, { email: u.email, password: 'correct horse' });
+    const revoked = connect(t.url, u.token);
+    const kept = connect(t.url, other.logIn.token);
+    await revoked.client.iterate({ query: '{ me { id } }' }).next();
+    await kept.client.iterate({ query: '{ me { id } }' }).next();
+    expect((await u.client.ok(LogOutDocument)).logOut).toBe(true);
+    expect(await revoked.closed).toEqual({ code: 4403, reason: 'Token revoked' });
+    // The session of the other token goes on.
+    const me = await kept.client.iterate({ query: '{ me { id } }' }).next();
+    expect((me.value as { data?: { me?: { id: string } } }).data?.me?.id).toBe(u.id);
+    void kept.dispose();
   });
 });
