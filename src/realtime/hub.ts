@@ -78,7 +78,7 @@ export function createHub(broker: Broker, log: Logger) {
     async listen(topic: Topic, listener: Listener, onGap?: () => void): Promise<() => void> {
       const entry = entries.get(topic.name) ?? open(topic);
       const own: Listener = (e) => listener(e); // distinct identity, so one function can listen twice
-      listens++;
+      if (!topic.name.startsWith('sys:')) listens++; // listens made for clients (tests wait on it)
       const gap = onGap ? () => onGap() : null;
       entry.listeners.add(own);
       if (gap) entry.gapListeners.add(gap);
@@ -100,10 +100,25 @@ export function createHub(broker: Broker, log: Logger) {
     },
 
     /** Sizes of the hub's maps (for leak checks and metrics). */
+    /**
+     * Counts of the topics clients made: the process-wide `sys:` topics every gateway listens to for
+     * as long as it runs (revocations, profiles) are counted apart, so an idle gateway reads zero.
+     */
     stats() {
       let listeners = 0;
-      for (const e of entries.values()) listeners += e.listeners.size;
-      return { topics: entries.size, listeners, brokerTopics: broker.topicCount(), delivered, listens };
+      let systemTopics = 0;
+      for (const [name, e] of entries) {
+        if (name.startsWith('sys:')) systemTopics++;
+        else listeners += e.listeners.size;
+      }
+      return {
+        topics: entries.size - systemTopics,
+        listeners,
+        brokerTopics: Math.max(0, broker.topicCount() - systemTopics),
+        systemTopics,
+        delivered,
+        listens,
+      };
     },
   };
 }
