@@ -107,9 +107,15 @@ export function createRenderer(opts: {
       byKey.set(key, shared);
     }
     const r = await shared;
-    if (r.viewerDependent && r.viewerId !== (args.contextValue.viewer?.userId ?? null)) {
-      opts.onRender?.(false);
-      return run(event, args);
+    const viewerId = args.contextValue.viewer?.userId ?? null;
+    if (r.viewerDependent && r.viewerId !== viewerId) {
+      // Another viewer's execution: this viewer needs its own, shared by its other connections
+      // (tabs, devices) whichever of them the hub reached first.
+      const ownKey = `${key}\u0000${viewerId ?? ''}`;
+      let own = byKey.get(ownKey);
+      opts.onRender?.(own !== undefined);
+      if (!own) byKey.set(ownKey, (own = run(event, args)));
+      return own;
     }
     opts.onRender?.(!first);
     return r;
