@@ -2,6 +2,7 @@ import { createSourceEventStream, execute, type DocumentNode, type ExecutionArgs
 import type { GraphQLContext } from '../graphql/context.js';
 import { compileProjection } from './projector.js';
 import { payloadBytes, type FrameWriter } from './frames.js';
+import { attachSink, hasSink } from '../realtime/queue.js';
 
 /**
  * Payload types whose fields are plain properties (no loaders, no viewer): a badges subscription
@@ -9,6 +10,9 @@ import { payloadBytes, type FrameWriter } from './frames.js';
  */
 const PLAIN_TYPES = new Set(['BadgeUpdate', 'ChannelBadge', 'ThreadBadge']);
 const PLAIN_ROOT_FIELDS = new Set(['badges']);
+
+/** Executions one subscription's loop keeps in flight before it waits for their frames (replays). */
+const MAX_IN_FLIGHT = 32;
 
 interface Rendered {
   result: ExecutionResult;
@@ -44,10 +48,11 @@ export function createRenderer(opts: {
   freshContext: (base: GraphQLContext) => GraphQLContext;
   /** Called for every result sent, with whether it was shared (metrics, tests). */
   onRender?: (shared: boolean) => void;
+  /** Called for every frame written on the direct path (from the hub's callback, no queue). */
+  onDirect?: () => void;
 }) {
-  const cache = new WeakMap<object, Map<string, Promise<Rendered>>>();
-  /** Shared renderings that have finished (only shareable ones: not viewer-dependent, no errors). */
-  const settled = new WeakMap<object, Map<string, Rendered>>();
+  /** Executions by event and render key (per viewer too, for viewer-dependent results). */
+  const slots = new WeakMap<object, Map<string, Slot>>();
   /**
    * Compiled projections by document (yoga's parser cache hands every subscriber of one query the
    * same DocumentNode): thousands of `badges` subscriptions share one compiled function instead of
@@ -64,6 +69,49 @@ export function createRenderer(opts: {
     return byOp.get(op)!;
   }
 
+  /**
+   * One execution of a subscription's selection for one event, shared by every subscriber with
+   * the same render key. Subscribers that arrive before it finishes wait in `waiters` (one
+   * promise callback per execution, not one per subscriber).
+   */
+  class Slot {
+    rendered: Rendered | null = null;
+    error: unknown = null;
+    done = false;
+    /** Whether a subscriber has taken the result (the first one counts as the execution). */
+    taken = false;
+    waiters: Pump[] | null = null;
+    readonly promise: Promise<void>;
+
+    constructor(
+      readonly event: object,
+      args: SubscriptionArgs,
+    ) {
+      this.promise = run(event, args).then(
+        (r) => {
+          r.shared = !r.viewerDependent && !r.result.errors;
+          this.rendered = r;
+          this.settle();
+        },
+        (err: unknown) => {
+          this.error = err ?? new Error('render failed');
+          this.settle();
+        },
+      );
+    }
+
+    private settle() {
+      this.done = true;
+      const w = this.waiters;
+      this.waiters = null;
+      if (w) for (const p of w) p.drain();
+    }
+
+    wait(p: Pump) {
+      (this.waiters ??= []).push(p);
+    }
+  }
+
   async function run(event: unknown, args: SubscriptionArgs): Promise<Rendered> {
     const contextValue = opts.freshContext(args.contextValue);
     const result = await execute({ ...args, rootValue: event, contextValue });
@@ -75,58 +123,58 @@ export function createRenderer(opts: {
     };
   }
 
-  /**
-   * A shared rendering already finished for this event and key: the other subscribers take it
-   * without awaiting (one promise and one microtask less per delivery on the fan-out path).
-   */
-  function renderedAlready(event: unknown, key: string): Rendered | undefined {
-    if (typeof event !== 'object' || event === null) return undefined;
-    const r = settled.get(event)?.get(key);
-    if (r) opts.onRender?.(true);
-    return r;
+  /** The execution for this event and key, started if it is the first subscriber to ask. */
+  function slotFor(event: object, args: SubscriptionArgs, key: string): Slot {
+    let byKey = slots.get(event);
+    if (!byKey) slots.set(event, (byKey = new Map<string, Slot>()));
+    let slot = byKey.get(key);
+    if (!slot) byKey.set(key, (slot = new Slot(event, args)));
+    return slot;
   }
 
-  async function render(event: unknown, args: SubscriptionArgs, key: string): Promise<Rendered> {
-    if (typeof event !== 'object' || event === null) return run(event, args);
-    const done = renderedAlready(event, key);
-    if (done) return done;
-    let byKey = cache.get(event);
-    if (!byKey) cache.set(event, (byKey = new Map<string, Promise<Rendered>>()));
-    let shared = byKey.get(key);
-    const first = !shared;
-    if (!shared) {
-      shared = run(event, args).then((r) => {
-        r.shared = !r.viewerDependent && !r.result.errors;
-        if (r.shared) {
-          let done = settled.get(event);
-          if (!done) settled.set(event, (done = new Map<string, Rendered>()));
-          done.set(key, r);
-        }
-        return r;
-      });
-      byKey.set(key, shared);
-    }
-    const r = await shared;
+  /**
+   * A finished slot's result for this subscriber: the shared one, or (when a resolver looked at
+   * who was asking and it was someone else) the slot of this viewer's own execution, shared by
+   * that viewer's other connections (tabs, devices) whichever of them the hub reached first.
+   */
+  function resultFor(slot: Slot, event: object, args: SubscriptionArgs, key: string): Rendered | Slot {
+    const r = slot.rendered!;
     const viewerId = args.contextValue.viewer?.userId ?? null;
     if (r.viewerDependent && r.viewerId !== viewerId) {
-      // Another viewer's execution: this viewer needs its own, shared by its other connections
-      // (tabs, devices) whichever of them the hub reached first.
-      const ownKey = `${key}\u0000${viewerId ?? ''}`;
-      let own = byKey.get(ownKey);
-      opts.onRender?.(own !== undefined);
-      if (!own) byKey.set(ownKey, (own = run(event, args)));
-      return own;
+      const own = slotFor(event, args, `${key}\u0000${viewerId ?? ''}`);
+      if (own !== slot) return own;
     }
-    opts.onRender?.(!first);
+    opts.onRender?.(slot.taken);
+    slot.taken = true;
+    return r;
+  }
+
+  /** A payload that is not an object (never shared): executed for this subscriber alone. */
+  async function renderAlone(event: unknown, args: SubscriptionArgs): Promise<Rendered> {
+    const r = await run(event, args);
+    opts.onRender?.(false);
     return r;
   }
 
   /**
-   * One subscription's loop: reads its source stream, renders, writes frames. A class (methods on
-   * the prototype, not closures): every live subscription holds one.
+   * One subscription: reads its source stream, renders, writes frames. Two ways in, one order:
+   *  - the direct path (`offer`): while the stream's reader is parked, the stream hands a live
+   *    event over inside the hub's callback; its frame is written at once when the rendering is
+   *    ready (projected badges, a shared rendering another subscriber finished), else it waits in
+   *    `fifo` behind the execution;
+   *  - the loop (`pump`): replays, gaps and anything needing the database come through the
+   *    source iterator, rendered and written in turn.
+   * Frames leave through `fifo` whenever it holds anything, so a subscription's frames are
+   * written in the order its stream produced them. A class (methods on the prototype, not
+   * closures): every live subscription holds one.
    */
   class Pump implements AsyncIterableIterator<never> {
     private running: Promise<IteratorResult<never>> | null = null;
+    /** Frames waiting behind an unfinished execution, in order (null while nothing waits). */
+    private fifo: (Buffer | Slot)[] | null = null;
+    private stopped = false;
+    private failure: unknown = null;
+    private drained: (() => void) | null = null;
 
     constructor(
       private readonly iterator: AsyncIterator<unknown>,
@@ -134,14 +182,16 @@ export function createRenderer(opts: {
       private readonly args: SubscriptionArgs,
       private readonly key: string,
       private readonly out: SubscriptionOutput,
-    ) {}
+    ) {
+      if (hasSink(iterator)) iterator[attachSink]((event) => this.offer(event));
+    }
 
     next(): Promise<IteratorResult<never>> {
       return (this.running ??= this.pump());
     }
 
     async return(): Promise<IteratorResult<never>> {
-      this.out.frames.close();
+      this.stop();
       await this.iterator.return?.(); // ends the source, so a pump waiting on it finishes
       await this.running?.catch(() => {});
       return { value: undefined, done: true };
@@ -156,30 +206,118 @@ export function createRenderer(opts: {
       return this;
     }
 
+    /** The direct path: an event handed over synchronously by the stream. */
+    private offer(event: unknown) {
+      if (this.stopped) return;
+      opts.onDirect?.();
+      if (this.project) {
+        opts.onRender?.(false);
+        this.emit(payloadBytes(this.project(event), false));
+      } else if (typeof event === 'object' && event !== null) {
+        const slot = slotFor(event, this.args, this.key);
+        const r = this.fifo === null && slot.done && !slot.error ? resultFor(slot, event, this.args, this.key) : slot;
+        if (r instanceof Slot) {
+          (this.fifo ??= []).push(r);
+          this.drain();
+        } else {
+          this.write(this.bytes(r));
+        }
+      }
+    }
+
+    /** Writes what is ready at the head of the fifo; stops at an unfinished execution. */
+    drain() {
+      const fifo = this.fifo;
+      while (fifo !== null && fifo.length && !this.stopped) {
+        const head = fifo[0]!;
+        if (head instanceof Slot) {
+          if (!head.done) return head.wait(this);
+          if (head.error) return this.fail(head.error);
+          const r = resultFor(head, head.event, this.args, this.key);
+          if (r instanceof Slot) {
+            fifo[0] = r;
+            continue;
+          }
+          fifo.shift();
+          this.write(this.bytes(r));
+        } else {
+          fifo.shift();
+          this.write(head);
+        }
+      }
+      if (this.fifo !== null && !this.fifo.length) {
+        this.fifo = null;
+        const d = this.drained;
+        this.drained = null;
+        d?.();
+      }
+    }
+
+    private bytes(r: Rendered): Buffer {
+      return r.shared ? payloadBytes(r.result, true) : payloadBytes(this.out.mask(r.result), false);
+    }
+
+    /** A frame in order: now, or behind what waits in the fifo. */
+    private emit(payload: Buffer) {
+      if (this.fifo !== null) this.fifo.push(payload);
+      else this.write(payload);
+    }
+
+    private write(payload: Buffer) {
+      if (!this.out.frames.next(payload)) this.stop(); // socket gone or too slow
+    }
+
+    /** No more frames; ends the source, so the loop waiting on it finishes. */
+    private stop() {
+      if (this.stopped) return;
+      this.stopped = true;
+      this.fifo = null;
+      this.out.frames.close();
+      const d = this.drained;
+      this.drained = null;
+      d?.();
+      void this.iterator.return?.();
+    }
+
+    private whenDrained(): Promise<void> {
+      if (this.fifo === null || this.stopped) return Promise.resolve();
+      return new Promise<void>((r) => (this.drained = r));
+    }
+
+    private fail(error: unknown) {
+      this.failure ??= error;
+      this.stop();
+    }
+
     private async pump(): Promise<IteratorResult<never>> {
-      const { iterator, project, out } = this;
+      const { iterator, project } = this;
       try {
-        for (;;) {
+        while (!this.stopped) {
           const next = await iterator.next();
-          if (next.done) break;
-          let payload: Buffer;
+          if (next.done || this.stopped) break;
+          const event = next.value;
           if (project) {
             opts.onRender?.(false);
-            payload = payloadBytes(project(next.value), false);
+            this.emit(payloadBytes(project(event), false));
+          } else if (typeof event === 'object' && event !== null) {
+            (this.fifo ??= []).push(slotFor(event, this.args, this.key));
+            this.drain();
+            // Replays come as fast as they are read: keep a bounded number of executions in flight.
+            if (this.fifo !== null && this.fifo.length >= MAX_IN_FLIGHT) await this.whenDrained();
           } else {
-            const r = renderedAlready(next.value, this.key) ?? (await render(next.value, this.args, this.key));
-            payload = r.shared ? payloadBytes(r.result, true) : payloadBytes(out.mask(r.result), false);
+            this.emit(this.bytes(await renderAlone(event, this.args)));
           }
-          if (!out.frames.next(payload)) break; // socket gone or too slow: stop reading the stream
         }
+        // The stream ended: its last frames go out before graphql-ws sends `complete`.
+        await this.whenDrained();
       } finally {
-        out.frames.close();
+        this.stop();
         await iterator.return?.();
       }
+      if (this.failure !== null) throw this.failure instanceof Error ? this.failure : new Error('render failed');
       return { value: undefined, done: true };
     }
   }
-
   return {
     /**
      * The graphql-ws `subscribe` implementation: source stream from the schema, rendered with

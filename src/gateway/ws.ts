@@ -79,11 +79,12 @@ export function attachWebSocket(deps: {
   const maskError = createMaskError(log);
   const maxCost = config.graphql.maxCost;
   const estimateCost = createCostEstimator(maxCost);
-  const stats = { sharedRenders: 0, ownRenders: 0, slowDisconnects: 0 };
+  const stats = { sharedRenders: 0, ownRenders: 0, directFrames: 0, slowDisconnects: 0 };
 
   const renderer = createRenderer({
     freshContext: contexts.fresh,
     onRender: (shared) => (shared ? stats.sharedRenders++ : stats.ownRenders++),
+    onDirect: () => stats.directFrames++,
   });
 
   /** Closes a socket from our side (slow consumer, revoked access); terminated if it does not close. */

@@ -8,6 +8,22 @@ export class SlowConsumerError extends Error {
   override name = 'SlowConsumerError';
 }
 
+/**
+ * The direct path of a stream: a consumer that can take an item synchronously, inside the
+ * producer's callback, attaches itself with this method. A stream hands it items only while its
+ * reader is parked waiting (nothing of its own is pending, so order holds); otherwise items queue
+ * as before. This takes the per-item promise hops of an async iterator out of the fan-out path:
+ * a hub callback can carry an event all the way to the subscriber's socket in one loop.
+ */
+export const attachSink = Symbol('attachSink');
+export type Sink<T> = (item: T) => void;
+export interface SinkSource<T> {
+  [attachSink](sink: Sink<T>): void;
+}
+export function hasSink<T>(source: object): source is SinkSource<T> {
+  return attachSink in source;
+}
+
 export class EventQueue<T> implements AsyncIterableIterator<T> {
   private items: T[] = [];
   private waiting: ((r: IteratorResult<T>) => void) | null = null;
@@ -15,6 +31,11 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
   private done = false;
   private error: Error | null = null;
   private cleanups: (() => void)[] = [];
+  /**
+   * Takes an item while the reader is parked, instead of waking it; false leaves the item to the
+   * reader. Set by an attached sink, or by a stream that reads this queue (channel-stream.ts).
+   */
+  bypass: ((item: T) => boolean) | null = null;
 
   constructor(
     private readonly limit: number,
@@ -37,6 +58,7 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
   push(item: T) {
     if (this.done) return;
     if (this.waiting) {
+      if (this.bypass !== null && this.bypass(item)) return;
       const w = this.waiting;
       this.waiting = this.failWaiting = null;
       w({ value: item, done: false });
@@ -96,6 +118,13 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
 
   [Symbol.asyncIterator]() {
     return this;
+  }
+
+  [attachSink](sink: Sink<T>) {
+    this.bypass = (item) => {
+      sink(item);
+      return true;
+    };
   }
 
   private finish() {

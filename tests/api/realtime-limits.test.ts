@@ -27,29 +27,75 @@ describeApi('real-time under load', () => {
 
   it('renders an event once for subscribers with the same selection, and per viewer where it must', async () => {
     const clients = [w.ann, w.bob, w.ann].map((u) => connect(t.url, u.token));
-    const live = listenMark(t);
-    const subs = clients.map((c) => subscribe(c.client, ChannelEventsDocument, { channelId: w.general.id }));
-    await Promise.all(clients.map((c) => over(c.client, MeDocument, {})));
-    await live(3);
-    const before = t.app.websocket.stats();
-    const m = (await w.bob.client.ok(SendMessageDocument, { input: { channelId: w.general.id, text: 'shared' } }))
-      .sendMessage;
-    await Promise.all(subs.map((s) => s.count(1)));
-    const afterPost = t.app.websocket.stats();
-    // A new message has no per-viewer fields: one execution, shared by the two others.
-    expect(afterPost.sharedRenders - before.sharedRenders).toBe(2);
-    await w.ann.client.ok(AddReactionDocument, { messageId: m.id, emoji: 'tada' });
-    await Promise.all(subs.map((s) => s.count(2)));
-    const afterReact = t.app.websocket.stats();
-    // reactedByMe depends on the viewer: Ann and Bob get an execution each, whichever connection the
-    // event reached first; Ann's second connection shares hers.
-    expect(afterReact.ownRenders - afterPost.ownRenders).toBe(2);
-    const mine = subs.map((s) => {
-      const e = s.events[1]!.channel;
-      return e.__typename === 'ReactionChanged' ? e.message.reactions[0]!.reactedByMe : null;
-    });
-    expect(mine).toEqual([true, false, true]);
-    for (const c of clients) await c.dispose();
+    try {
+      const live = listenMark(t);
+      const subs = clients.map((c) => subscribe(c.client, ChannelEventsDocument, { channelId: w.general.id }));
+      await Promise.all(clients.map((c) => over(c.client, MeDocument, {})));
+      await live(3);
+      const before = t.app.websocket.stats();
+      const m = (await w.bob.client.ok(SendMessageDocument, { input: { channelId: w.general.id, text: 'shared' } }))
+        .sendMessage;
+      await Promise.all(subs.map((s) => s.count(1)));
+      const afterPost = t.app.websocket.stats();
+      // A new message has no per-viewer fields: one execution, shared by the two others.
+      expect(afterPost.sharedRenders - before.sharedRenders).toBe(2);
+      await w.ann.client.ok(AddReactionDocument, { messageId: m.id, emoji: 'tada' });
+      await Promise.all(subs.map((s) => s.count(2)));
+      const afterReact = t.app.websocket.stats();
+      // reactedByMe depends on the viewer: Ann and Bob get an execution each, whichever connection the
+      // event reached first; Ann's second connection shares hers.
+      expect(afterReact.ownRenders - afterPost.ownRenders).toBe(2);
+      // Every stream was parked after delivering the post, so the reaction went from the hub's
+      // callback straight to each socket (the direct path), not through the streams' queues.
+      expect(afterReact.directFrames - afterPost.directFrames).toBe(3);
+      const mine = subs.map((s) => {
+        const e = s.events[1]!.channel;
+        return e.__typename === 'ReactionChanged' ? e.message.reactions[0]!.reactedByMe : null;
+      });
+      expect(mine).toEqual([true, false, true]);
+    } finally {
+      // Closed even when an assertion fails, so the next test starts with no connection open.
+      for (const c of clients) await c.dispose();
+    }
+  });
+
+  it('keeps every subscription in hub order when per-viewer executions finish after shared ones', async () => {
+    // Posts render once for all; reactions once per viewer, so a reaction's execution can finish
+    // after the next post's. Each subscription must still get its frames in the order of the
+    // events, on the direct path (parked streams) as on the queued one.
+    const clients = [w.ann, w.bob].map((u) => connect(t.url, u.token));
+    try {
+      const live = listenMark(t);
+      const subs = clients.map((c) => subscribe(c.client, ChannelEventsDocument, { channelId: w.general.id }));
+      await live(2);
+      const direct0 = t.app.websocket.stats().directFrames;
+      const rounds = 50;
+      await Promise.all(
+        Array.from({ length: rounds }, async (_, i) => {
+          const m = (await w.bob.client.ok(SendMessageDocument, { input: { channelId: w.general.id, text: `o${i}` } }))
+            .sendMessage;
+          await w.ann.client.ok(AddReactionDocument, { messageId: m.id, emoji: 'eyes' });
+        }),
+      );
+      await Promise.all(subs.map((s) => s.count(2 * rounds)));
+      const order = subs.map((s) =>
+        s.events.map((e) => {
+          const c = e.channel;
+          if (c.__typename === 'MessagePosted') return `post ${c.message.id}`;
+          if (c.__typename === 'ReactionChanged') return `react ${c.message.id}`;
+          return c.__typename;
+        }),
+      );
+      expect(order[1]).toEqual(order[0]);
+      for (const o of order) {
+        for (const [i, e] of o.entries()) {
+          if (e.startsWith('react ')) expect(o.indexOf(`post ${e.slice(6)}`)).toBeLessThan(i);
+        }
+      }
+      expect(t.app.websocket.stats().directFrames - direct0).toBeGreaterThan(0);
+    } finally {
+      for (const c of clients) await c.dispose();
+    }
   });
 
   it('delivers a reaction to every viewer without a database read per viewer', async () => {
