@@ -46,8 +46,6 @@ import vm from 'node:vm';
 import pg from 'pg';
 import { buildApp, type App } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { createDatabase } from '../src/infra/db/database.js';
-import { migrate } from '../src/infra/db/migrator.js';
 import { createSnowflake } from '../src/infra/ids/snowflake.js';
 import { topics } from '../src/domain/events/topics.js';
 import {
@@ -63,8 +61,8 @@ import {
 import { Failures } from './lib/failures.js';
 import { fmt, fmtRatio, formatTable, ratio } from './lib/stats.js';
 import { seed } from './seed.js';
-import { dropScratch, prepareDatabase } from './lib/scratch-db.js';
-import { envInt } from './lib/env.js';
+import { dropScratch, prepareDatabase, withMigratedDatabase } from './lib/scratch-db.js';
+import { envInt, gatewayEnv } from './lib/env.js';
 import { startFloor } from './lib/ws-floor.js';
 
 const SCRATCH_DB = 'chat_bench_fanout';
@@ -271,21 +269,17 @@ async function main(): Promise<void> {
     // 1. Fixture: one workspace, MEMBERS users, #general with all of them, tokens for the online
     //    users and the senders (bulk SQL through bench/seed.ts), no messages (nothing unread).
     const t0 = performance.now();
-    const seedDb = await createDatabase({ kind: 'postgres', url: dbUrl, poolSize: 2 });
-    let fx: Awaited<ReturnType<typeof seed>>;
-    try {
-      await migrate(seedDb);
-      fx = await seed(seedDb, {
+    const fx = await withMigratedDatabase(dbUrl, async (db) => {
+      const seeded = await seed(db, {
         users: MEMBERS,
         channels: 1,
         messages: 0,
         tokenUsers: ONLINE + SENDER_USERS,
         onProgress: (m) => log(`seed: ${m}`),
       });
-      await seedDb.withSession((s) => s.exec('VACUUM ANALYZE'));
-    } finally {
-      await seedDb.close();
-    }
+      await db.withSession((s) => s.exec('VACUUM ANALYZE'));
+      return seeded;
+    });
     const channelId = fx.channelIds[0] as string;
     const onlineTokens = fx.tokens.slice(0, ONLINE).map((t) => t.token);
     const onlineUserIds = fx.tokens.slice(0, ONLINE).map((t) => t.userId);
@@ -296,20 +290,12 @@ async function main(): Promise<void> {
     );
 
     // 2. The gateway: the real server, production settings, in this process.
-    const config = loadConfig({
-      ...process.env,
-      DATABASE_URL: dbUrl,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'production',
-      // Production refuses a per-process secret for fs file URLs (FILE_SIGNING_SECRET)
-      FILE_SIGNING_SECRET: process.env.FILE_SIGNING_SECRET ?? 'bench-file-signing-secret-0123456789',
-      // The load comes from a few users on one address: rate limits would measure themselves.
-      RATE_LIMITS_ENABLED: 'false',
-      // One gateway: search indexing (the outbox consumer) runs in its own process (`main.ts worker`).
-      OUTBOX_WORKER: process.env.OUTBOX_WORKER ?? 'off',
-    });
+    const config = loadConfig(
+      gatewayEnv(dbUrl, {
+        // One gateway: search indexing (the outbox consumer) runs in its own process (`main.ts worker`).
+        OUTBOX_WORKER: process.env.OUTBOX_WORKER ?? 'off',
+      }),
+    );
     app = await buildApp(config);
     const { url } = await app.start();
     const flushMs = config.realtime.badgeFlushMs;

@@ -39,14 +39,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { createDatabase, type Database } from '../src/infra/db/database.js';
-import { migrate } from '../src/infra/db/migrator.js';
+import type { Database } from '../src/infra/db/database.js';
 import { createSnowflake, decodeSnowflake } from '../src/infra/ids/snowflake.js';
 import { runBounded, startLoadWorker, type LoadJob, type LoadResult, type LoadWorker } from './lib/http-load.js';
 import { fmt, fmtRatio, formatTable, ratio, summarize, type Summary } from './lib/stats.js';
 import { insertRows, seed } from './seed.js';
-import { dropScratch, prepareDatabase } from './lib/scratch-db.js';
-import { envInt } from './lib/env.js';
+import { dropScratch, prepareDatabase, withMigratedDatabase } from './lib/scratch-db.js';
+import { envInt, gatewayEnv } from './lib/env.js';
 import { Failures } from './lib/failures.js';
 
 const SCRATCH_DB = 'chat_bench_history';
@@ -487,29 +486,11 @@ async function main(): Promise<void> {
   let failed = false;
   try {
     // 1. Fixture, through the project's own database port and migrator.
-    const seedDb = await createDatabase({ kind: 'postgres', url, poolSize: 2 });
-    let fx: Fixture;
-    try {
-      await migrate(seedDb);
-      fx = await buildFixture(seedDb);
-    } finally {
-      await seedDb.close();
-    }
+    const fx = await withMigratedDatabase(url, buildFixture);
     log(`fixture ready in ${(fx.seedMs / 1000).toFixed(1)} s`);
 
     // 2. The app, in this process, on a free loopback port.
-    const config = loadConfig({
-      ...process.env,
-      DATABASE_URL: url,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'production',
-      // Production refuses a per-process secret for fs file URLs (FILE_SIGNING_SECRET)
-      FILE_SIGNING_SECRET: process.env.FILE_SIGNING_SECRET ?? 'bench-file-signing-secret-0123456789',
-      // The load comes from a few users on one address: rate limits would measure themselves.
-      RATE_LIMITS_ENABLED: 'false',
-    });
+    const config = loadConfig(gatewayEnv(url));
     app = await buildApp({ ...config });
     const { url: gqlUrl } = await app.start();
     log(

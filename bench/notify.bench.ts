@@ -23,12 +23,10 @@ import webpush from 'web-push';
 import { createECDH, randomBytes } from 'node:crypto';
 import { buildApp, type App } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { createDatabase } from '../src/infra/db/database.js';
-import { migrate } from '../src/infra/db/migrator.js';
 import { seed } from './seed.js';
-import { envInt } from './lib/env.js';
+import { envInt, gatewayEnv } from './lib/env.js';
 import { Failures } from './lib/failures.js';
-import { dropScratch, prepareDatabase } from './lib/scratch-db.js';
+import { dropScratch, prepareDatabase, withMigratedDatabase } from './lib/scratch-db.js';
 import { fmt, fmtRatio, formatTable, ratio, summarize, type Summary } from './lib/stats.js';
 import { selfSignedCert } from '../tests/helpers/tls.js';
 import { writeFileSync } from 'node:fs';
@@ -153,11 +151,8 @@ async function main() {
 
     // 1. Fixture: MEMBERS users in #general (bulk SQL), devices for OFFLINE of them.
     const t0 = performance.now();
-    const seedDb = await createDatabase({ kind: 'postgres', url: dbUrl, poolSize: 2 });
-    let fx: Awaited<ReturnType<typeof seed>>;
-    try {
-      await migrate(seedDb);
-      fx = await seed(seedDb, {
+    const fx = await withMigratedDatabase(dbUrl, async (db) => {
+      const seeded = await seed(db, {
         users: MEMBERS,
         channels: 1,
         messages: 0,
@@ -170,8 +165,8 @@ async function main() {
       ecdh.generateKeys();
       const p256dh = ecdh.getPublicKey().toString('base64url');
       const auth = randomBytes(16).toString('base64url');
-      const offlineIds = fx.userIds.slice(1, 1 + OFFLINE);
-      await seedDb.withSession(async (s) => {
+      const offlineIds = seeded.userIds.slice(1, 1 + OFFLINE);
+      await db.withSession(async (s) => {
         await s.query(
           `INSERT INTO push_devices (id, user_id, platform, token, p256dh, auth)
            SELECT u, u, 'WEB_PUSH', $2 || '/push/' || u::text, $3, $4 FROM unnest($1::text[]::bigint[]) AS u`,
@@ -179,9 +174,8 @@ async function main() {
         );
         await s.exec('VACUUM ANALYZE');
       });
-    } finally {
-      await seedDb.close();
-    }
+      return seeded;
+    });
     const general = fx.channelIds[0]!;
     const sender = fx.tokens[0]!;
     log(
@@ -190,22 +184,14 @@ async function main() {
 
     // 2. The server, production settings, outbox worker NOT started yet.
     const vapid = webpush.generateVAPIDKeys();
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      DATABASE_URL: dbUrl,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'production',
-      FILE_SIGNING_SECRET: process.env.FILE_SIGNING_SECRET ?? 'bench-file-signing-secret-0123456789',
-      RATE_LIMITS_ENABLED: 'false',
+    const env = gatewayEnv(dbUrl, {
       OUTBOX_WORKER: 'off', // started by hand below: "without" first, then "with"
       VAPID_PUBLIC_KEY: vapid.publicKey,
       VAPID_PRIVATE_KEY: vapid.privateKey,
       VAPID_SUBJECT: 'mailto:bench@localhost',
       PUSH_CA_FILE: tls.certFile,
       UNFURLS: 'false',
-    };
+    });
     const config = loadConfig(env);
     app = await buildApp(config);
     const { url } = await app.start();

@@ -53,7 +53,7 @@ import { startLoadWorker, type LoadResult, type LoadWorker } from './lib/http-lo
 import { fmt, formatTable, summarize, type Summary } from './lib/stats.js';
 import { seed } from './seed.js';
 import { dropScratch, prepareDatabase as prepareScratch, scratchUrl } from './lib/scratch-db.js';
-import { envInt } from './lib/env.js';
+import { envInt, gatewayEnv } from './lib/env.js';
 import { Failures } from './lib/failures.js';
 
 const SCRATCH_DB = 'chat_bench_search';
@@ -422,18 +422,7 @@ async function main(): Promise<void> {
     const fx: Fixture = REUSE ? (JSON.parse(readFileSync(FIXTURE_FILE, 'utf8')) as Fixture) : await buildFixture(url);
     if (process.env.BENCH_KEEP_DB && !REUSE) writeFileSync(FIXTURE_FILE, JSON.stringify(fx));
 
-    const config = loadConfig({
-      ...process.env,
-      DATABASE_URL: url,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'production',
-      // Production refuses a per-process secret for fs file URLs (FILE_SIGNING_SECRET)
-      FILE_SIGNING_SECRET: process.env.FILE_SIGNING_SECRET ?? 'bench-file-signing-secret-0123456789',
-      // The load comes from a few users on one address: rate limits would measure themselves.
-      RATE_LIMITS_ENABLED: 'false',
-    });
+    const config = loadConfig(gatewayEnv(url));
     app = await buildApp(config);
     const { url: gqlUrl } = await app.start();
     log(

@@ -23,12 +23,10 @@ import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { buildApp, type App } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { createDatabase } from '../src/infra/db/database.js';
-import { migrate } from '../src/infra/db/migrator.js';
 import { seed } from './seed.js';
-import { envInt } from './lib/env.js';
+import { envInt, gatewayEnv } from './lib/env.js';
 import { Failures } from './lib/failures.js';
-import { dropScratch, prepareDatabase } from './lib/scratch-db.js';
+import { dropScratch, prepareDatabase, withMigratedDatabase } from './lib/scratch-db.js';
 import { fmt, formatTable } from './lib/stats.js';
 import type { SoakCounts, SoakLoadConfig } from './lib/soak-load.js';
 
@@ -78,28 +76,10 @@ async function main() {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   try {
-    const seedDb = await createDatabase({ kind: 'postgres', url: dbUrl, poolSize: 2 });
-    let fx: Awaited<ReturnType<typeof seed>>;
-    try {
-      await migrate(seedDb);
-      fx = await seed(seedDb, { users: SOCKETS, channels: 5, messages: 0, tokenUsers: SOCKETS });
-    } finally {
-      await seedDb.close();
-    }
-    app = await buildApp(
-      loadConfig({
-        ...process.env,
-        DATABASE_URL: dbUrl,
-        HOST: '127.0.0.1',
-        PORT: '0',
-        LOG_LEVEL: 'warn',
-        NODE_ENV: 'production',
-        // Production refuses a per-process secret for fs file URLs (FILE_SIGNING_SECRET)
-        FILE_SIGNING_SECRET: process.env.FILE_SIGNING_SECRET ?? 'bench-file-signing-secret-0123456789',
-        RATE_LIMITS_ENABLED: 'false',
-        OUTBOX_WORKER: process.env.OUTBOX_WORKER ?? 'inline',
-      }),
+    const fx = await withMigratedDatabase(dbUrl, (db) =>
+      seed(db, { users: SOCKETS, channels: 5, messages: 0, tokenUsers: SOCKETS }),
     );
+    app = await buildApp(loadConfig(gatewayEnv(dbUrl, { OUTBOX_WORKER: process.env.OUTBOX_WORKER ?? 'inline' })));
     const { url } = await app.start();
     log(
       `gateway at ${url}; ${SOCKETS} sockets, ${MINUTES} min (${WARMUP_MIN} min warm-up), a sample every ${SAMPLE_S} s`,

@@ -1,4 +1,6 @@
 import pg from 'pg';
+import { createDatabase, type Database } from '../../src/infra/db/database.js';
+import { migrate } from '../../src/infra/db/migrator.js';
 
 /** Benchmarks run against a scratch database on the local PostgreSQL (trust auth). */
 export const ADMIN_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -47,5 +49,19 @@ export async function dropScratch(name: string): Promise<void> {
     await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   } finally {
     await admin.end();
+  }
+}
+
+/**
+ * Opens the PostgreSQL database at `url` through the project's own port, migrates it, runs
+ * `fixture` on it (seeding, by bench/seed.ts or more) and closes it again, whatever happens.
+ */
+export async function withMigratedDatabase<T>(url: string, fixture: (db: Database) => Promise<T>): Promise<T> {
+  const db = await createDatabase({ kind: 'postgres', url, poolSize: 2 });
+  try {
+    await migrate(db);
+    return await fixture(db);
+  } finally {
+    await db.close();
   }
 }

@@ -19,7 +19,10 @@ import type { Logger } from '../logger.js';
  * RateLimit-Policy headers) and to the WebSocket (RATE_LIMITED with retryAfterMs). Log-in failures
  * back off exponentially per account and per IP.
  */
-/** The counters this policy needs (infra/ratelimit's stores fit it; app.ts chooses one). */
+/**
+ * The counters this policy needs: the gateway's own port, as the gateway may not import infra
+ * (eslint boundaries). infra/ratelimit's stores fit it structurally; app.ts chooses one.
+ */
 export interface RateLimitStore {
   consume(rule: LimitRule, key: string, points?: number): Promise<LimitDecision>;
   used(rule: LimitRule, key: string): Promise<{ used: number; resetMs: number }>;
@@ -42,48 +45,19 @@ export type OperationClass = (typeof OPERATION_CLASSES)[number];
 export const SUBJECTS = ['user', 'bot', 'partner', 'premium', 'ip'] as const;
 export type Subject = (typeof SUBJECTS)[number];
 
-type Tier = Partial<Record<OperationClass, { points: number; seconds: number }>>;
-
-/** Built-in tiers (points per window); RATE_LIMITS overrides any `<subject>.<class>`. */
-export const DEFAULT_TIERS: Record<Subject, Tier> = {
-  user: {
-    send: { points: 60, seconds: 60 },
-    mutation: { points: 120, seconds: 60 },
-    read: { points: 600, seconds: 60 },
-    search: { points: 60, seconds: 60 },
-    subscribe: { points: 120, seconds: 60 },
-  },
-  bot: {
-    send: { points: 30, seconds: 60 },
-    mutation: { points: 60, seconds: 60 },
-    read: { points: 300, seconds: 60 },
-    search: { points: 30, seconds: 60 },
-    subscribe: { points: 30, seconds: 60 },
-  },
-  partner: {
-    send: { points: 30, seconds: 60 },
-    mutation: { points: 60, seconds: 60 },
-    read: { points: 600, seconds: 60 },
-    search: { points: 60, seconds: 60 },
-    subscribe: { points: 30, seconds: 60 },
-  },
-  /** Partner keys of the PREMIUM tier. */
-  premium: {
-    send: { points: 120, seconds: 60 },
-    mutation: { points: 240, seconds: 60 },
-    read: { points: 3000, seconds: 60 },
-    search: { points: 300, seconds: 60 },
-    subscribe: { points: 120, seconds: 60 },
-  },
-  ip: {
-    auth: { points: 30, seconds: 60 },
-    signup: { points: 10, seconds: 3600 },
-    send: { points: 600, seconds: 60 },
-    mutation: { points: 1200, seconds: 60 },
-    read: { points: 6000, seconds: 60 },
-    search: { points: 600, seconds: 60 },
-    subscribe: { points: 600, seconds: 60 },
-  },
+/**
+ * Built-in limits, one row per operation class: its window, and the points per window for each
+ * subject that is limited in it (a subject absent from a row is not). RATE_LIMITS overrides any
+ * `<subject>.<class>`.
+ */
+export const DEFAULT_LIMITS: Record<OperationClass, { seconds: number; points: Partial<Record<Subject, number>> }> = {
+  auth: { seconds: 60, points: { ip: 30 } },
+  signup: { seconds: 3600, points: { ip: 10 } },
+  send: { seconds: 60, points: { user: 60, bot: 30, partner: 30, premium: 120, ip: 600 } },
+  mutation: { seconds: 60, points: { user: 120, bot: 60, partner: 60, premium: 240, ip: 1200 } },
+  read: { seconds: 60, points: { user: 600, bot: 300, partner: 600, premium: 3000, ip: 6000 } },
+  search: { seconds: 60, points: { user: 60, bot: 30, partner: 60, premium: 300, ip: 600 } },
+  subscribe: { seconds: 60, points: { user: 120, bot: 30, partner: 30, premium: 120, ip: 600 } },
 };
 
 /**
@@ -168,7 +142,10 @@ const subjectOf = (viewer: Viewer | null): { subject: Subject; key: string } | n
 
 export function createRateLimits(store: RateLimitStore, config: RateLimitConfig, log: Logger) {
   const ruleFor = (subject: Subject, cls: OperationClass): LimitRule | null => {
-    const o = config.overrides[`${subject}.${cls}`] ?? DEFAULT_TIERS[subject][cls];
+    const builtIn = DEFAULT_LIMITS[cls];
+    const points = builtIn.points[subject];
+    const o =
+      config.overrides[`${subject}.${cls}`] ?? (points === undefined ? null : { points, seconds: builtIn.seconds });
     return o ? { name: `${subject}-${cls}`, points: o.points, seconds: o.seconds } : null;
   };
   const backoff = (who: 'account' | 'ip') => {
@@ -197,6 +174,10 @@ export function createRateLimits(store: RateLimitStore, config: RateLimitConfig,
     variables: Record<string, unknown> | null | undefined,
   ): Promise<Outcome> {
     const outcome: Outcome = { refused: null, tightest: null };
+    const refuse = (rule: LimitRule, resetMs: number, message: string) => {
+      outcome.refused = { rule, retryAfterMs: Math.max(1, resetMs), message };
+      return outcome;
+    };
     try {
       const classes = classify(document, operationName);
       const who = subjectOf(viewer);
@@ -207,12 +188,11 @@ export function createRateLimits(store: RateLimitStore, config: RateLimitConfig,
         ]) {
           const lock = await store.used(lockRule(kind), key);
           if (lock.used > 0) {
-            outcome.refused = {
-              rule: lockRule(kind),
-              retryAfterMs: Math.max(1, lock.resetMs),
-              message: `Too many failed log-ins for this ${kind === 'ip' ? 'address' : 'account'}; try again later`,
-            };
-            return outcome;
+            return refuse(
+              lockRule(kind),
+              lock.resetMs,
+              `Too many failed log-ins for this ${kind === 'ip' ? 'address' : 'account'}; try again later`,
+            );
           }
         }
       }
@@ -224,12 +204,11 @@ export function createRateLimits(store: RateLimitStore, config: RateLimitConfig,
           const d = await store.consume(rule, key, points);
           outcome.tightest = tighter(outcome.tightest, rule, d);
           if (!d.allowed) {
-            outcome.refused = {
+            return refuse(
               rule,
-              retryAfterMs: Math.max(1, d.resetMs),
-              message: `Rate limit exceeded for ${cls} (${rule.points} per ${rule.seconds} s${rule.name.startsWith('ip-') ? ' per address' : ''}); retry later`,
-            };
-            return outcome;
+              d.resetMs,
+              `Rate limit exceeded for ${cls} (${rule.points} per ${rule.seconds} s${rule.name.startsWith('ip-') ? ' per address' : ''}); retry later`,
+            );
           }
         }
       }
@@ -270,6 +249,12 @@ export function createRateLimits(store: RateLimitStore, config: RateLimitConfig,
     new GraphQLError(r.message, {
       extensions: { code: 'RATE_LIMITED', retryAfterMs: r.retryAfterMs, policy: r.rule.name },
     });
+  /** The same, answered over HTTP with status 429. */
+  const httpError = (r: Refusal) => {
+    const err = error(r);
+    err.extensions['http'] = { status: 429 };
+    return err;
+  };
 
   /** IETF RateLimit headers (draft-ietf-httpapi-ratelimit-headers): the tightest bucket this request used. */
   function headers(outcome: Outcome): Record<string, string> {
@@ -319,9 +304,7 @@ export function createRateLimits(store: RateLimitStore, config: RateLimitConfig,
           const checked = await check(args);
           if (!checked) return;
           if (checked.outcome.refused) {
-            const err = error(checked.outcome.refused);
-            err.extensions['http'] = { status: 429 };
-            setResultAndStopExecution({ errors: [err] });
+            setResultAndStopExecution({ errors: [httpError(checked.outcome.refused)] });
             return;
           }
           if (checked.emails) {
@@ -335,9 +318,7 @@ export function createRateLimits(store: RateLimitStore, config: RateLimitConfig,
         async onSubscribe({ args, setResultAndStopExecution }) {
           const checked = await check(args);
           if (checked?.outcome.refused) {
-            const err = error(checked.outcome.refused);
-            err.extensions['http'] = { status: 429 };
-            setResultAndStopExecution({ errors: [err] });
+            setResultAndStopExecution({ errors: [httpError(checked.outcome.refused)] });
           }
         },
         onResponse({ request, response }) {

@@ -6,6 +6,8 @@ import type { Topic } from '../domain/events/topics.js';
 type Listener = (event: ChatEvent) => void;
 
 interface Entry {
+  /** The topic is a process-wide system topic (Topic.system): counted apart in stats(). */
+  system: boolean;
   listeners: Set<Listener>;
   gapListeners: Set<() => void>;
   ready: Promise<Unsubscribe>;
@@ -40,7 +42,12 @@ export function createHub(broker: Broker, log: Logger) {
 
   function open(topic: Topic): Entry {
     const gapListeners = new Set<() => void>();
-    const entry: Entry = { listeners: new Set(), gapListeners, ready: null as unknown as Promise<Unsubscribe> };
+    const entry: Entry = {
+      system: topic.system,
+      listeners: new Set(),
+      gapListeners,
+      ready: null as unknown as Promise<Unsubscribe>,
+    };
     const previous = closing.get(topic.name) ?? Promise.resolve();
     entry.ready = previous.then(() =>
       broker.subscribe(
@@ -78,7 +85,7 @@ export function createHub(broker: Broker, log: Logger) {
     async listen(topic: Topic, listener: Listener, onGap?: () => void): Promise<() => void> {
       const entry = entries.get(topic.name) ?? open(topic);
       const own: Listener = (e) => listener(e); // distinct identity, so one function can listen twice
-      if (!topic.name.startsWith('sys:')) listens++; // listens made for clients (tests wait on it)
+      if (!topic.system) listens++; // listens made for clients (tests wait on it)
       const gap = onGap ? () => onGap() : null;
       entry.listeners.add(own);
       if (gap) entry.gapListeners.add(gap);
@@ -101,14 +108,15 @@ export function createHub(broker: Broker, log: Logger) {
 
     /** Sizes of the hub's maps (for leak checks and metrics). */
     /**
-     * Counts of the topics clients made: the process-wide `sys:` topics every gateway listens to for
-     * as long as it runs (revocations, profiles) are counted apart, so an idle gateway reads zero.
+     * Counts of the topics clients made: the process-wide system topics (Topic.system) every gateway
+     * listens to for as long as it runs (revocations, profiles) are counted apart, so an idle
+     * gateway reads zero.
      */
     stats() {
       let listeners = 0;
       let systemTopics = 0;
-      for (const [name, e] of entries) {
-        if (name.startsWith('sys:')) systemTopics++;
+      for (const e of entries.values()) {
+        if (e.system) systemTopics++;
         else listeners += e.listeners.size;
       }
       return {

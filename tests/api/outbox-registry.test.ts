@@ -3,40 +3,19 @@
  * each gets every event once, fails and retries on its own, keeps per-aggregate order, and a
  * failing consumer neither blocks nor re-runs the others. Each test uses kinds of its own.
  */
-import { pino } from 'pino';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createDatabase, type Database } from '../../src/infra/db/database.js';
-import { migrate } from '../../src/infra/db/migrator.js';
+import { expect, it } from 'vitest';
 import { createOutboxRegistry } from '../../src/infra/outbox/registry.js';
 import type { OutboxEvent } from '../../src/infra/outbox/outbox.worker.js';
 import { describeApi } from '../helpers/app.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { eventually } from '../helpers/eventually.js';
-
-const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+import { outboxLog as log, outboxTestDatabase } from '../helpers/outbox.js';
 
 describeApi('outbox consumer registry', () => {
-  let testDb: TestDatabase;
-  let db: Database;
-  let seq = 0;
-  beforeAll(async () => {
-    testDb = await createTestDatabase();
-    db = await createDatabase(testDb.config);
-    await migrate(db);
-  });
-  afterAll(async () => {
-    await db?.close();
-    await testDb?.drop();
-  });
-
-  const newKind = () => `reg.kind${++seq}.${Math.random().toString(36).slice(2, 8)}`;
-  async function insert(kind: string, aggregates: bigint[]) {
-    await db.prisma.$executeRaw`
-      INSERT INTO outbox (kind, aggregate_id, payload) SELECT ${kind}, a, '{}'::jsonb FROM unnest(${aggregates}::bigint[]) AS a`;
-  }
+  const t = outboxTestDatabase('reg');
+  const { newKind, insert } = t;
   const registry = () =>
     createOutboxRegistry({
-      prisma: db.prisma,
+      prisma: t.db.prisma,
       log,
       pollMs: 10,
       batchSize: 50,
@@ -93,12 +72,14 @@ describeApi('outbox consumer registry', () => {
       expect([...searchSeen.values()].every((c) => c === 1)).toBe(true);
       const hooksLag = await r.lagOf('webhooks-test');
       expect(hooksLag).toMatchObject({ pending: n, retrying: n });
-      const failed = await db.prisma.outboxDelivery.findMany({ where: { consumer: 'webhooks-test', kind } });
+      const failed = await t.db.prisma.outboxDelivery.findMany({ where: { consumer: 'webhooks-test', kind } });
       expect(failed.every((d) => d.processedAt === null && d.lastError === 'Error: endpoint down')).toBe(true);
       // Every source row is handed out; search's copies are done and error-free.
-      expect(await db.prisma.outboxEvent.count({ where: { kind, processedAt: null } })).toBe(0);
+      expect(await t.db.prisma.outboxEvent.count({ where: { kind, processedAt: null } })).toBe(0);
       expect(
-        await db.prisma.outboxDelivery.count({ where: { consumer: 'search-test', kind, processedAt: { not: null } } }),
+        await t.db.prisma.outboxDelivery.count({
+          where: { consumer: 'search-test', kind, processedAt: { not: null } },
+        }),
       ).toBe(n);
 
       hooksUp = true;
@@ -135,7 +116,7 @@ describeApi('outbox consumer registry', () => {
       async () => (await r.drainOnce()).claimed,
       () => seen.a!.length === 5 && seen.b!.length === 5,
     );
-    const ids = (await db.prisma.outboxEvent.findMany({ where: { kind }, orderBy: { id: 'asc' } })).map((e) => e.id);
+    const ids = (await t.db.prisma.outboxEvent.findMany({ where: { kind }, orderBy: { id: 'asc' } })).map((e) => e.id);
     for (const name of ['a', 'b']) {
       const list = seen[name]!;
       expect(list.map((e) => e.id).sort((x, y) => (x < y ? -1 : 1))).toEqual(ids);
@@ -163,7 +144,7 @@ describeApi('outbox consumer registry', () => {
     });
     expect(await r.drainOnce()).toMatchObject({ processed: 1 });
     expect(got).toEqual([1n]);
-    expect(await db.prisma.outboxEvent.count({ where: { kind: other, processedAt: null } })).toBe(2);
-    expect(await db.prisma.outboxDelivery.count({ where: { kind: other } })).toBe(0);
+    expect(await t.db.prisma.outboxEvent.count({ where: { kind: other, processedAt: null } })).toBe(2);
+    expect(await t.db.prisma.outboxDelivery.count({ where: { kind: other } })).toBe(0);
   });
 });

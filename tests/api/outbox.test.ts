@@ -4,49 +4,33 @@
  * expire when a worker dies, and lag. Each test uses its own event kind, so tests (and any other
  * worker on the database) never take each other's rows.
  */
-import { pino } from 'pino';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createDatabase, type Database } from '../../src/infra/db/database.js';
-import { migrate } from '../../src/infra/db/migrator.js';
+import { expect, it } from 'vitest';
 import {
   createOutboxWorker,
   type OutboxEvent,
   type OutboxWorkerOptions,
 } from '../../src/infra/outbox/outbox.worker.js';
 import { describeApi } from '../helpers/app.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { eventually } from '../helpers/eventually.js';
-
-const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+import { outboxLog as log, outboxTestDatabase } from '../helpers/outbox.js';
 
 describeApi('outbox worker', () => {
-  let testDb: TestDatabase;
-  let db: Database;
-  let kindSeq = 0;
-  beforeAll(async () => {
-    testDb = await createTestDatabase();
-    db = await createDatabase(testDb.config);
-    await migrate(db);
-  });
-  afterAll(async () => {
-    await db?.close();
-    await testDb?.drop();
-  });
-
-  const newKind = () => `test.kind${++kindSeq}.${Math.random().toString(36).slice(2, 8)}`;
-  async function insert(kind: string, aggregates: bigint[], createdAgoMs = 0) {
-    await db.prisma.$executeRaw`
-      INSERT INTO outbox (kind, aggregate_id, payload, created_at, available_at)
-      SELECT ${kind}, a, jsonb_build_object('n', a::text), now() - ${createdAgoMs}::float8 * interval '1 millisecond', now() - ${createdAgoMs}::float8 * interval '1 millisecond'
-      FROM unnest(${aggregates}::bigint[]) AS a`;
-  }
-  const rows = (kind: string) => db.prisma.outboxEvent.findMany({ where: { kind }, orderBy: { id: 'asc' } });
+  const t = outboxTestDatabase('test');
+  const { newKind, insert } = t;
+  const rows = (kind: string) => t.db.prisma.outboxEvent.findMany({ where: { kind }, orderBy: { id: 'asc' } });
   const worker = (
     kind: string,
     handler: (events: OutboxEvent[]) => Promise<void>,
     extra: Partial<OutboxWorkerOptions> = {},
   ) =>
-    createOutboxWorker({ prisma: db.prisma, handlers: { [kind]: handler }, log, pollMs: 10, batchSize: 25, ...extra });
+    createOutboxWorker({
+      prisma: t.db.prisma,
+      handlers: { [kind]: handler },
+      log,
+      pollMs: 10,
+      batchSize: 25,
+      ...extra,
+    });
 
   it('lets several workers drain one outbox without doing any event twice', async () => {
     const kind = newKind();
@@ -93,12 +77,12 @@ describeApi('outbox worker', () => {
     );
     /** How far in the future each row's next attempt is (ms), by the database clock. */
     const waits = () =>
-      db.prisma.$queryRaw<{ ms: number }[]>`
+      t.db.prisma.$queryRaw<{ ms: number }[]>`
         SELECT (extract(epoch FROM available_at - now()) * 1000)::float8 AS ms FROM outbox WHERE kind = ${kind} ORDER BY id`.then(
         (r) => r.map((x) => x.ms),
       );
     const dueNow = () =>
-      db.prisma.$executeRaw`UPDATE outbox SET available_at = now() WHERE kind = ${kind} AND processed_at IS NULL`;
+      t.db.prisma.$executeRaw`UPDATE outbox SET available_at = now() WHERE kind = ${kind} AND processed_at IS NULL`;
 
     // Attempt 1 fails as a batch (the poison event is in it): all four back off ~400 ms (±25 %).
     expect(await w.drainOnce()).toEqual({ claimed: 4, processed: 0, failed: 4 });

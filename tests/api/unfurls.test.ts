@@ -51,49 +51,70 @@ describeApi('link unfurls', () => {
       30_000,
       50,
     );
-
-  it('an Open Graph page arrives as an event to viewers and in Message.unfurls; a redirect is followed', async () => {
+  /**
+   * Runs `act` while Bob (a viewer) listens to the channel, then waits until he gets the
+   * MessageEdited event of the message `act` returns, carrying `unfurls` unfurls.
+   */
+  async function bobSeesEdit<M extends { id: string }>(
+    act: () => Promise<M>,
+    unfurls: number,
+    timeoutMs: number,
+    what: string,
+  ): Promise<M> {
     const ws = connect(t.url, w.bob.token);
     try {
       const listening = listenMark(t);
       const sub = subscribe(ws.client, ChannelUnfurlsDocument, { channelId: w.general.id });
       await listening(1);
-      const m = await send(`look: ${site.base}/og/Alpha, and (${site.base}/to-og) too`);
-      expect(m.text).toContain('/og/Alpha'); // the send does not wait for the fetch
+      const m = await act();
       await sub.until(
         () =>
           sub.events.some(
             (e) =>
               e.channel.__typename === 'MessageEdited' &&
               e.channel.message.id === m.id &&
-              e.channel.message.unfurls.length === 2,
+              e.channel.message.unfurls.length === unfurls,
           ),
-        30_000,
-        'the unfurl event',
+        timeoutMs,
+        what,
       );
-      expect(await unfurlsOf(m.id)).toEqual([
-        {
-          url: `${site.base}/og/Alpha`,
-          title: 'Alpha',
-          description: 'About Alpha & more',
-          imageUrl: `${site.base}/img/Alpha.png`,
-          siteName: 'Loopback',
-        },
-        {
-          url: `${site.base}/to-og`,
-          title: 'redirected',
-          description: 'About redirected & more',
-          imageUrl: `${site.base}/img/redirected.png`,
-          siteName: 'Loopback',
-        },
-      ]);
-      // Bob, a viewer, sees them too; Eve (another workspace) does not see the message at all.
-      expect((await w.bob.client.ok(MessageUnfurlsDocument, { id: m.id })).message!.unfurls).toHaveLength(2);
-      expect(await w.eve.client.errorCode(MessageUnfurlsDocument, { id: m.id })).toBe('NOT_FOUND');
       sub.unsubscribe();
+      return m;
     } finally {
       await ws.dispose();
     }
+  }
+
+  it('an Open Graph page arrives as an event to viewers and in Message.unfurls; a redirect is followed', async () => {
+    const m = await bobSeesEdit(
+      async () => {
+        const sent = await send(`look: ${site.base}/og/Alpha, and (${site.base}/to-og) too`);
+        expect(sent.text).toContain('/og/Alpha'); // the send does not wait for the fetch
+        return sent;
+      },
+      2,
+      30_000,
+      'the unfurl event',
+    );
+    expect(await unfurlsOf(m.id)).toEqual([
+      {
+        url: `${site.base}/og/Alpha`,
+        title: 'Alpha',
+        description: 'About Alpha & more',
+        imageUrl: `${site.base}/img/Alpha.png`,
+        siteName: 'Loopback',
+      },
+      {
+        url: `${site.base}/to-og`,
+        title: 'redirected',
+        description: 'About redirected & more',
+        imageUrl: `${site.base}/img/redirected.png`,
+        siteName: 'Loopback',
+      },
+    ]);
+    // Bob, a viewer, sees them too; Eve (another workspace) does not see the message at all.
+    expect((await w.bob.client.ok(MessageUnfurlsDocument, { id: m.id })).message!.unfurls).toHaveLength(2);
+    expect(await w.eve.client.errorCode(MessageUnfurlsDocument, { id: m.id })).toBe('NOT_FOUND');
   });
 
   it('a page that hangs, a huge one, a redirect loop and a non-HTML type give no unfurl, and the worker goes on', async () => {
@@ -139,28 +160,13 @@ describeApi('link unfurls', () => {
     ).toBe('NOT_FOUND');
     expect(await unfurlsOf(m.id)).toHaveLength(1); // refusals changed nothing
 
-    const ws = connect(t.url, w.bob.token);
-    try {
-      const listening = listenMark(t);
-      const sub = subscribe(ws.client, ChannelUnfurlsDocument, { channelId: w.general.id });
-      await listening(1);
-      const removed = (await w.ann.client.ok(RemoveUnfurlDocument, { messageId: m.id, url })).removeUnfurl;
-      expect(removed.unfurls).toEqual([]);
-      await sub.until(
-        () =>
-          sub.events.some(
-            (e) =>
-              e.channel.__typename === 'MessageEdited' &&
-              e.channel.message.id === m.id &&
-              e.channel.message.unfurls.length === 0,
-          ),
-        10_000,
-        'the removal event',
-      );
-      sub.unsubscribe();
-    } finally {
-      await ws.dispose();
-    }
+    const removed = await bobSeesEdit(
+      async () => (await w.ann.client.ok(RemoveUnfurlDocument, { messageId: m.id, url })).removeUnfurl,
+      0,
+      10_000,
+      'the removal event',
+    );
+    expect(removed.unfurls).toEqual([]);
     // Removing again is fine.
     await w.ann.client.ok(RemoveUnfurlDocument, { messageId: m.id, url });
 

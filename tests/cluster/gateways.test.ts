@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../helpers/app.js';
-import { createTestDatabase, postgresAvailable, type TestDatabase } from '../helpers/db.js';
-import { GatewayProcess } from '../helpers/gateway.js';
-import { RedisShard, redisServerAvailable } from '../helpers/redis.js';
+import type { TestDatabase } from '../helpers/db.js';
+import type { RedisShard } from '../helpers/redis.js';
+import { GatewayProcess, clusterAvailable, startCluster, type Cluster } from '../helpers/gateway.js';
 import { connect, over, subscribe } from '../helpers/ws.js';
 import { waitUntil } from '../helpers/eventually.js';
 import { HashRing } from '../../src/infra/pubsub/hash-ring.js';
@@ -21,9 +21,10 @@ import {
   TypingInDocument,
 } from '../generated/gql/graphql.js';
 
-const ready = redisServerAvailable() && (await postgresAvailable());
+const ready = await clusterAvailable();
 
 describe.skipIf(!ready)('two gateways, three redis shards', () => {
+  let cluster: Cluster | undefined;
   let db: TestDatabase;
   let shards: RedisShard[] = [];
   let g1: GatewayProcess;
@@ -31,25 +32,20 @@ describe.skipIf(!ready)('two gateways, three redis shards', () => {
   const sockets: { dispose: () => void }[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    shards = await Promise.all([0, 1, 2].map(() => RedisShard.start()));
-    const env = {
-      DATABASE_URL: db.config.kind === 'postgres' ? db.config.url : '',
-      REDIS_URLS: shards.map((s) => s.url).join(','),
-      REDIS_HEALTH_INTERVAL_MS: '250',
-      BADGE_FLUSH_MS: '50',
-      PRESENCE_OFFLINE_GRACE_MS: '200',
-      LOG_LEVEL: 'info', // the leased worker id is logged at start
-    };
-    g1 = await GatewayProcess.start(env);
-    g2 = await GatewayProcess.start(env);
+    cluster = await startCluster({
+      shards: 3,
+      env: {
+        BADGE_FLUSH_MS: '50',
+        PRESENCE_OFFLINE_GRACE_MS: '200',
+        LOG_LEVEL: 'info', // the leased worker id is logged at start
+      },
+    });
+    ({ db, shards } = cluster);
+    [g1, g2] = cluster.gateways as [GatewayProcess, GatewayProcess];
   }, 120_000);
   afterAll(async () => {
     for (const s of sockets) s.dispose();
-    await g1?.stop();
-    await g2?.stop();
-    await Promise.all(shards.map((s) => s.kill()));
-    await db?.drop();
+    await cluster?.stop();
   });
 
   async function user(gw: GatewayProcess, name: string) {

@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../helpers/app.js';
-import { createTestDatabase, postgresAvailable, type TestDatabase } from '../helpers/db.js';
-import { GatewayProcess } from '../helpers/gateway.js';
-import { RedisShard, redisServerAvailable } from '../helpers/redis.js';
+import { clusterAvailable, startCluster, type Cluster, type GatewayProcess } from '../helpers/gateway.js';
 import { eventually } from '../helpers/eventually.js';
 import {
   CreateWorkspaceDocument,
@@ -13,7 +11,7 @@ import {
   UpdateProfileDocument,
 } from '../generated/gql/graphql.js';
 
-const ready = redisServerAvailable() && (await postgresAvailable());
+const ready = await clusterAvailable();
 
 /**
  * A profile change made through gateway A reaches gateway B's process-wide profile cache through
@@ -21,28 +19,15 @@ const ready = redisServerAvailable() && (await postgresAvailable());
  * make B show the new name: the poll's bound is far below the TTL.
  */
 describe.skipIf(!ready)('profile changes across two gateways', () => {
-  let db: TestDatabase;
-  let shards: RedisShard[] = [];
+  let cluster: Cluster | undefined;
   let a: GatewayProcess;
   let b: GatewayProcess;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    shards = await Promise.all([0, 1].map(() => RedisShard.start()));
-    const env = {
-      DATABASE_URL: db.config.kind === 'postgres' ? db.config.url : '',
-      REDIS_URLS: shards.map((s) => s.url).join(','),
-      REDIS_HEALTH_INTERVAL_MS: '250',
-      PROFILE_CACHE_TTL_MS: '600000',
-    };
-    [a, b] = await Promise.all([GatewayProcess.start(env), GatewayProcess.start(env)]);
+    cluster = await startCluster({ env: { PROFILE_CACHE_TTL_MS: '600000' } });
+    [a, b] = cluster.gateways as [GatewayProcess, GatewayProcess];
   }, 120_000);
-  afterAll(async () => {
-    await a?.stop();
-    await b?.stop();
-    await Promise.all(shards.map((s) => s.kill()));
-    await db?.drop();
-  });
+  afterAll(() => cluster?.stop());
 
   async function user(name: string) {
     const anon = new Client(a.url);

@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../helpers/app.js';
-import { createTestDatabase, postgresAvailable, type TestDatabase } from '../helpers/db.js';
-import { GatewayProcess } from '../helpers/gateway.js';
-import { RedisShard, redisServerAvailable } from '../helpers/redis.js';
+import { clusterAvailable, startCluster, type Cluster, type GatewayProcess } from '../helpers/gateway.js';
 import { waitUntil } from '../helpers/eventually.js';
 import {
   CreateChannelDocument,
@@ -18,7 +16,7 @@ import {
   SignUpDocument,
 } from '../generated/gql/graphql.js';
 
-const ready = redisServerAvailable() && (await postgresAvailable());
+const ready = await clusterAvailable();
 
 /**
  * The per-gateway channel cache (newest pages, access passes) under writes from two gateways on
@@ -26,27 +24,15 @@ const ready = redisServerAvailable() && (await postgresAvailable());
  * cached) after every write, on both gateways, while both keep reading (and caching) in between.
  */
 describe.skipIf(!ready)('the channel cache across two gateways', () => {
-  let db: TestDatabase;
-  let shards: RedisShard[] = [];
+  let cluster: Cluster | undefined;
   let g1: GatewayProcess;
   let g2: GatewayProcess;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    shards = await Promise.all([0, 1].map(() => RedisShard.start()));
-    const env = {
-      DATABASE_URL: db.config.kind === 'postgres' ? db.config.url : '',
-      REDIS_URLS: shards.map((s) => s.url).join(','),
-      REDIS_HEALTH_INTERVAL_MS: '250',
-    };
-    [g1, g2] = await Promise.all([GatewayProcess.start(env), GatewayProcess.start(env)]);
+    cluster = await startCluster();
+    [g1, g2] = cluster.gateways as [GatewayProcess, GatewayProcess];
   }, 120_000);
-  afterAll(async () => {
-    await g1?.stop();
-    await g2?.stop();
-    await Promise.all(shards.map((s) => s.kill()));
-    await db?.drop();
-  });
+  afterAll(() => cluster?.stop());
 
   async function user(name: string) {
     const anon = new Client(g1.url);

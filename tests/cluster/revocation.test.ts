@@ -2,9 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createHash } from 'node:crypto';
 import { Client } from '../helpers/app.js';
-import { createTestDatabase, postgresAvailable, type TestDatabase } from '../helpers/db.js';
-import { GatewayProcess } from '../helpers/gateway.js';
-import { RedisShard, redisServerAvailable } from '../helpers/redis.js';
+import type { TestDatabase } from '../helpers/db.js';
+import { clusterAvailable, startCluster, type Cluster, type GatewayProcess } from '../helpers/gateway.js';
 import { eventually } from '../helpers/eventually.js';
 import { MANIFEST, idOf } from '../helpers/persisted.js';
 import {
@@ -21,7 +20,7 @@ import {
   SignUpDocument,
 } from '../generated/gql/graphql.js';
 
-const ready = redisServerAvailable() && (await postgresAvailable());
+const ready = await clusterAvailable();
 
 /**
  * A credential revoked on gateway A is refused on gateway B at once, although B had it in its
@@ -30,28 +29,17 @@ const ready = redisServerAvailable() && (await postgresAvailable());
  * (straight in the database, no event) keeps working on B.
  */
 describe.skipIf(!ready)('revocations reach every gateway', () => {
+  let cluster: Cluster | undefined;
   let db: TestDatabase;
-  let shards: RedisShard[] = [];
   let a: GatewayProcess;
   let b: GatewayProcess;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    shards = await Promise.all([0, 1].map(() => RedisShard.start()));
-    const env = {
-      DATABASE_URL: db.config.kind === 'postgres' ? db.config.url : '',
-      REDIS_URLS: shards.map((s) => s.url).join(','),
-      REDIS_HEALTH_INTERVAL_MS: '250',
-      PERSISTED_DOCUMENTS: MANIFEST,
-    };
-    [a, b] = await Promise.all([GatewayProcess.start(env), GatewayProcess.start(env)]);
+    cluster = await startCluster({ env: { PERSISTED_DOCUMENTS: MANIFEST } });
+    db = cluster.db;
+    [a, b] = cluster.gateways as [GatewayProcess, GatewayProcess];
   }, 120_000);
-  afterAll(async () => {
-    await a?.stop();
-    await b?.stop();
-    await Promise.all(shards.map((s) => s.kill()));
-    await db?.drop();
-  });
+  afterAll(() => cluster?.stop());
 
   /** A request by a persisted document id (bots and partner keys send nothing else); its error code. */
   async function byId(gw: GatewayProcess, token: string, doc: object, variables: Record<string, unknown> = {}) {
