@@ -27,7 +27,7 @@ export interface StreamSources {
   thread(
     viewer: Viewer,
     rootId: bigint,
-    opts: { after: bigint; first: number },
+    opts: { after: string; first: number },
   ): Promise<{ nodes: Message[]; hasNextPage: boolean }>;
   /** The channel sequence a stream resumes after (the sequence of message `after`). */
   resumeSeq(viewer: Viewer, channelId: bigint, after: bigint): Promise<bigint>;

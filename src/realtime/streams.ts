@@ -126,7 +126,7 @@ export function createStreams(deps: StreamDeps) {
       async function* replay(from: bigint) {
         let cursor = from;
         for (;;) {
-          const page = await sources.thread(viewer, rootId, { after: cursor, first: REPLAY_PAGE });
+          const page = await sources.thread(viewer, rootId, { after: cursor.toString(), first: REPLAY_PAGE });
           yield* page.nodes;
           if (!page.hasNextPage || page.nodes.length === 0) return;
           cursor = page.nodes.at(-1)!.id;

@@ -2,47 +2,53 @@
 import type { ServiceDeps } from '../deps.js';
 import { badInput } from '../errors.js';
 import { requireScope, type Viewer } from '../viewer.js';
-import { pageSize } from '../validate.js';
+import {
+  cursorCodec,
+  idCursor,
+  pageFrom,
+  pageWindow,
+  type ConnectionArgs,
+  type CursorCodec,
+  type Page,
+} from '../paging.js';
 import type { WorkspacesService } from '../workspaces/workspaces.service.js';
-import type { Channel, User } from '../../generated/prisma/client.js';
+import { Prisma, type Channel, type User } from '../../generated/prisma/client.js';
 import type { ChannelAccessChecks } from './channels.access.js';
 
 export function createChannelBrowsing(deps: ServiceDeps, workspaces: WorkspacesService, access: ChannelAccessChecks) {
   const { prisma } = deps;
   const { accessChannel } = access;
 
-  /** Public channels of a workspace, by name, with an optional name filter; cursor = the last channel's id. */
+  /**
+   * Public channels of a workspace by name (case-insensitive, then id), optionally those whose
+   * name contains `query`; a Relay connection over that order.
+   */
   async function browse(
     viewer: Viewer,
     workspaceId: bigint,
-    opts: { query?: string | null; first?: number | null; after?: string | null },
-  ) {
+    opts: ConnectionArgs & { query?: string | null },
+  ): Promise<Page<Channel> & { cursorOf: (c: Channel) => string }> {
+    const w = pageWindow(opts, deps.limits.maxPageSize, channelCursor);
     await workspaces.accessWorkspace(viewer, workspaceId);
-    const take = pageSize(opts.first, deps.limits.maxPageSize);
     const query = (opts.query ?? '').trim().toLowerCase().replace(/^#/, '');
     if (query.length > 80) throw badInput('input/too_long', 'query must be at most 80 characters', { field: 'query' });
-    let afterName: string | null = null;
-    let afterId: bigint | null = null;
-    if (opts.after) {
-      const cursor = decodeNameCursor(opts.after);
-      if (!cursor) throw badInput('input/bad_cursor', 'after is not a valid cursor', { field: 'after' });
-      [afterName, afterId] = cursor;
-    }
+    const [afterName, afterId] = w.after ?? [null, null];
+    const [beforeName, beforeId] = w.before ?? [null, null];
     const like = `%${query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    const rows = await prisma.$queryRaw<Channel[]>`
+    const rows = await prisma.$queryRaw<{ id: bigint }[]>`
       SELECT id FROM channels
       WHERE workspace_id = ${workspaceId} AND kind = 'PUBLIC' AND lower(name) LIKE ${like}
         AND (${afterName}::text IS NULL OR (lower(name), id) > (${afterName}::text, ${afterId}::bigint))
-      ORDER BY lower(name), id
-      LIMIT ${take + 1}`;
-    const ids = rows.slice(0, take).map((r) => r.id);
-    const channels = await prisma.channel.findMany({ where: { id: { in: ids } } });
+        AND (${beforeName}::text IS NULL OR (lower(name), id) < (${beforeName}::text, ${beforeId}::bigint))
+      ORDER BY lower(name) ${direction(w)}, id ${direction(w)}
+      LIMIT ${w.take + 1}`;
+    const page = pageFrom(rows, w);
+    const channels = await prisma.channel.findMany({ where: { id: { in: page.nodes.map((r) => r.id) } } });
     const byId = new Map(channels.map((c) => [c.id, c]));
-    const page = ids.map((id) => byId.get(id)!).filter(Boolean);
     return {
-      nodes: page,
-      cursorOf: (c: Channel) => encodeNameCursor(c.name.toLowerCase(), c.id),
-      hasNextPage: rows.length > take,
+      ...page,
+      nodes: page.nodes.map((r) => byId.get(r.id)).filter((c) => c !== undefined),
+      cursorOf: (c: Channel) => channelCursor.encode([c.name.toLowerCase(), c.id]),
     };
   }
 
@@ -55,16 +61,34 @@ export function createChannelBrowsing(deps: ServiceDeps, workspaces: WorkspacesS
     return rows.map((r) => r.channel).sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
-  async function members(viewer: Viewer, channelId: bigint, opts: { first?: number | null; after?: bigint | null }) {
+  /** Members of a channel the viewer may read, by user id; a Relay connection over that order. */
+  async function members(
+    viewer: Viewer,
+    channelId: bigint,
+    opts: ConnectionArgs,
+  ): Promise<Page<User> & { cursorOf: (u: { id: bigint }) => string }> {
+    const w = pageWindow(opts, deps.limits.maxPageSize, memberCursor);
     await accessChannel(viewer, channelId);
-    const take = pageSize(opts.first, deps.limits.maxPageSize);
+    const after = w.after?.[0] ?? null;
+    const before = w.before?.[0] ?? null;
     const rows = await prisma.channelMember.findMany({
-      where: { channelId, ...(opts.after ? { userId: { gt: opts.after } } : {}) },
-      orderBy: { userId: 'asc' },
-      take: take + 1,
-      include: { user: true },
+      where: {
+        channelId,
+        ...(after !== null || before !== null
+          ? { userId: { ...(after !== null ? { gt: after } : {}), ...(before !== null ? { lt: before } : {}) } }
+          : {}),
+      },
+      orderBy: { userId: w.forward ? 'asc' : 'desc' },
+      take: w.take + 1,
+      include: { user: { omit: { passwordHash: true } } },
     });
-    return { nodes: rows.slice(0, take).map((r) => r.user), hasNextPage: rows.length > take };
+    const page = pageFrom(rows, w);
+    return {
+      ...page,
+      // Never with password hashes (the User shape says the field exists; it is left out here).
+      nodes: page.nodes.map((r) => r.user as User),
+      cursorOf: (u) => memberCursor.encode([u.id]),
+    };
   }
 
   /**
@@ -75,20 +99,15 @@ export function createChannelBrowsing(deps: ServiceDeps, workspaces: WorkspacesS
   async function workspaceMembers(
     viewer: Viewer,
     workspaceId: bigint,
-    opts: { query?: string | null; first?: number | null; after?: string | null },
-  ) {
+    opts: ConnectionArgs & { query?: string | null },
+  ): Promise<Page<User> & { cursorOf: (u: { id: bigint }) => string }> {
     requireScope(viewer, 'USERS_READ');
+    const w = pageWindow(opts, deps.limits.maxPageSize, directoryCursor);
     await workspaces.accessWorkspace(viewer, workspaceId);
-    const take = pageSize(opts.first, deps.limits.maxPageSize);
     const query = (opts.query ?? '').trim().toLowerCase().replace(/^@/, '');
     if (query.length > 80) throw badInput('input/too_long', 'query must be at most 80 characters', { field: 'query' });
-    let afterName: string | null = null;
-    let afterId: bigint | null = null;
-    if (opts.after) {
-      const cursor = decodeNameCursor(opts.after);
-      if (!cursor) throw badInput('input/bad_cursor', 'after is not a valid cursor', { field: 'after' });
-      [afterName, afterId] = cursor;
-    }
+    const [afterName, afterId] = w.after ?? [null, null];
+    const [beforeName, beforeId] = w.before ?? [null, null];
     const escaped = query.replace(/[\\%_]/g, (c) => `\\${c}`);
     const rows = await prisma.$queryRaw<{ id: bigint; key: string }[]>`
       SELECT u.id, lower(u.name) AS key FROM workspace_members wm JOIN users u ON u.id = wm.user_id
@@ -96,45 +115,42 @@ export function createChannelBrowsing(deps: ServiceDeps, workspaces: WorkspacesS
         AND (${query} = '' OR lower(u.name) LIKE ${`${escaped}%`} OR lower(u.name) LIKE ${`% ${escaped}%`}
           OR u.handle LIKE ${`${escaped}%`})
         AND (${afterName}::text IS NULL OR (lower(u.name), u.id) > (${afterName}::text, ${afterId}::bigint))
-      ORDER BY lower(u.name), u.id
-      LIMIT ${take + 1}`;
-    const page = rows.slice(0, take);
-    const keys = new Map(page.map((r) => [r.id, r.key]));
+        AND (${beforeName}::text IS NULL OR (lower(u.name), u.id) < (${beforeName}::text, ${beforeId}::bigint))
+      ORDER BY lower(u.name) ${direction(w)}, u.id ${direction(w)}
+      LIMIT ${w.take + 1}`;
+    const page = pageFrom(rows, w);
+    const keys = new Map(page.nodes.map((r) => [r.id, r.key]));
     const users = await prisma.user.findMany({
-      where: { id: { in: page.map((r) => r.id) } },
+      where: { id: { in: page.nodes.map((r) => r.id) } },
       omit: { passwordHash: true },
     });
     const byId = new Map(users.map((u) => [u.id, u]));
     return {
+      ...page,
       // Never with password hashes (the User shape says the field exists; it is left out here).
-      nodes: page.map((r) => byId.get(r.id)).filter((u) => u !== undefined) as User[],
-      cursorOf: (u: { id: bigint }) => encodeNameCursor(keys.get(u.id) ?? '', u.id),
-      hasNextPage: rows.length > take,
-      hasPreviousPage: afterName !== null,
+      nodes: page.nodes.map((r) => byId.get(r.id)).filter((u) => u !== undefined) as User[],
+      cursorOf: (u) => directoryCursor.encode([keys.get(u.id) ?? '', u.id]),
     };
   }
 
   return { browse, myChannels, members, workspaceMembers };
 }
 
-function encodeNameCursor(name: string, id: bigint): string {
-  return Buffer.from(JSON.stringify([name, id.toString()])).toString('base64url');
-}
+/** Public channels by lower-case name, then id. */
+const channelCursor = cursorCodec('channels', ['text', 'id']);
+/** The directory: members by lower-case name, then id. */
+const directoryCursor = cursorCodec('workspaceMembers', ['text', 'id']);
+/** A channel's members by user id; a bare user id (the cursor this list used to hand out) is still accepted. */
+const memberCursor: CursorCodec<[bigint]> = (() => {
+  const codec = cursorCodec('channelMembers', ['id']);
+  return {
+    encode: (key) => codec.encode(key),
+    decode(cursor, field) {
+      const legacy = /^[0-9]+$/.test(cursor) ? idCursor.decode(cursor, field) : null;
+      return legacy !== null ? [legacy] : codec.decode(cursor, field);
+    },
+  };
+})();
 
-function decodeNameCursor(cursor: string): [string, bigint] | null {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (
-      Array.isArray(v) &&
-      v.length === 2 &&
-      typeof v[0] === 'string' &&
-      typeof v[1] === 'string' &&
-      /^\d{1,19}$/.test(v[1])
-    ) {
-      return [v[0], BigInt(v[1])];
-    }
-  } catch {
-    /* fall through */
-  }
-  return null;
-}
+/** Keyset order of a read: the list's order forward, reversed when reading from the end (last/before). */
+const direction = (w: { forward: boolean }) => (w.forward ? Prisma.sql`ASC` : Prisma.sql`DESC`);

@@ -2,47 +2,18 @@ import type { ServiceDeps } from '../deps.js';
 import { badInput } from '../errors.js';
 import type { Message } from '../../generated/prisma/client.js';
 import type { Viewer } from '../viewer.js';
-import { pageSize } from '../validate.js';
+import { idCursor, pageFrom, pageWindow, type ConnectionArgs, type Page } from '../paging.js';
 import type { ChannelsService } from '../channels/channels.service.js';
 import { COLUMNS, type MessageCommon } from './message-common.js';
 import { createBatcher } from '../coalesce.js';
 
-export interface Page<T> {
-  nodes: T[];
-  hasNextPage: boolean;
-  hasPreviousPage: boolean;
-}
-
-/** Relay connection arguments, cursors already parsed to message ids. */
-export interface PageArgs {
-  first?: number | null;
-  after?: bigint | null;
-  last?: number | null;
-  before?: bigint | null;
-}
+export type { Page } from '../paging.js';
 
 const MAX_ID = 9223372036854775807n;
 
 /** About what a cached page costs in memory (UTF-16 text plus the row's other fields). */
 const pageBytes = (page: Page<Message>) =>
   page.nodes.reduce((sum, m) => sum + 2 * m.text.length + (m.clientNonce?.length ?? 0) * 2 + 400, 200);
-
-/**
- * Which end of the (cursor-bounded) list a page is taken from, and how many: `first` takes from
- * the start, `last` from the end (the Relay Cursor Connections spec); neither means `first` at the
- * default size; both is refused (the spec discourages it, and its answer surprises clients).
- */
-function window(opts: PageArgs, max: number) {
-  const hasFirst = opts.first !== null && opts.first !== undefined;
-  const hasLast = opts.last !== null && opts.last !== undefined;
-  if (hasFirst && hasLast) throw badInput('input/first_and_last', 'pass first or last, not both', { field: 'last' });
-  return {
-    forward: !hasLast,
-    take: hasLast ? pageSize(opts.last, max, 50, 'last') : pageSize(opts.first, max),
-    after: opts.after ?? null,
-    before: opts.before ?? null,
-  };
-}
 
 /** Reading messages: channel history and thread replies, over the partial index of listed rows. */
 export function createHistoryService(deps: ServiceDeps, channels: ChannelsService, common: MessageCommon) {
@@ -99,9 +70,9 @@ export function createHistoryService(deps: ServiceDeps, channels: ChannelsServic
     ([c, take]) => `${c}:${take}`,
   );
 
-  async function history(viewer: Viewer, channelId: bigint, opts: PageArgs): Promise<Page<Message>> {
+  async function history(viewer: Viewer, channelId: bigint, args: ConnectionArgs): Promise<Page<Message>> {
+    const w = pageWindow(args, limits.maxPageSize, idCursor);
     await channels.requireReadable(viewer, channelId);
-    const w = window(opts, limits.maxPageSize);
     if (w.forward && w.after === null && w.before === null) {
       // The first screen of a channel: from the channel's cache, or one batched read.
       return channels.cache.page(channelId, w.take, () => newestPages([channelId, w.take]), pageBytes);
@@ -110,63 +81,45 @@ export function createHistoryService(deps: ServiceDeps, channels: ChannelsServic
     const below = w.after ?? MAX_ID;
     const above = w.before ?? 0n;
     const key = `${channelId}:${w.forward ? 'f' : 'l'}:${below}:${above}:${w.take}`;
-    if (w.forward) {
-      const rows = await coalesced(
-        key,
-        () => prisma.$queryRaw<Message[]>`
-        SELECT ${COLUMNS} FROM messages
-        WHERE channel_id = ${channelId} AND listed AND id < ${below} AND id > ${above}
-        ORDER BY id DESC LIMIT ${w.take + 1}`,
-      );
-      return { nodes: rows.slice(0, w.take), hasNextPage: rows.length > w.take, hasPreviousPage: w.after !== null };
-    }
-    const rows = await coalesced(
-      key,
-      () => prisma.$queryRaw<Message[]>`
-      SELECT ${COLUMNS} FROM messages
-      WHERE channel_id = ${channelId} AND listed AND id < ${below} AND id > ${above}
-      ORDER BY id ASC LIMIT ${w.take + 1}`,
+    const rows = await coalesced(key, () =>
+      w.forward
+        ? prisma.$queryRaw<Message[]>`
+          SELECT ${COLUMNS} FROM messages
+          WHERE channel_id = ${channelId} AND listed AND id < ${below} AND id > ${above}
+          ORDER BY id DESC LIMIT ${w.take + 1}`
+        : prisma.$queryRaw<Message[]>`
+          SELECT ${COLUMNS} FROM messages
+          WHERE channel_id = ${channelId} AND listed AND id < ${below} AND id > ${above}
+          ORDER BY id ASC LIMIT ${w.take + 1}`,
     );
-    return {
-      nodes: rows.slice(0, w.take).reverse(),
-      hasPreviousPage: rows.length > w.take,
-      hasNextPage: w.before !== null,
-    };
+    return pageFrom(rows, w);
   }
 
   /**
    * Replies of a thread as a Relay connection over a list ordered oldest first: `first`/`after`
    * page forward (newer replies), `last`/`before` backward (older ones, nearest the cursor).
    */
-  async function thread(viewer: Viewer, rootId: bigint, opts: PageArgs): Promise<Page<Message> & { root: Message }> {
+  async function thread(
+    viewer: Viewer,
+    rootId: bigint,
+    args: ConnectionArgs,
+  ): Promise<Page<Message> & { root: Message }> {
+    const w = pageWindow(args, limits.maxPageSize, idCursor);
     const { message: root } = await common.accessMessage(viewer, rootId);
     if (root.threadRootId)
       throw badInput('message/not_root', 'rootId is a reply, not a thread root', { field: 'rootId' });
-    const w = window(opts, limits.maxPageSize);
     const above = w.after ?? 0n;
     const below = w.before ?? MAX_ID;
-    if (w.forward) {
-      const rows = await prisma.$queryRaw<Message[]>`
+    const rows = w.forward
+      ? await prisma.$queryRaw<Message[]>`
         SELECT ${COLUMNS} FROM messages
         WHERE thread_root_id = ${rootId} AND deleted_at IS NULL AND id > ${above} AND id < ${below}
-        ORDER BY id ASC LIMIT ${w.take + 1}`;
-      return {
-        root,
-        nodes: rows.slice(0, w.take),
-        hasNextPage: rows.length > w.take,
-        hasPreviousPage: w.after !== null,
-      };
-    }
-    const rows = await prisma.$queryRaw<Message[]>`
-      SELECT ${COLUMNS} FROM messages
-      WHERE thread_root_id = ${rootId} AND deleted_at IS NULL AND id > ${above} AND id < ${below}
-      ORDER BY id DESC LIMIT ${w.take + 1}`;
-    return {
-      root,
-      nodes: rows.slice(0, w.take).reverse(),
-      hasPreviousPage: rows.length > w.take,
-      hasNextPage: w.before !== null,
-    };
+        ORDER BY id ASC LIMIT ${w.take + 1}`
+      : await prisma.$queryRaw<Message[]>`
+        SELECT ${COLUMNS} FROM messages
+        WHERE thread_root_id = ${rootId} AND deleted_at IS NULL AND id > ${above} AND id < ${below}
+        ORDER BY id DESC LIMIT ${w.take + 1}`;
+    return { root, ...pageFrom(rows, w) };
   }
 
   /**

@@ -1,6 +1,6 @@
 import { builder } from '../builder.js';
 import { ChannelRef, MessageRef, UserRef, WorkspaceRef } from '../refs.js';
-import { connectionType, idString, personalViewer, toConnection, viewerOf } from './common.js';
+import { connectionArgs, connectionType, idString, personalViewer, toConnection, viewerOf } from './common.js';
 import { UserConnection } from './user.js';
 import { idArg, idArgs } from '../../domain/validate.js';
 import { badInput, isDomainError } from '../../domain/errors.js';
@@ -103,12 +103,12 @@ builder.queryFields((t) => ({
   }),
   channels: t.field({
     type: ChannelConnection,
-    description: 'Browse the public channels of a workspace by name',
+    description:
+      'Browse the public channels of a workspace, by name (case-insensitive, then by id), as a Relay connection: first and after: pageInfo.endCursor page forward, last and before: pageInfo.startCursor backward. Cursors are opaque',
     args: {
       workspaceId: t.arg.id({ required: true }),
       query: t.arg.string(),
-      first: t.arg.int(),
-      after: t.arg.string(),
+      ...connectionArgs('channel'),
     },
     resolve: async (_r, args, ctx) => {
       const page = await ctx.services.channels.browse(viewerOf(ctx), idArg(args.workspaceId, 'workspaceId'), args);
@@ -117,14 +117,12 @@ builder.queryFields((t) => ({
   }),
   channelMembers: t.field({
     type: UserConnection,
-    args: { channelId: t.arg.id({ required: true }), first: t.arg.int(), after: t.arg.string() },
+    description:
+      'Members of a channel you may read, by user id, as a Relay connection: first and after: pageInfo.endCursor page forward, last and before: pageInfo.startCursor backward. Cursors are opaque',
+    args: { channelId: t.arg.id({ required: true }), ...connectionArgs('member') },
     resolve: async (_r, args, ctx) => {
-      const after = args.after ? idArg(args.after, 'after') : null;
-      const page = await ctx.services.channels.members(viewerOf(ctx), idArg(args.channelId, 'channelId'), {
-        first: args.first,
-        after,
-      });
-      return toConnection(page, (u) => u.id.toString());
+      const page = await ctx.services.channels.members(viewerOf(ctx), idArg(args.channelId, 'channelId'), args);
+      return toConnection(page, page.cursorOf);
     },
   }),
 }));

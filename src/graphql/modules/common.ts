@@ -45,9 +45,9 @@ export interface Connection<T> {
   pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
 }
 
-/** Builds a Relay connection value from a page of nodes. */
+/** Builds a Relay connection value from a page of nodes (the domain's paging decides the flags). */
 export function toConnection<T>(
-  page: { nodes: T[]; hasNextPage: boolean; hasPreviousPage?: boolean },
+  page: { nodes: T[]; hasNextPage: boolean; hasPreviousPage: boolean },
   cursorOf: (node: T) => string,
 ): Connection<T> {
   const edges = page.nodes.map((node) => ({ cursor: cursorOf(node), node }));
@@ -55,12 +55,28 @@ export function toConnection<T>(
     edges,
     pageInfo: {
       hasNextPage: page.hasNextPage,
-      hasPreviousPage: page.hasPreviousPage ?? false,
+      hasPreviousPage: page.hasPreviousPage,
       startCursor: edges[0]?.cursor ?? null,
       endCursor: edges.at(-1)?.cursor ?? null,
     },
   };
 }
+
+/**
+ * The Relay arguments of a list whose cursors are opaque strings (pageInfo cursors of the same
+ * list); the domain's paging (domain/paging.ts) validates and decodes them.
+ */
+export const connectionArgs = (noun: string) =>
+  builder.args((t) => ({
+    first: t.int({
+      description: `How many ${noun}s from the start of the list (after \`after\`); 1 to 100, default 50`,
+    }),
+    after: t.string({ description: `Only ${noun}s after this cursor (pageInfo.endCursor of the previous page)` }),
+    last: t.int({
+      description: `How many ${noun}s from the end of the list (before \`before\`); 1 to 100; not with first`,
+    }),
+    before: t.string({ description: `Only ${noun}s before this cursor (pageInfo.startCursor of the next page)` }),
+  }));
 
 /** Declares `<Name>Connection` and `<Name>Edge` types for a node type. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -87,6 +87,7 @@ MessageRef.implement({
 });
 
 const MessageConnection = connectionType('Message', MessageRef);
+/** Message cursors are message ids (the API contract; domain/paging.ts idCursor reads them back). */
 const cursorOf = (m: { id: bigint }) => m.id.toString();
 const optionalId = (v: string | null | undefined, field: string) => (v ? idArg(v, field) : null);
 
@@ -110,44 +111,33 @@ builder.queryFields((t) => ({
   messages: t.field({
     type: MessageConnection,
     description:
-      'Channel history as a Relay connection, newest first. Page into the past with first and after: pageInfo.endCursor; catch up on newer messages with last and before (the ones nearest the cursor, newest first). Cursors are message ids',
+      'Channel history as a Relay connection, newest first. Page into the past with first and after: pageInfo.endCursor; catch up on newer messages with last and before: pageInfo.startCursor (the ones nearest the cursor, still newest first). Cursors are message ids, so after: <a message id> reads the messages older than that message',
     args: {
       channelId: t.arg.id({ required: true }),
-      first: t.arg.int({ description: 'How many from the start (newest end) of the window; default 50' }),
+      first: t.arg.int({ description: 'How many from the start (newest end) of the window; 1 to 100, default 50' }),
       after: t.arg.id({ description: 'Only messages older than this cursor (a message id)' }),
-      last: t.arg.int({ description: 'How many from the end (oldest end) of the window; not with first' }),
+      last: t.arg.int({ description: 'How many from the end (oldest end) of the window; 1 to 100; not with first' }),
       before: t.arg.id({ description: 'Only messages newer than this cursor (a message id)' }),
     },
-    resolve: async (_r, args, ctx) => {
-      const page = await ctx.services.messages.history(viewerOf(ctx), idArg(args.channelId, 'channelId'), {
-        first: args.first,
-        after: optionalId(args.after, 'after'),
-        last: args.last,
-        before: optionalId(args.before, 'before'),
-      });
-      return toConnection(page, cursorOf);
-    },
+    resolve: async (_r, args, ctx) =>
+      toConnection(
+        await ctx.services.messages.history(viewerOf(ctx), idArg(args.channelId, 'channelId'), args),
+        cursorOf,
+      ),
   }),
   thread: t.field({
     type: MessageConnection,
     description:
-      'Replies of a thread as a Relay connection, oldest first: first and after: pageInfo.endCursor page to newer replies, last and before to older ones',
+      'Replies of a thread as a Relay connection, oldest first: first and after: pageInfo.endCursor page to newer replies, last and before: pageInfo.startCursor to older ones. Cursors are message ids',
     args: {
       rootId: t.arg.id({ required: true }),
-      first: t.arg.int({ description: 'How many from the start (oldest end) of the window; default 50' }),
+      first: t.arg.int({ description: 'How many from the start (oldest end) of the window; 1 to 100, default 50' }),
       after: t.arg.id({ description: 'Only replies newer than this cursor (a message id)' }),
-      last: t.arg.int({ description: 'How many from the end (newest end) of the window; not with first' }),
+      last: t.arg.int({ description: 'How many from the end (newest end) of the window; 1 to 100; not with first' }),
       before: t.arg.id({ description: 'Only replies older than this cursor (a message id)' }),
     },
-    resolve: async (_r, args, ctx) => {
-      const page = await ctx.services.messages.thread(viewerOf(ctx), idArg(args.rootId, 'rootId'), {
-        first: args.first,
-        after: optionalId(args.after, 'after'),
-        last: args.last,
-        before: optionalId(args.before, 'before'),
-      });
-      return toConnection(page, cursorOf);
-    },
+    resolve: async (_r, args, ctx) =>
+      toConnection(await ctx.services.messages.thread(viewerOf(ctx), idArg(args.rootId, 'rootId'), args), cursorOf),
   }),
   message: t.field({
     type: MessageRef,

@@ -109,7 +109,8 @@ builder.queryFields((t) => ({
     description:
       'Full-text search over every message you may read (channels, DMs and thread replies). Query syntax: words, ' +
       '"exact phrase", -excluded, in:#channel, in:@user (DMs), from:@user, from:me, mentions:@user, has:file, has:link, ' +
-      'is:thread, before:YYYY-MM-DD, after:YYYY-MM-DD, on:YYYY-MM-DD (UTC days). Page with after: pageInfo.endCursor',
+      'is:thread, before:YYYY-MM-DD, after:YYYY-MM-DD, on:YYYY-MM-DD (UTC days). A Relay connection paged forward only: ' +
+      'first and after: pageInfo.endCursor (a ranking has no backward walk); cursors are opaque and belong to one query and sort',
     args: {
       query: t.arg.string({ required: true }),
       filter: t.arg({ type: SearchFilter }),

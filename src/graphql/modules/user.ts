@@ -1,6 +1,6 @@
 import { builder } from '../builder.js';
 import { UserRef } from '../refs.js';
-import { connectionType, personalViewer, toConnection, viewerOf } from './common.js';
+import { connectionArgs, connectionType, personalViewer, toConnection, viewerOf } from './common.js';
 import { idArg, idArgs } from '../../domain/validate.js';
 import { badInput } from '../../domain/errors.js';
 import { THUMBNAIL_SIZES } from '../../domain/files/files.service.js';
@@ -76,15 +76,14 @@ builder.queryFields((t) => ({
   workspaceMembers: t.field({
     type: UserConnection,
     description:
-      'The workspace directory, loaded lazily (and mention autocomplete): members by name (case-insensitive), those whose handle, name or a word of the name starts with query. Cursors are opaque',
+      'The workspace directory, loaded lazily (and mention autocomplete): members by name (case-insensitive, then by id), those whose handle, name or a word of the name starts with query, as a Relay connection: first and after: pageInfo.endCursor page forward, last and before: pageInfo.startCursor backward. Cursors are opaque',
     args: {
       workspaceId: t.arg.id({ required: true }),
       query: t.arg.string({
         description:
           'A prefix of the handle, of the name or of a word in it (a leading @ is ignored); empty for everyone',
       }),
-      first: t.arg.int({ description: 'Page size, 1 to 100; default 50' }),
-      after: t.arg.string({ description: 'pageInfo.endCursor of the previous page' }),
+      ...connectionArgs('member'),
     },
     resolve: async (_r, args, ctx) => {
       const page = await ctx.services.channels.workspaceMembers(
