@@ -210,7 +210,11 @@ async function buildFixture(db: Database): Promise<Fixture> {
         { name: 'name', type: 'text', values: dm.id.map(() => '') },
         { name: 'dm_key', type: 'text', values: dm.key },
         { name: 'created_by_id', type: 'bigint', values: dm.creator },
-        { name: 'created_at', type: 'timestamptz', values: dm.id.map((id) => new Date(decodeSnowflake(id).timestampMs)) },
+        {
+          name: 'created_at',
+          type: 'timestamptz',
+          values: dm.id.map((id) => new Date(decodeSnowflake(id).timestampMs)),
+        },
         { name: 'member_count', type: 'integer', values: dm.count },
         { name: 'last_seq', type: 'bigint', values: dmLast.map((l) => l.seq) },
         { name: 'last_message_id', type: 'bigint', values: dmLast.map((l) => l.id) },
@@ -226,7 +230,11 @@ async function buildFixture(db: Database): Promise<Fixture> {
         { name: 'text', type: 'text', values: msg.text },
         { name: 'seq', type: 'bigint', values: msgSeq },
         { name: 'listed', type: 'boolean', values: msg.id.map(() => true) },
-        { name: 'created_at', type: 'timestamptz', values: msg.id.map((id) => new Date(decodeSnowflake(id).timestampMs)) },
+        {
+          name: 'created_at',
+          type: 'timestamptz',
+          values: msg.id.map((id) => new Date(decodeSnowflake(id).timestampMs)),
+        },
       ]);
 
       // Read positions of the measured users: the seed read everything; about a third of their
@@ -571,7 +579,8 @@ async function main(): Promise<void> {
         );
         failures.check(
           r.errors === 0 && !r.truncated,
-          () => `${scenario} x${p.clients}: ${r.errors} errors${r.truncated ? ' (truncated)' : ''}: ${r.errorSamples.join(' | ')}`,
+          () =>
+            `${scenario} x${p.clients}: ${r.errors} errors${r.truncated ? ' (truncated)' : ''}: ${r.errorSamples.join(' | ')}`,
         );
       }
     }

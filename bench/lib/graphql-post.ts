@@ -33,7 +33,8 @@ export async function postGraphQL<T>(
   const text = buf.toString('utf8');
   if (res.status !== 200) throw new GraphQLRequestError(`HTTP ${res.status}: ${text.slice(0, 500)}`);
   const body = JSON.parse(text) as Omit<GraphQLReply<T>, 'bytes' | 'ms'>;
-  if (body.errors?.length) throw new GraphQLRequestError(`GraphQL errors: ${JSON.stringify(body.errors).slice(0, 800)}`);
+  if (body.errors?.length)
+    throw new GraphQLRequestError(`GraphQL errors: ${JSON.stringify(body.errors).slice(0, 800)}`);
   if (body.data == null) throw new GraphQLRequestError('GraphQL response without data');
   return { ...body, data: body.data, bytes: buf.length, ms };
 }
