@@ -199,7 +199,7 @@ async function buildFixture(db: Database): Promise<Fixture> {
     }
   }
 
-  const unread: Map<string, number>[] = Array.from({ length: MEASURED }, () => new Map());
+  const unread: Map<string, number>[] = Array.from({ length: MEASURED }, () => new Map<string, number>());
   await db.withSession(async (q) => {
     await q.exec('BEGIN');
     try {
