@@ -2,7 +2,7 @@
  * Fan-out benchmark (`npm run bench:fanout`): one channel with 50,000 members, 10,000 of them
  * online (a `badges` subscription each), 500 of them viewing the channel (a `channel`
  * subscription each); 1,000 messages sent at 100 per second. Measures what the design promises
- * (DESIGN.md section 2): full pushes only to viewers, badge frames coalesced per flush window,
+ * for large channels: full pushes only to viewers, badge frames coalesced per flush window,
  * against the naive design (the full message to every online member) in the same run.
  *
  * Processes: the gateway is the real server, built with buildApp in this process (so

@@ -1,6 +1,6 @@
 /**
  * History benchmark (`npm run bench:history`): latency of the `messages` history query over HTTP,
- * including the tombstone case from DESIGN.md (1 live message behind 100K deleted ones).
+ * including the tombstone case (1 live message behind 100K deleted ones).
  *
  * PostgreSQL only. With DATABASE_URL set, that (empty) database is used; otherwise the scratch
  * database `chat_bench_history` on postgresql://postgres@127.0.0.1:5432 is dropped, recreated,

@@ -12,9 +12,12 @@
  *    `spreadDays` ago to a minute ago: ids are strictly increasing, `created_at` equals the id's
  *    timestamp, history spans realistic dates, and no seeded id can collide with one the running
  *    app makes later (different worker id, and the past);
- *  - users `user<i>@example.com` / `User <i>`, all with password `password` (ONE scrypt hash from
- *    the app's own `hashPassword`, so logIn works); user 1 is the workspace OWNER;
- *  - channels `general` and `channel-<i>` (PUBLIC, everyone a member, `member_count` set);
+ *  - users `user<i>@example.com` / `User <i>` / handle `user<i>` (written, not picked by the
+ *    insert trigger: one advisory lock per handle would fill the lock table of one big
+ *    transaction), all with password `password` (ONE scrypt hash from the app's own
+ *    `hashPassword`, so logIn works); user 1 is the workspace OWNER;
+ *  - channels `general` and `channel-<i>` (PUBLIC, everyone a member unless `channelMembers`
+ *    says otherwise, `member_count` set);
  *  - messages spread round-robin-ish over the channels, random authors, short lorem text, ~10%
  *    with a `<@userId>` mention (plus its `message_mentions` row); per-channel `seq` 1..n in id
  *    order; channels' `last_seq` / `last_message_id` updated at the end;
@@ -53,6 +56,11 @@ export interface SeedOptions {
   randomSeed?: number;
   /** Rows per INSERT statement; default 5,000. */
   batchSize?: number;
+  /**
+   * The members of channel `c` (0 is #general) as user indexes (0-based, each once); default:
+   * everyone. For large workspaces where each user is in a few of many channels.
+   */
+  channelMembers?: (channel: number) => readonly number[];
 }
 
 export interface SeedResult {
@@ -232,6 +240,7 @@ export async function seed(db: Database, opts: SeedOptions): Promise<SeedResult>
           { name: 'id', type: 'bigint', values: userIds },
           { name: 'email', type: 'text', values: userIds.map((_, i) => `user${i + 1}@example.com`) },
           { name: 'name', type: 'text', values: userIds.map((_, i) => `User ${i + 1}`) },
+          { name: 'handle', type: 'text', values: userIds.map((_, i) => `user${i + 1}`) },
           { name: 'password_hash', type: 'text', values: userIds.map(() => passwordHash) },
           { name: 'created_at', type: 'timestamptz', values: userIds.map(createdAt) },
         ],
@@ -269,6 +278,26 @@ export async function seed(db: Database, opts: SeedOptions): Promise<SeedResult>
       const owner = userIds[0] as bigint;
       const channelIds: bigint[] = [];
       for (let i = 0; i < opts.channels; i++) channelIds.push(ids.next());
+      const memberChannel: bigint[] = [];
+      const memberUser: bigint[] = [];
+      const memberCount: number[] = [];
+      channelIds.forEach((c, ci) => {
+        const members = opts.channelMembers ? opts.channelMembers(ci) : null;
+        if (members) {
+          for (const i of members) {
+            const u = userIds[i];
+            if (u === undefined) throw new RangeError(`channelMembers(${ci}): no user ${i}`);
+            memberChannel.push(c);
+            memberUser.push(u);
+          }
+        } else {
+          for (const u of userIds) {
+            memberChannel.push(c);
+            memberUser.push(u);
+          }
+        }
+        memberCount.push(members ? members.length : userIds.length);
+      });
       await insertRows(
         s,
         'channels',
@@ -284,18 +313,10 @@ export async function seed(db: Database, opts: SeedOptions): Promise<SeedResult>
           },
           { name: 'created_by_id', type: 'bigint', values: channelIds.map(() => owner) },
           { name: 'created_at', type: 'timestamptz', values: channelIds.map(createdAt) },
-          { name: 'member_count', type: 'integer', values: channelIds.map(() => userIds.length) },
+          { name: 'member_count', type: 'integer', values: memberCount },
         ],
         batchSize,
       );
-      const memberChannel: bigint[] = [];
-      const memberUser: bigint[] = [];
-      for (const c of channelIds) {
-        for (const u of userIds) {
-          memberChannel.push(c);
-          memberUser.push(u);
-        }
-      }
       await insertRows(
         s,
         'channel_members',

@@ -10,6 +10,7 @@ export interface Summary {
   stddev: number;
   p50: number;
   p90: number;
+  p95: number;
   p99: number;
   max: number;
 }
@@ -41,7 +42,7 @@ export function summarize(samples: ArrayLike<number>): Summary {
   const s = sortedSamples(samples);
   const n = s.length;
   if (n === 0) {
-    return { count: 0, min: NaN, mean: NaN, stddev: NaN, p50: NaN, p90: NaN, p99: NaN, max: NaN };
+    return { count: 0, min: NaN, mean: NaN, stddev: NaN, p50: NaN, p90: NaN, p95: NaN, p99: NaN, max: NaN };
   }
   let sum = 0;
   for (let i = 0; i < n; i++) sum += s[i] as number;
@@ -58,6 +59,7 @@ export function summarize(samples: ArrayLike<number>): Summary {
     stddev: n > 1 ? Math.sqrt(sq / (n - 1)) : 0,
     p50: percentile(s, 50),
     p90: percentile(s, 90),
+    p95: percentile(s, 95),
     p99: percentile(s, 99),
     max: s[n - 1] as number,
   };

@@ -5,7 +5,7 @@ import { topicsFor, type ChatEvent, type EventPublisher } from '../domain/events
 /**
  * Publishes domain events to their topics. A failed publish is logged and dropped, never
  * failing the write that caused it: the write was committed, and clients catch up through
- * `after:` replay (DESIGN.md section 2, "channel server dies").
+ * `after:` replay (a gateway that dies loses nothing committed).
  */
 export function createBrokerPublisher(broker: Broker, log: Logger): EventPublisher & { flush(): Promise<void> } {
   const pending = new Set<Promise<void>>();

@@ -242,6 +242,52 @@ describeApi('bootstrap working set', () => {
   });
   afterAll(() => t?.stop());
 
+  it('costs the same few statements for 1 channel or 30: no per-channel reads, the memberships read once', async () => {
+    const w = await basicWorkspace(t);
+    const cy = await t.user('Cy');
+    await cy.client.ok(JoinWorkspaceDocument, { inviteCode: w.workspace.inviteCode });
+    for (const userIds of [[w.ann.id], [w.ann.id, cy.id]]) {
+      const dm = (await w.bob.client.ok(OpenDirectMessageDocument, { workspaceId: w.workspace.id, userIds }))
+        .openDirectMessage.id;
+      await w.ann.client.ok(SendMessageDocument, { input: { channelId: dm, text: 'hi' } });
+    }
+    /** Bob's bootstrap, its session already resolved and the people's profiles not cached. */
+    const counted = async () => {
+      await w.bob.client.ok(BootstrapDocument);
+      for (const id of [w.ann.id, w.bob.id, cy.id]) t.app.services.users.forgetProfile(BigInt(id));
+      const { result, count, sql } = await t.app.db.statements.during(() => w.bob.client.ok(BootstrapDocument));
+      return { boot: result.bootstrap, count, sql };
+    };
+    const few = await counted();
+    expect(few.boot.channels).toHaveLength(1);
+    expect(few.boot.directMessages).toHaveLength(2);
+
+    const created: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      created.push(
+        (await w.bob.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: `many-${i}` })).createChannel
+          .id,
+      );
+    }
+    // Unread state comes from the same read: Ann writes twice in one of them, mentioning Bob once.
+    await w.ann.client.ok(JoinChannelDocument, { channelId: created[7]! });
+    await w.ann.client.ok(SendMessageDocument, { input: { channelId: created[7]!, text: 'one' } });
+    await w.ann.client.ok(SendMessageDocument, { input: { channelId: created[7]!, text: `two <@${w.bob.id}>` } });
+    const many = await counted();
+    expect(many.boot.channels).toHaveLength(31);
+    const busy = many.boot.channels.find((c) => c.id === created[7]);
+    expect([busy?.unreadCount, busy?.mentionCount, busy?.isMember]).toEqual([2, 1, true]);
+    expect(many.boot.workspaces[0]!.myRole).toBe('MEMBER');
+
+    expect(many.count).toBe(few.count);
+    // me, the workspaces (memberships and workspaces), the channels (memberships and channels),
+    // the DMs' last messages, the people.
+    expect(many.count).toBeLessThanOrEqual(7);
+    const reads = (table: string) => many.sql.filter((q) => new RegExp(`FROM "public"\\."${table}"`).test(q)).length;
+    expect(reads('channel_members')).toBe(1);
+    expect(reads('workspace_members')).toBe(1);
+  });
+
   it('names the people of your DMs once each and previews each DM by its last message', async () => {
     const w = await basicWorkspace(t);
     const cy = await t.user('Cy');

@@ -8,7 +8,7 @@ it('schema/schema.graphql matches the Pothos schema (run `npm run schema:print` 
   expect(printedSchema()).toBe(committed);
 });
 
-it('keeps the names of the API contract (shared/API.md)', () => {
+it('keeps the names of the API contract', () => {
   // Compared without descriptions: a described argument list prints one argument per line.
   const sdl = print(
     visit(parse(printedSchema()), {

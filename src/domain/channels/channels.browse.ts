@@ -12,7 +12,7 @@ import {
   type Page,
 } from '../paging.js';
 import type { WorkspacesService } from '../workspaces/workspaces.service.js';
-import { Prisma, type Channel, type User } from '../../generated/prisma/client.js';
+import { Prisma, type Channel, type ChannelMember, type User } from '../../generated/prisma/client.js';
 import type { ChannelAccessChecks } from './channels.access.js';
 
 export function createChannelBrowsing(deps: ServiceDeps, workspaces: WorkspacesService, access: ChannelAccessChecks) {
@@ -52,13 +52,22 @@ export function createChannelBrowsing(deps: ServiceDeps, workspaces: WorkspacesS
     };
   }
 
-  /** The viewer's channels (memberships) in a workspace, or in all workspaces. */
-  async function myChannels(viewer: Viewer, workspaceId?: bigint) {
+  /**
+   * The viewer's channels in a workspace, or in all workspaces, each with the viewer's membership
+   * (read position, mention count, notification level) from the same read, by channel id: a
+   * channel list shows both, so the caller need not read the memberships again.
+   */
+  async function myMemberships(
+    viewer: Viewer,
+    workspaceId?: bigint,
+  ): Promise<{ channel: Channel; membership: ChannelMember }[]> {
     const rows = await prisma.channelMember.findMany({
       where: { userId: viewer.userId, ...(workspaceId ? { channel: { workspaceId } } : {}) },
       include: { channel: true },
     });
-    return rows.map((r) => r.channel).sort((a, b) => (a.id < b.id ? -1 : 1));
+    return rows
+      .map(({ channel, ...membership }) => ({ channel, membership }))
+      .sort((a, b) => (a.channel.id < b.channel.id ? -1 : 1));
   }
 
   /** Members of a channel the viewer may read, by user id; a Relay connection over that order. */
@@ -133,7 +142,7 @@ export function createChannelBrowsing(deps: ServiceDeps, workspaces: WorkspacesS
     };
   }
 
-  return { browse, myChannels, members, workspaceMembers };
+  return { browse, myMemberships, members, workspaceMembers };
 }
 
 /** Public channels by lower-case name, then id. */

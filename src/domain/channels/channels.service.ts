@@ -30,7 +30,7 @@ export function createChannelsService(deps: ServiceDeps, workspaces: WorkspacesS
   const { joinChannel, leaveChannel, removeFromChannel, inviteToChannel, setNotificationLevel } =
     createMembershipMutations(deps, access, workspaces);
   const { openDirectMessage } = createDirectMessages(deps, workspaces);
-  const { browse, myChannels, members, workspaceMembers } = createChannelBrowsing(deps, workspaces, access);
+  const { browse, myMemberships, members, workspaceMembers } = createChannelBrowsing(deps, workspaces, access);
 
   return {
     accessChannel,
@@ -92,7 +92,7 @@ export function createChannelsService(deps: ServiceDeps, workspaces: WorkspacesS
     openDirectMessage,
     browse,
     workspaceMembers,
-    myChannels,
+    myMemberships,
     members,
     setNotificationLevel,
   };

@@ -87,13 +87,14 @@ export function createWorkspacesService(deps: ServiceDeps) {
       return ws;
     },
 
+    /** The viewer's workspaces by id, each with the viewer's role in it (one read for both). */
     async workspacesOf(viewer: Viewer) {
       const rows = await prisma.workspaceMember.findMany({
         where: { userId: viewer.userId },
         include: { workspace: true },
         orderBy: { workspaceId: 'asc' },
       });
-      return rows.map((r) => r.workspace);
+      return rows.map((r) => ({ workspace: r.workspace, role: r.role }));
     },
 
     async memberCount(workspaceId: bigint) {

@@ -55,13 +55,23 @@ builder.queryFields((t) => ({
     type: Bootstrap,
     resolve: async (_r, _a, ctx) => {
       const viewer = viewerOf(ctx);
-      const [me, workspaces, channels] = await Promise.all([
+      const [me, workspaces, memberships] = await Promise.all([
         ctx.services.users.me(viewer),
         ctx.services.workspaces.workspacesOf(viewer),
-        ctx.services.channels.myChannels(viewer),
+        ctx.services.channels.myMemberships(viewer),
       ]);
-      for (const c of channels) ctx.loaders.channel.prime(c.id, c);
-      return { me, workspaces, channels };
+      // The working set's own reads answer the per-channel and per-workspace fields (unread and
+      // mention counts, myRole): no second read of the same rows, whatever the number of channels.
+      for (const w of workspaces) ctx.loaders.myRole.prime(w.workspace.id, w.role);
+      for (const { channel, membership } of memberships) {
+        ctx.loaders.channel.prime(channel.id, channel);
+        ctx.loaders.myMembership.prime(channel.id, membership);
+      }
+      return {
+        me,
+        workspaces: workspaces.map((w) => w.workspace),
+        channels: memberships.map((m) => m.channel),
+      };
     },
   }),
 }));

@@ -25,7 +25,12 @@ WorkspaceRef.implement({
     channels: t.field({
       type: [ChannelRef],
       description: 'Channels and direct messages of this workspace that you are a member of',
-      resolve: (w, _a, ctx) => (personalViewer(ctx), ctx.services.channels.myChannels(viewerOf(ctx), w.id)),
+      resolve: async (w, _a, ctx) => {
+        personalViewer(ctx);
+        const rows = await ctx.services.channels.myMemberships(viewerOf(ctx), w.id);
+        for (const { channel, membership } of rows) ctx.loaders.myMembership.prime(channel.id, membership);
+        return rows.map((r) => r.channel);
+      },
     }),
   }),
 });

@@ -7,7 +7,7 @@ import type { Database, SqlSession } from './database.js';
  * Applies prisma/migrations/<timestamp>_<name>/migration.sql in order and records each in
  * `_prisma_migrations` exactly as Prisma Migrate does (checksum = SHA-256 of the file), so
  * `prisma migrate status` / `deploy` agree wherever Prisma's schema engine is available. Prisma's
- * engine cannot be downloaded on our machines (DESIGN.md section 5), hence this small migrator.
+ * schema engine is a separate download that some installs cannot fetch, hence this small migrator.
  *
  * Safe to run from several processes at once: a session-level advisory lock serializes them.
  */
