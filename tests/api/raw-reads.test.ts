@@ -143,7 +143,7 @@ describeApi('raw read statements return what Prisma returned', () => {
 
   it("author profiles: every column of Prisma's model read but the password hash", async () => {
     const ids = [w.ann.id, w.bob.id, cy.id, w.eve.id, '1'].map(BigInt);
-    const raw = await t.app.db.rawQuery<Record<string, unknown>>(profilesSql(ids));
+    const raw = await t.app.db.rawQuery<{ id: bigint } & Record<string, unknown>>(profilesSql(ids));
     const viaModel = await t.app.db.prisma.user.findMany({ where: { id: { in: ids } }, omit: { passwordHash: true } });
     const byId = (rows: { id: unknown }[]) => [...rows].sort((a, z) => String(a.id).localeCompare(String(z.id)));
     expect(byId(raw)).toEqual(byId(viaModel));
