@@ -596,7 +596,7 @@ async function main(): Promise<void> {
     const kinds = {
       page: (q: string) => /FROM messages/.test(q),
       access: (q: string) => /JOIN channels c ON c\.id = x\.c/.test(q),
-      profiles: (q: string) => /FROM "public"\."users"/.test(q),
+      profiles: (q: string) => /FROM ("public"\.)?"?users\b/.test(q),
       tokens: (q: string) => /FROM "public"\."(tokens|bots)"/.test(q),
     };
     herdCost = {

@@ -1,11 +1,12 @@
 /**
- * Send-path statement benchmark (`npm run bench:send-path`): do the hot statements of a send cost
- * the gateway less through node-postgres directly than through Prisma's `$queryRaw`?
+ * Hot-statement benchmark (`npm run bench:send-path`): do the hot statements of a send and of a
+ * history read cost the gateway less through node-postgres directly than through Prisma?
  *
  * PostgreSQL only. With DATABASE_URL set, that (empty) database is used; otherwise the scratch
  * database `chat_bench_send_path` on postgresql://postgres@127.0.0.1:5432 is dropped, recreated,
  * migrated, and dropped again at the end (BENCH_KEEP_DB=1 keeps it). Fixture (bulk SQL through
- * bench/seed.ts): one workspace, one public channel of BENCH_MEMBERS members (default 10,000).
+ * bench/seed.ts): one workspace, one public channel of BENCH_MEMBERS members (default 10,000) and
+ * BENCH_MESSAGES messages (default 20,000).
  *
  * Statements (the app's own builders, so every variant sends the identical SQL text and values):
  *   send    sendTopLevelSql (src/domain/messages/send.writes.ts): a top-level message without
@@ -13,15 +14,26 @@
  *           a client nonce, and the next of the channel's members as author
  *   access  accessChannelSql (src/domain/channels/channels.access.ts): the channel + membership
  *           read the send does first (one statement)
+ *   facts   readFactsSql (same file): a history read's access check (requireReadable), one pair
+ *   newest  newestPagesSql (src/domain/messages/history.service.ts): a channel's newest page of 50
+ *           (when the channel's cache does not have it)
+ *   page    historyPageSql (same file): a page of 50 older than a cursor, the cursor walking over
+ *           the channel's messages (a deep page, never cached)
+ *   profiles  profilesSql (src/domain/users/users.service.ts): a page's 10 authors. Variants A and
+ *           C run the Prisma model query the service ran before (`user.findMany`, password hash
+ *           omitted), B the raw statement that replaced it
+ *
+ * BENCH_STATEMENTS (comma-separated, default all) picks which of these run.
  *
  * Variants, all in this process, same pool size (BENCH_POOL, default 10, the app's default):
  *   A  prisma        `prisma.$queryRaw(sql)` on the app's own Database object (createDatabase:
  *                    PrismaPg over a pg.Pool, statement counter included): how the service ran
- *                    both statements when this bench was written (the access read still does)
+ *                    every statement when this bench was written
  *   B  pg            `pool.query({ name, text: sql.text, values: sql.values })` on a plain
  *                    pg.Pool: a named (server-side prepared) statement; int8 parsed to bigint, as
  *                    Prisma returns it. What the send statement now runs through on PostgreSQL
- *                    (Database.rawQuery in src/infra/db/database.ts), after this bench measured it
+ *                    (Database.rawQuery in src/infra/db/database.ts), after this bench measured it;
+ *                    the read path's statements too, since the second measurement
  *   C  prisma+named  Prisma again, with PrismaPg's `statementNameGenerator` (its own pool): is it
  *                    the prepared statement or Prisma's client-side work that makes a difference?
  *
@@ -33,11 +45,13 @@
  * shared: read the ratios between variants of the same run, not the absolutes.
  *
  * Wrong results fail the run (exit code 1): a send that returns no sequence, an access read that
- * returns no membership, the channel's messages/sequence/outbox not equal to the sends made, or
- * Prisma's statement counter not counting variant A's calls.
+ * returns no membership, a page of the wrong size or types, missing profiles, the channel's
+ * messages/sequence/outbox not equal to the seeded messages plus the sends made, or Prisma's
+ * statement counter not counting variant A's calls.
  *
- * Knobs (env): BENCH_MEMBERS (10000), BENCH_CALLS (2000), BENCH_ROUNDS (3), BENCH_WARMUP (300),
- * BENCH_CONCURRENCY (8), BENCH_POOL (10), BENCH_KEEP_DB, BENCH_TIMEOUT_S (1200).
+ * Knobs (env): BENCH_MEMBERS (10000), BENCH_MESSAGES (20000), BENCH_CALLS (2000), BENCH_ROUNDS (3),
+ * BENCH_WARMUP (300), BENCH_CONCURRENCY (8), BENCH_POOL (10), BENCH_STATEMENTS (all),
+ * BENCH_KEEP_DB, BENCH_TIMEOUT_S (1200).
  */
 import { createHash } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
@@ -49,7 +63,9 @@ import { createDatabase, type Database } from '../src/infra/db/database.js';
 import { migrate } from '../src/infra/db/migrator.js';
 import { createSnowflake } from '../src/infra/ids/snowflake.js';
 import { sendTopLevelSql } from '../src/domain/messages/send.writes.js';
-import { accessChannelSql } from '../src/domain/channels/channels.access.js';
+import { accessChannelSql, readFactsSql } from '../src/domain/channels/channels.access.js';
+import { historyPageSql, newestPagesSql } from '../src/domain/messages/history.service.js';
+import { profilesSql } from '../src/domain/users/users.service.js';
 import { dropScratch, prepareDatabase } from './lib/scratch-db.js';
 import { envInt } from './lib/env.js';
 import { Failures } from './lib/failures.js';
@@ -58,6 +74,7 @@ import { seed } from './seed.js';
 
 const SCRATCH_DB = 'chat_bench_send_path';
 const MEMBERS = envInt('BENCH_MEMBERS', 10_000, 2);
+const MESSAGES = envInt('BENCH_MESSAGES', 20_000, 200);
 const CALLS = envInt('BENCH_CALLS', 2_000);
 const ROUNDS = envInt('BENCH_ROUNDS', 3, 3);
 const WARMUP = envInt('BENCH_WARMUP', 300);
@@ -75,10 +92,29 @@ const log = (msg: string) => process.stderr.write(`[bench:send-path] ${msg}\n`);
 
 type VariantName = 'prisma' | 'pg' | 'prisma+named';
 const VARIANTS: VariantName[] = ['prisma', 'pg', 'prisma+named'];
-type StatementName = 'send' | 'access';
+const STATEMENTS = ['send', 'access', 'facts', 'newest', 'page', 'profiles'] as const;
+type StatementName = (typeof STATEMENTS)[number];
+const SELECTED: StatementName[] = (process.env.BENCH_STATEMENTS ?? STATEMENTS.join(','))
+  .split(',')
+  .map((x) => x.trim())
+  .filter((x) => x !== '')
+  .map((x) => {
+    if (!(STATEMENTS as readonly string[]).includes(x)) throw new Error(`BENCH_STATEMENTS: unknown statement ${x}`);
+    return x as StatementName;
+  });
 
+type Rows = Record<string, unknown>[];
+/**
+ * One call: the SQL (what B sends, and A and C through `$queryRaw`), or for a statement that Prisma
+ * ran as a model query before, that query (A and C run it on their client instead).
+ */
+interface Call {
+  sql: Prisma.Sql;
+  viaModel?: (client: PrismaClient) => Promise<Rows>;
+  check(rows: Rows): void;
+}
 /** One call of a statement through one variant; resolves to the rows, or throws. */
-type Runner = (sql: Prisma.Sql) => Promise<Record<string, unknown>[]>;
+type Runner = (call: Call) => Promise<Rows>;
 
 interface Round {
   calls: number;
@@ -114,12 +150,7 @@ const bigintTypes = new pg.TypeOverrides();
 bigintTypes.setTypeParser(pg.types.builtins.INT8, (v: string) => BigInt(v));
 
 /** `calls` calls of `make()` through `run`, from `clients` closed-loop callers. */
-async function runRound(
-  run: Runner,
-  make: (i: number) => { sql: Prisma.Sql; check(rows: Record<string, unknown>[]): void },
-  calls: number,
-  clients: number,
-): Promise<Round> {
+async function runRound(run: Runner, make: (i: number) => Call, calls: number, clients: number): Promise<Round> {
   const latencies = new Array<number>(calls);
   let next = 0;
   const cpu0 = process.cpuUsage();
@@ -128,7 +159,7 @@ async function runRound(
     for (let i = next++; i < calls; i = next++) {
       const s = performance.now();
       const call = make(i);
-      const rows = await run(call.sql);
+      const rows = await run(call);
       latencies[i] = performance.now() - s;
       call.check(rows);
     }
@@ -176,22 +207,33 @@ function report(rows: Row[]): string {
     }),
   );
   const lines = [table, ''];
-  let clearly = true;
   for (const c of [...new Set(rows.map((r) => r.clients))]) {
-    for (const s of ['send', 'access'] as const) {
+    for (const s of STATEMENTS) {
       const a = find(s, 'prisma', c);
       const b = find(s, 'pg', c);
       if (!a || !b) continue;
       const cpu = ratio(a.cpuUsPerCall, b.cpuUsPerCall);
       const p99 = ratio(b.summary.p99, a.summary.p99);
-      if (s === 'send' && !(cpu >= SWITCH_CPU_RATIO && p99 <= SWITCH_P99_SLACK)) clearly = false;
       lines.push(
         `${s} x${c}: prisma / pg CPU per call ${fmtRatio(cpu)}; pg / prisma p99 ${fmtRatio(p99)}, calls/s ${fmtRatio(ratio(b.callsPerS, a.callsPerS))}`,
       );
     }
   }
+  const verdict = (s: StatementName) =>
+    [...new Set(rows.map((r) => r.clients))].every((c) => {
+      const a = find(s, 'prisma', c);
+      const b = find(s, 'pg', c);
+      return (
+        !!a &&
+        !!b &&
+        ratio(a.cpuUsPerCall, b.cpuUsPerCall) >= SWITCH_CPU_RATIO &&
+        ratio(b.summary.p99, a.summary.p99) <= SWITCH_P99_SLACK
+      );
+    });
+  const measured = STATEMENTS.filter((s) => rows.some((r) => r.statement === s));
   lines.push(
-    `send statement through pg clearly faster (>= ${SWITCH_CPU_RATIO}x less CPU per call and p99 at most ${SWITCH_P99_SLACK}x, at every concurrency): ${clearly ? 'YES' : 'NO'}`,
+    `through pg clearly faster (>= ${SWITCH_CPU_RATIO}x less CPU per call and p99 at most ${SWITCH_P99_SLACK}x, at every concurrency): ` +
+      measured.map((s) => `${s} ${verdict(s) ? 'YES' : 'NO'}`).join(', '),
   );
   return lines.join('\n');
 }
@@ -216,9 +258,9 @@ async function main(): Promise<void> {
     db = await createDatabase({ kind: 'postgres', url, poolSize: POOL });
     await migrate(db);
     const t0 = performance.now();
-    const fx = await seed(db, { users: MEMBERS, channels: 1, messages: 0, tokenUsers: 1 });
+    const fx = await seed(db, { users: MEMBERS, channels: 1, messages: MESSAGES, tokenUsers: 1 });
     await db.withSession((s) => s.exec('VACUUM ANALYZE'));
-    log(`seeded ${MEMBERS} members in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    log(`seeded ${MEMBERS} members and ${MESSAGES} messages in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const channelId = BigInt(fx.channelIds[0] as string);
     const members = fx.userIds.map((u) => BigInt(u));
 
@@ -234,8 +276,8 @@ async function main(): Promise<void> {
     const namedPrisma = named;
     const pgPool = pool;
     const runners: Record<VariantName, Runner> = {
-      prisma: (sql) => prisma.$queryRaw<Record<string, unknown>[]>(sql),
-      pg: async (sql) =>
+      prisma: (call) => call.viaModel?.(prisma) ?? prisma.$queryRaw<Rows>(call.sql),
+      pg: async ({ sql }) =>
         (
           await pgPool.query<Record<string, unknown>>({
             name: statementName(sql.text),
@@ -243,7 +285,7 @@ async function main(): Promise<void> {
             values: sql.values,
           })
         ).rows,
-      'prisma+named': (sql) => namedPrisma.$queryRaw<Record<string, unknown>[]>(sql),
+      'prisma+named': (call) => call.viaModel?.(namedPrisma) ?? namedPrisma.$queryRaw<Rows>(call.sql),
     };
 
     // 3. The statements, built by the app's own builders.
@@ -283,7 +325,62 @@ async function main(): Promise<void> {
         },
       };
     };
-    const makers: Record<StatementName, () => ReturnType<typeof send>> = { send, access };
+    // The history statements: the seeded messages, newest first (cursors walk over them).
+    const seeded = (
+      await db.withSession((s) =>
+        s.query<{ id: string }>(
+          'SELECT id::text AS id FROM messages WHERE channel_id = $1 AND listed ORDER BY id DESC',
+          [String(channelId)],
+        ),
+      )
+    ).map((r) => BigInt(r.id));
+    failures.check(seeded.length === MESSAGES, () => `seeded ${seeded.length} listed messages, not ${MESSAGES}`);
+    const isMessageRow = (r: Record<string, unknown> | undefined) =>
+      typeof r?.id === 'bigint' && r.createdAt instanceof Date && typeof r.text === 'string';
+    const readFacts = () => {
+      const userId = members[reader++ % members.length] as bigint;
+      return {
+        sql: readFactsSql([[userId, channelId]]),
+        check(rows: Rows) {
+          const r = rows[0];
+          if (r?.userId !== userId || r.member !== true || r.inWorkspace !== true || r.kind !== 'PUBLIC')
+            throw new Error(`read facts wrong for ${userId}: ${JSON.stringify(r, (_, v) => String(v))}`);
+        },
+      };
+    };
+    const newest = () => ({
+      sql: newestPagesSql([channelId], 50),
+      check(rows: Rows) {
+        if (rows.length !== 51 || !isMessageRow(rows[0])) throw new Error(`newest page: ${rows.length} rows`);
+      },
+    });
+    // Cursors from the newest message down to the 52nd oldest: every page is full (51 rows).
+    const cursorSpan = Math.max(1, seeded.length - 52);
+    let cursor = 0;
+    const page = () => {
+      const below = seeded[(cursor++ * 97) % cursorSpan] as bigint;
+      return {
+        sql: historyPageSql(channelId, { below, above: 0n, limit: 51, newestFirst: true }),
+        check(rows: Rows) {
+          if (rows.length !== 51 || !isMessageRow(rows[0]) || !((rows[0]?.id as bigint) < below))
+            throw new Error(`page below ${below}: ${rows.length} rows`);
+        },
+      };
+    };
+    let profiled = 0;
+    const profiles = () => {
+      const ids = Array.from({ length: 10 }, () => members[profiled++ % members.length] as bigint);
+      return {
+        sql: profilesSql(ids),
+        viaModel: (client: PrismaClient) =>
+          client.user.findMany({ where: { id: { in: ids } }, omit: { passwordHash: true } }) as Promise<Rows>,
+        check(rows: Rows) {
+          if (rows.length !== 10 || !(rows[0]?.createdAt instanceof Date) || 'passwordHash' in (rows[0] ?? {}))
+            throw new Error(`profiles: ${rows.length} rows`);
+        },
+      };
+    };
+    const makers: Record<StatementName, () => Call> = { send, access, facts: readFacts, newest, page, profiles };
 
     // Every variant sends the very same text for a plain send (one prepared statement).
     const texts = new Set([send().sql.text, send().sql.text]);
@@ -293,7 +390,7 @@ async function main(): Promise<void> {
     // 4. Interleaved rounds.
     const statementsBefore = db.statements.count;
     let prismaCalls = 0;
-    for (const statement of ['send', 'access'] as const) {
+    for (const statement of SELECTED) {
       for (const clients of [...new Set([1, CONCURRENCY])]) {
         const make = makers[statement];
         for (const v of VARIANTS) {
@@ -344,7 +441,7 @@ async function main(): Promise<void> {
     );
     const f = facts.rows[0];
     failures.check(
-      f?.messages === String(made) && f.last_seq === String(made) && f.outbox === String(made),
+      f?.messages === String(MESSAGES + made) && f.last_seq === String(MESSAGES + made) && f.outbox === String(made),
       () => `database after ${made} sends: ${JSON.stringify(f)}`,
     );
 
@@ -354,7 +451,7 @@ async function main(): Promise<void> {
     const header = [
       `bench:send-path  ${started.toISOString()}`,
       `node ${process.version}, ${cpu.length} cores (${cpu[0]?.model.trim() ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, PostgreSQL ${pgVersion}`,
-      `fixture: one channel of ${MEMBERS} members; pools of ${POOL}; per statement and concurrency: ${WARMUP} warm-up calls per variant, ` +
+      `fixture: one channel of ${MEMBERS} members and ${MESSAGES} messages; pools of ${POOL}; per statement and concurrency: ${WARMUP} warm-up calls per variant, ` +
         `then ${ROUNDS} interleaved rounds (A, B, C, ...) of ${CALLS} calls; CPU = process.cpuUsage() of this process / calls`,
       `A prisma = prisma.$queryRaw(sql) on the app's Database; B pg = pg.Pool named statement, same text and values; ` +
         `C prisma+named = PrismaPg with statementNameGenerator`,

@@ -38,7 +38,7 @@ interface PageBody {
 }
 
 /** SQL of these kinds of statement (Prisma quotes tables as "public"."users"; raw SQL does not). */
-const isUsersRead = (sql: string) => /FROM "public"\."users"/.test(sql);
+const isUsersRead = (sql: string) => /FROM ("public"\.)?"?users\b/.test(sql);
 const isPageRead = (sql: string) => /FROM messages/.test(sql);
 const isTokenRead = (sql: string) => /FROM "public"\."tokens"/.test(sql);
 const isAccessRead = (sql: string) => /FROM channels c|FROM unnest\(.*JOIN channels/s.test(sql);

@@ -1,7 +1,7 @@
 /** Channels: who may read a channel (accessChannel) and who may act in it (accessMembership). */
 import type { ServiceDeps } from '../deps.js';
 import { forbidden, notFound } from '../errors.js';
-import type { Tx } from '../../infra/db/database.js';
+import type { RawQuery, Tx } from '../../infra/db/database.js';
 import { requireScope, type BotScope, type Viewer } from '../viewer.js';
 import { Prisma, type Channel, type ChannelMember, type NotificationLevel } from '../../generated/prisma/client.js';
 import { createBatcher } from '../coalesce.js';
@@ -63,16 +63,31 @@ export function accessChannelSql(userId: bigint, channelId: bigint): Prisma.Sql 
       WHERE c.id = ${channelId}`;
 }
 
-export function createChannelAccess(prisma: ServiceDeps['prisma'], cache: ChannelCache) {
-  /** The facts for many (user, channel) pairs in one statement: concurrent checks share it. */
-  const readFacts = createBatcher<readonly [bigint, bigint], ReadFacts | null>(
-    async (pairs) => {
-      const rows = await prisma.$queryRaw<(ReadFacts & { userId: bigint; channelId: bigint })[]>`
+/**
+ * The read facts (channel kind and workspace, channel membership, workspace membership) of many
+ * (user, channel) pairs in one statement; pairs whose channel does not exist have no row. One fixed
+ * text whatever the number of pairs (arrays), so it is one prepared statement. Exported so
+ * bench/send-path.bench.ts and the equivalence test run the very same SQL text and values.
+ */
+export function readFactsSql(pairs: readonly (readonly [bigint, bigint])[]): Prisma.Sql {
+  return Prisma.sql`
         SELECT x.u AS "userId", x.c AS "channelId", c.kind::text AS kind, c.workspace_id AS "workspaceId",
                EXISTS (SELECT 1 FROM channel_members cm WHERE cm.channel_id = x.c AND cm.user_id = x.u) AS member,
                EXISTS (SELECT 1 FROM workspace_members wm WHERE wm.workspace_id = c.workspace_id AND wm.user_id = x.u) AS "inWorkspace"
         FROM unnest(${pairs.map((p) => p[0])}::bigint[], ${pairs.map((p) => p[1])}::bigint[]) AS x(u, c)
         JOIN channels c ON c.id = x.c`;
+}
+
+/**
+ * `rawQuery` carries the two hot reads of this module (the read facts, and accessChannel outside a
+ * transaction) past Prisma's query path: prepared statements on PostgreSQL (see Database.rawQuery;
+ * bench/send-path.bench.ts measured what it saves). Rows come back in the same shapes.
+ */
+export function createChannelAccess(prisma: ServiceDeps['prisma'], rawQuery: RawQuery, cache: ChannelCache) {
+  /** The facts for many (user, channel) pairs in one statement: concurrent checks share it. */
+  const readFacts = createBatcher<readonly [bigint, bigint], ReadFacts | null>(
+    async (pairs) => {
+      const rows = await rawQuery<ReadFacts & { userId: bigint; channelId: bigint }>(readFactsSql(pairs));
       const byPair = new Map(rows.map((r) => [`${r.userId}:${r.channelId}`, r]));
       return pairs.map(([u, c]) => byPair.get(`${u}:${c}`) ?? null);
     },
@@ -107,7 +122,9 @@ export function createChannelAccess(prisma: ServiceDeps['prisma'], cache: Channe
   ): Promise<ChannelAccess> {
     requireScope(viewer, scope);
     // One round trip: the channel, the viewer's membership, and whether they are in its workspace.
-    const [row] = await db.$queryRaw<AccessRow[]>(accessChannelSql(viewer.userId, channelId));
+    // Outside a transaction the hot path's way (rawQuery); inside one, on the transaction's connection.
+    const sql = accessChannelSql(viewer.userId, channelId);
+    const [row] = db === prisma ? await rawQuery<AccessRow>(sql) : await db.$queryRaw<AccessRow[]>(sql);
     if (!row) throw notFound('channel', channelId);
     if (!mayRead(viewer, { ...row, member: row.mUserId !== null, inWorkspace: row.inWorkspace }))
       throw notFound('channel', channelId);

@@ -25,7 +25,7 @@ export function createChannelsService(deps: ServiceDeps, workspaces: WorkspacesS
     readerTtlMs: 60_000,
     ...deps.readCache,
   });
-  const access = createChannelAccess(prisma, cache);
+  const access = createChannelAccess(prisma, deps.rawQuery, cache);
   const { accessChannel, accessMembership, requireReadable } = access;
   const { joinChannel, leaveChannel, removeFromChannel, inviteToChannel, setNotificationLevel } =
     createMembershipMutations(deps, access, workspaces);

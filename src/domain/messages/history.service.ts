@@ -1,6 +1,6 @@
 import type { ServiceDeps } from '../deps.js';
 import { badInput } from '../errors.js';
-import type { Message } from '../../generated/prisma/client.js';
+import { Prisma, type Message } from '../../generated/prisma/client.js';
 import type { Viewer } from '../viewer.js';
 import { idCursor, pageFrom, pageWindow, type ConnectionArgs, type Page } from '../paging.js';
 import type { ChannelsService } from '../channels/channels.service.js';
@@ -15,9 +15,46 @@ const MAX_ID = 9223372036854775807n;
 const pageBytes = (page: Page<Message>) =>
   page.nodes.reduce((sum, m) => sum + 2 * m.text.length + (m.clientNonce?.length ?? 0) * 2 + 400, 200);
 
-/** Reading messages: channel history and thread replies, over the partial index of listed rows. */
+/**
+ * The newest `take + 1` listed messages of each channel, in one statement (a lateral walk of each
+ * channel's partial index), in no particular order. One fixed text for any number of channels.
+ * Exported so bench/send-path.bench.ts and the equivalence test run the very same SQL.
+ */
+export function newestPagesSql(channelIds: readonly bigint[], take: number): Prisma.Sql {
+  return Prisma.sql`
+          SELECT m.* FROM unnest(${channelIds}::bigint[]) AS c(id) CROSS JOIN LATERAL (
+            SELECT ${COLUMNS} FROM messages
+            WHERE channel_id = c.id AND listed AND id < ${MAX_ID} AND id > 0
+            ORDER BY id DESC LIMIT ${take + 1}) m`;
+}
+
+/**
+ * Up to `limit` listed messages of a channel strictly between the ids `above` and `below`, newest
+ * first (`newestFirst`) or oldest first: the statement of a history page with a cursor. Two fixed
+ * texts (one per direction). Exported like newestPagesSql.
+ */
+export function historyPageSql(
+  channelId: bigint,
+  w: { below: bigint; above: bigint; limit: number; newestFirst: boolean },
+): Prisma.Sql {
+  return w.newestFirst
+    ? Prisma.sql`
+          SELECT ${COLUMNS} FROM messages
+          WHERE channel_id = ${channelId} AND listed AND id < ${w.below} AND id > ${w.above}
+          ORDER BY id DESC LIMIT ${w.limit}`
+    : Prisma.sql`
+          SELECT ${COLUMNS} FROM messages
+          WHERE channel_id = ${channelId} AND listed AND id < ${w.below} AND id > ${w.above}
+          ORDER BY id ASC LIMIT ${w.limit}`;
+}
+
+/**
+ * Reading messages: channel history and thread replies, over the partial index of listed rows. The
+ * history page reads (newest pages, cursor pages) go through `rawQuery`: prepared statements past
+ * Prisma's query path on PostgreSQL, measured by bench/send-path.bench.ts.
+ */
 export function createHistoryService(deps: ServiceDeps, channels: ChannelsService, common: MessageCommon) {
-  const { prisma, limits } = deps;
+  const { prisma, rawQuery, limits } = deps;
 
   /**
    * Identical history reads in flight share one query (a popular channel's newest page is read by
@@ -50,11 +87,7 @@ export function createHistoryService(deps: ServiceDeps, channels: ChannelsServic
       for (const [c, take] of keys) bySize.set(take, [...(bySize.get(take) ?? []), c]);
       const pages = new Map<string, Message[]>();
       for (const [take, ids] of bySize) {
-        const rows = await prisma.$queryRaw<Message[]>`
-          SELECT m.* FROM unnest(${ids}::bigint[]) AS c(id) CROSS JOIN LATERAL (
-            SELECT ${COLUMNS} FROM messages
-            WHERE channel_id = c.id AND listed AND id < ${MAX_ID} AND id > 0
-            ORDER BY id DESC LIMIT ${take + 1}) m`;
+        const rows = await rawQuery<Message>(newestPagesSql(ids, take));
         for (const r of rows) {
           const k = `${r.channelId}:${take}`;
           const list = pages.get(k);
@@ -82,15 +115,7 @@ export function createHistoryService(deps: ServiceDeps, channels: ChannelsServic
     const above = w.before ?? 0n;
     const key = `${channelId}:${w.forward ? 'f' : 'l'}:${below}:${above}:${w.take}`;
     const rows = await coalesced(key, () =>
-      w.forward
-        ? prisma.$queryRaw<Message[]>`
-          SELECT ${COLUMNS} FROM messages
-          WHERE channel_id = ${channelId} AND listed AND id < ${below} AND id > ${above}
-          ORDER BY id DESC LIMIT ${w.take + 1}`
-        : prisma.$queryRaw<Message[]>`
-          SELECT ${COLUMNS} FROM messages
-          WHERE channel_id = ${channelId} AND listed AND id < ${below} AND id > ${above}
-          ORDER BY id ASC LIMIT ${w.take + 1}`,
+      rawQuery<Message>(historyPageSql(channelId, { below, above, limit: w.take + 1, newestFirst: w.forward })),
     );
     return pageFrom(rows, w);
   }
