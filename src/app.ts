@@ -282,6 +282,11 @@ export async function buildApp(
     );
   }
   const server = createServer(ops.wrap(router.listener));
+  // Idle keep-alive connections live 65 s (Node's default is 5 s). A proxy or client that keeps
+  // connections open longer than the server (nginx, load balancers: 60 s) sends its next request
+  // just as the server closes the socket and gets a reset; 65 s outlasts them, and clients that
+  // read the Keep-Alive hint (undici) retire their sockets before the server does.
+  server.keepAliveTimeout = 65_000;
   const lifecycle = createHttpLifecycle(server);
   // The outbox worker gets connections of its own on PostgreSQL (a bulkhead): requests queueing
   // for the main pool under load must not delay indexing. PGlite has one connection anyway.
