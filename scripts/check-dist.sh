@@ -4,6 +4,8 @@
 # 200, then stops it with SIGTERM and expects exit 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The project's runtime (the `node` dependency, Node 24), whatever Node is first on the caller's PATH.
+export PATH="$PWD/node_modules/.bin:$PATH"
 npm run build --silent
 data=$(mktemp -d)
 log="$data/server.log"
@@ -20,6 +22,7 @@ for _ in $(seq 1 120); do
   sleep 1
 done
 [ -n "$url" ] || { cat "$log"; echo "node dist/main.js did not start"; exit 1; }
+grep -o 'ready at http://[^ ]* on Node [^ ]*' "$log" | head -n1
 curl -fsS "$url/ready"
 echo
 kill -TERM $pid

@@ -38,6 +38,7 @@ async function runPrimary(count: number) {
   } finally {
     await db.close();
   }
+  log.info({ gateways: count, pid: process.pid, node: process.version }, 'starting gateways');
   let stopping = false;
   const fork = () => cluster.fork();
   for (let i = 0; i < count; i++) fork();
@@ -123,11 +124,10 @@ async function main(args: string[]) {
   await assertPortFree(config.host, config.port);
   const app = await buildApp(config, { log });
   const { url } = await app.start();
-  log.info({ url, database: config.database.kind, pid: process.pid }, 'listening');
+  log.info({ url, database: config.database.kind, node: process.version, pid: process.pid }, 'listening');
   process.stdout.write(
-    `Chat API ready at ${url}${config.graphql.graphiql ? ' (GraphiQL: open it in a browser)' : ''}${cluster.isWorker ? ` [gateway pid ${process.pid}]` : ''}\n`,
+    `Chat API ready at ${url} on Node ${process.version}${config.graphql.graphiql ? ' (GraphiQL: open it in a browser)' : ''}${cluster.isWorker ? ` [gateway pid ${process.pid}]` : ''}\n`,
   );
-  log.info({ node: process.version }, 'runtime');
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) {

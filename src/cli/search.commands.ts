@@ -33,7 +33,10 @@ export async function runSearchCommand(
     const sweep = setInterval(() => {
       app.services.files.sweep().catch((err: unknown) => log.warn({ err }, 'file sweep failed'));
     }, 60_000);
-    process.stdout.write(`outbox worker running (search backend: ${app.searchIndex.kind}); Ctrl-C stops it\n`);
+    log.info({ backend: app.searchIndex.kind, node: process.version, pid: process.pid }, 'outbox worker running');
+    process.stdout.write(
+      `outbox worker running on Node ${process.version} (search backend: ${app.searchIndex.kind}); Ctrl-C stops it\n`,
+    );
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         log.info({ signal }, 'stopping the outbox worker');
