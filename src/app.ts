@@ -229,6 +229,14 @@ export async function buildApp(
       wsConnections: () => websocket?.stats().connections ?? 0,
       httpInFlight: () => lifecycle.inFlight(),
       hub: () => hub.stats(),
+      frames: () => {
+        const w = websocket?.stats();
+        return {
+          badge: realtime.badges.stats().framesSent,
+          direct: w?.directFrames ?? 0,
+          slowDisconnects: w?.slowDisconnects ?? 0,
+        };
+      },
       shards: () => broker.health?.() ?? null,
       outbox: async () => (outbox ? outbox.lag() : null),
       dbPool: () => db.pool?.() ?? null,

@@ -16,6 +16,8 @@ export interface MetricSources {
   wsConnections(): number;
   httpInFlight(): number;
   hub(): { topics: number; listeners: number; brokerTopics: number; delivered: number };
+  /** Frames written by subscriptions, and slow consumers disconnected (this process, since start). */
+  frames(): { badge: number; direct: number; slowDisconnects: number };
   shards(): { up: number; total: number; failovers: number } | null;
   outbox(): Promise<{ pending: number; retrying: number; lagMs: number } | null>;
   dbPool(): { total: number; idle: number; waiting: number } | null;
@@ -84,6 +86,31 @@ export function createOps(deps: {
       this.inc(s.hub().delivered);
     },
   });
+  const counter = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  counter(
+    'chat_badge_frames_total',
+    'Badge frames sent (passive sessions: only what changes a sidebar)',
+    () => s.frames().badge,
+  );
+  counter(
+    'chat_realtime_direct_frames_total',
+    'Frames written on the direct path (from the hub callback, no per-subscriber queue)',
+    () => s.frames().direct,
+  );
+  counter(
+    'chat_ws_slow_disconnects_total',
+    'Sockets closed with 1013 because the client stopped reading',
+    () => s.frames().slowDisconnects,
+  );
   gauge('chat_db_pool_connections', 'PostgreSQL connections open in the pool', () => s.dbPool()?.total ?? null);
   gauge('chat_db_pool_idle', 'Idle PostgreSQL connections in the pool', () => s.dbPool()?.idle ?? null);
   gauge('chat_db_pool_waiting', 'Queries waiting for a PostgreSQL connection', () => s.dbPool()?.waiting ?? null);

@@ -317,6 +317,7 @@ export function createBadgeManager(deps: { hub: Hub; badges: BadgeCounts; log: L
     dirtySessions.delete(s);
   }
 
+  let framesSent = 0;
   const timer = setInterval(() => {
     // Passive sessions: exact unread counts trail. Once a channel has been quiet for settleMs
     // (or, while it keeps talking, every refreshMs), each member whose shown count is out of date
@@ -341,7 +342,10 @@ export function createBadgeManager(deps: { hub: Hub; badges: BadgeCounts; log: L
     for (const s of batch) {
       if (s.closed) continue;
       const update = s.takeUpdate();
-      if (update) s.queue.push(update);
+      if (update) {
+        framesSent++;
+        s.queue.push(update);
+      }
     }
   }, opts.flushMs);
   timer.unref();
@@ -377,6 +381,8 @@ export function createBadgeManager(deps: { hub: Hub; badges: BadgeCounts; log: L
       return queue;
     },
     stats: () => ({
+      /** Badge frames sent since the process started (one per session per flush that changed something). */
+      framesSent,
       sessions: sessions.size,
       dirty: dirtySessions.size,
       groups: groups.size,
