@@ -106,11 +106,10 @@ export function createHub(broker: Broker, log: Logger) {
       return remove;
     },
 
-    /** Sizes of the hub's maps (for leak checks and metrics). */
     /**
-     * Counts of the topics clients made: the process-wide system topics (Topic.system) every gateway
-     * listens to for as long as it runs (revocations, profiles) are counted apart, so an idle
-     * gateway reads zero.
+     * Sizes of the hub's maps (for leak checks and metrics), counting the topics clients made: the
+     * process-wide system topics (Topic.system) every gateway listens to for as long as it runs
+     * (revocations, profiles) are counted apart, so an idle gateway reads zero.
      */
     stats() {
       let listeners = 0;

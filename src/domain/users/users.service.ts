@@ -211,8 +211,10 @@ export function createUsersService(deps: ServiceDeps) {
       return users as User[];
     },
 
+    /** The viewer's own user, never with the password hash (nothing past sign-in needs it). */
     async me(viewer: Viewer): Promise<User> {
-      return prisma.user.findUniqueOrThrow({ where: { id: viewer.userId } });
+      const user = await prisma.user.findUniqueOrThrow({ where: { id: viewer.userId }, omit: { passwordHash: true } });
+      return user as User;
     },
   };
 
