@@ -15,6 +15,22 @@ import {
 } from './stream-kit.js';
 
 const REPLAY_PAGE = 100;
+/**
+ * How long a stream holds a message that arrived ahead of its sequence, waiting for the missing
+ * ones to arrive live, before it reads them from the database. Concurrent sends commit in
+ * sequence order but publish in any order (several senders, several gateways), so a hole is
+ * usually a few milliseconds of reordering: every viewer of a busy channel reading the database
+ * for it cost a query and an execution per viewer per hole (measured: ~90 of 500 viewers per
+ * message with 8 concurrent senders). A publish that was really lost (a shard died) costs this
+ * much latency, then the read.
+ */
+const REORDER_WAIT_MS = 50;
+
+/** The reorder window ran out (queued by its timer; `n` names the hole it was set for). */
+interface HoleTimeout {
+  type: 'HoleTimeout';
+  n: number;
+}
 
 /**
  * The visible channel, resumed by sequence. Listed messages carry the channel's gap-free sequence,
@@ -39,10 +55,27 @@ export function channelStream(
   const { sources } = deps;
   const id = channelId.toString();
   const me = viewer.userId.toString();
-  const queue = new EventQueue<ChatEvent | Gap>(deps.queueLimit, () => connection.close(1013, 'slow consumer'));
+  const queue = new EventQueue<ChatEvent | Gap | HoleTimeout>(deps.queueLimit, () =>
+    connection.close(1013, 'slow consumer'),
+  );
   /** The last sequence delivered (set once the stream knows where it resumes). */
   let lastSeq = 0n;
   let sink: Sink<ChannelEventPayload> | null = null;
+  /**
+   * A hole being waited out: the missing sequences (lastSeq, upto] that arrived live meanwhile,
+   * and every other event since the hole, in arrival order (delivered after the hole is filled).
+   */
+  let hole: {
+    n: number;
+    upto: bigint;
+    late: Map<bigint, ChannelEventPayload>;
+    backlog: ChatEvent[];
+    timer: NodeJS.Timeout;
+  } | null = null;
+  let holes = 0;
+  queue.onClose(() => {
+    if (hole) clearTimeout(hole.timer);
+  });
 
   /**
    * One live event while nothing is pending: 'deliver' (lastSeq advanced), 'skip', or 'slow' when
@@ -74,7 +107,7 @@ export function channelStream(
   // database goes from the hub's callback straight to the attached sink (the subscriber's frame
   // writer). Everything else wakes the loop, which handles holes, gaps and revocation in order.
   queue.bypass = (e) => {
-    if (sink === null || e.type === 'Gap') return false;
+    if (sink === null || hole !== null || e.type === 'Gap' || e.type === 'HoleTimeout') return false;
     const s = step(e);
     if (s === 'slow') return false;
     if (s === 'deliver') sink(e as ChannelEventPayload);
@@ -105,24 +138,67 @@ export function channelStream(
       }
     }
 
+    /** Delivers the hole's missing sequences (live where they came, else from the database), then its backlog. */
+    async function* fill(): AsyncGenerator<ChannelEventPayload> {
+      const h = hole!;
+      hole = null;
+      clearTimeout(h.timer);
+      while (lastSeq < h.upto) {
+        const live = h.late.get(lastSeq + 1n);
+        if (!live) {
+          yield* catchUp(h.upto);
+          break;
+        }
+        lastSeq += 1n;
+        yield live;
+      }
+      for (const e of h.backlog) yield* handle(e);
+    }
+
+    async function* handle(e: ChatEvent | Gap | HoleTimeout): AsyncGenerator<ChannelEventPayload> {
+      if (e.type === 'Gap') {
+        gap.gapTaken();
+        const h = hole;
+        hole = null;
+        if (h) clearTimeout(h.timer);
+        yield* catchUp(null); // covers any hole; the backlog's messages are then behind lastSeq
+        if (h) for (const b of h.backlog) yield* handle(b);
+        return;
+      }
+      if (e.type === 'HoleTimeout') {
+        if (hole?.n === e.n) yield* fill();
+        return;
+      }
+      if (hole) {
+        if (e.type === 'MessagePosted' && e.listed && e.seq !== null) {
+          const seq = BigInt(e.seq);
+          if (seq > lastSeq && seq <= hole.upto) {
+            hole.late.set(seq, e);
+            if (BigInt(hole.late.size) === hole.upto - lastSeq) yield* fill();
+            return;
+          }
+        }
+        hole.backlog.push(e);
+        return;
+      }
+      const s = step(e);
+      if (s === 'deliver') yield e as ChannelEventPayload;
+      if (s !== 'slow') return;
+      if (e.type !== 'MessagePosted') throw notFound('channel', channelId);
+      // Ahead of the last delivered: hold it (and what follows) while the missing ones arrive.
+      const n = ++holes;
+      hole = {
+        n,
+        upto: BigInt(e.seq!) - 1n,
+        late: new Map(),
+        backlog: [e],
+        timer: setTimeout(() => queue.push({ type: 'HoleTimeout', n }), REORDER_WAIT_MS),
+      };
+    }
+
     try {
       if (after !== null) yield* catchUp(null);
-      for await (const e of queue) {
-        if (e.type === 'Gap') {
-          gap.gapTaken();
-          yield* catchUp(null);
-          continue;
-        }
-        const s = step(e);
-        if (s === 'deliver') yield e as ChannelEventPayload;
-        if (s !== 'slow') continue;
-        if (e.type !== 'MessagePosted') throw notFound('channel', channelId);
-        // Ahead of the last delivered: fetch what lies between, then this one.
-        const seq = BigInt(e.seq!);
-        yield* catchUp(seq - 1n);
-        lastSeq = seq;
-        yield e;
-      }
+      for await (const e of queue) yield* handle(e);
     } finally {
       await queue.return();
     }

@@ -127,7 +127,7 @@ export interface Gap {
 export async function listenWithGap(
   deps: Pick<StreamDeps, 'hub'>,
   channelId: string,
-  queue: EventQueue<ChatEvent | Gap>,
+  queue: Pick<EventQueue<ChatEvent | Gap>, 'push' | 'onClose'>,
 ): Promise<{ gapTaken(): void }> {
   let gapQueued = false;
   const unlisten = await deps.hub.listen(

@@ -98,6 +98,61 @@ describeApi('real-time under load', () => {
     }
   });
 
+  it('waits out a reordered publish instead of reading the database, and reads it when one was lost', async () => {
+    // Concurrent sends commit in sequence order but may publish in any order. Publishes of three
+    // messages are held back here (a fault injected at the broker) and then let through reordered.
+    const broker = t.app.realtime.broker;
+    const publish = broker.publish.bind(broker);
+    let held: [Parameters<typeof publish>[0], { type: string }][] | null = null;
+    broker.publish = (topic, payload) => {
+      const p = payload as { type: string };
+      if (held && topic.name.startsWith('ch:') && p.type === 'MessagePosted') {
+        held.push([topic, p]);
+        return Promise.resolve();
+      }
+      return publish(topic, payload);
+    };
+    const client = connect(t.url, w.ann.token);
+    try {
+      const live = listenMark(t);
+      const sub = subscribe(client.client, ChannelEventsDocument, { channelId: w.general.id });
+      await live(1);
+      const posted = () =>
+        sub.events.map((e) => (e.channel.__typename === 'MessagePosted' ? e.channel.message.id : null));
+      const send = async (text: string) =>
+        (await w.bob.client.ok(SendMessageDocument, { input: { channelId: w.general.id, text } })).sendMessage.id;
+
+      const first = await send('r0');
+      await sub.count(1); // live: the stream knows where its sequence stands
+      held = [];
+      const ids = [first, await send('r1'), await send('r2'), await send('r3')];
+      const late = held;
+      held = [];
+      // Third first, then the first two: delivered in order, and no replay read.
+      const reordered = await t.app.db.statements.during(async () => {
+        await publish(...late[2]!);
+        await publish(...late[0]!);
+        await publish(...late[1]!);
+        await sub.count(4);
+      });
+      expect(posted()).toEqual(ids);
+      expect(reordered.sql.filter((q) => /FROM "?(public"\.")?messages/.test(q))).toEqual([]);
+
+      // Lost: only the newest of two is published. After the reorder window, the stream reads the
+      // missing one from the database and delivers both in order.
+      const more = [await send('r4'), await send('r5')];
+      const lost = held;
+      held = null;
+      await publish(...lost[1]!);
+      await sub.count(6);
+      expect(posted()).toEqual([...ids, ...more]);
+      expect(sub.errors).toEqual([]);
+    } finally {
+      broker.publish = publish;
+      await client.dispose();
+    }
+  });
+
   it('delivers a reaction to every viewer without a database read per viewer', async () => {
     // reactedByMe differs per viewer (one execution each), but the event carries the message and
     // its reaction list: the executions read nothing from the database.
