@@ -118,8 +118,17 @@ export function channelStream(
     queue.onClose(viewing(deps, connection, viewer, { channel: id }));
     const gap = await listenWithGap(deps, id, queue);
     await deps.testHooks?.afterListen?.();
-    lastSeq =
-      after !== null ? await sources.resumeSeq(viewer, channelId, after) : await sources.channelSeq(viewer, channelId);
+    if (after !== null) lastSeq = await sources.resumeSeq(viewer, channelId, after);
+    else {
+      // From now: the channel's newest sequence, except that a message whose event arrived after
+      // the listen (it waits in the queue) is delivered even if it committed just before this read.
+      lastSeq = await sources.channelSeq(viewer, channelId);
+      for (const e of queue.pending()) {
+        if (e.type !== 'MessagePosted' || !e.listed || e.seq === null) continue;
+        const seq = BigInt(e.seq) - 1n;
+        if (seq < lastSeq) lastSeq = seq;
+      }
+    }
 
     /** Delivers the listed messages with sequence in (lastSeq, upto], in order; advances lastSeq. */
     async function* catchUp(upto: bigint | null): AsyncGenerator<ChannelEventPayload> {

@@ -50,6 +50,11 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
     return this.done;
   }
 
+  /** The items waiting to be read (a snapshot; reading them does not take them). */
+  pending(): readonly T[] {
+    return this.items;
+  }
+
   onClose(fn: () => void) {
     if (this.done) fn();
     else this.cleanups.push(fn);

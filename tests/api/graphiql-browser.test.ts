@@ -128,7 +128,10 @@ describe.skipIf(testDbKind !== 'pglite' || !haveChromium)('GraphiQL in Chromium'
     await expect
       .poll(() => t.app.realtime.hub.stats().listens, { timeout: 15_000, interval: 50 })
       .toBeGreaterThan(listening);
-    expect(wsFrames.find((f) => f.includes('"connection_init"'))).toContain(`"authorization":"Bearer ${token}"`);
+    // The browser's frame events reach this process on their own schedule: wait for the one we check.
+    await expect
+      .poll(() => wsFrames.find((f) => f.includes('"connection_init"')) ?? '', { timeout: 15_000, interval: 50 })
+      .toContain(`"authorization":"Bearer ${token}"`);
 
     // 3. A message sent over HTTP appears in the result pane.
     const text = `hello from outside ${Date.now()}`;

@@ -163,6 +163,35 @@ describeApi('races forced at test seams', () => {
     unlisten();
   });
 
+  it('a subscription from now delivers a message whose event arrived after its listen, though it committed before the start read', async () => {
+    const ch = (await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'from-now' }))
+      .createChannel.id;
+    const seenLive = new Set<string>();
+    const unlisten = await t.app.realtime.hub.listen(topics.channel(ch), (e: ChatEvent) => {
+      if (e.type === 'MessagePosted') seenLive.add(e.messageId);
+    });
+    const h = hold();
+    listenHold = h;
+    const socket = connect(t.url, w.ann.token);
+    sockets.push(socket);
+    const sub = subscribe(socket.client, ChannelEventsDocument, { channelId: ch });
+    await h.reached; // listening; the channel's sequence not read yet
+    const during = (await w.ann.client.ok(SendMessageDocument, { input: { channelId: ch, text: 'during' } }))
+      .sendMessage.id;
+    const deadline = Date.now() + 5_000;
+    while (!seenLive.has(during)) {
+      if (Date.now() > deadline) throw new Error('the live event never reached the hub');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    h.release(); // the start read now includes `during`; its event waits in the queue
+    await sub.count(1);
+    const ids = sub.events.map((e) => (e.channel.__typename === 'MessagePosted' ? e.channel.message.id : null));
+    expect(ids).toEqual([during]);
+    expect(sub.errors).toEqual([]);
+    sub.unsubscribe();
+    unlisten();
+  });
+
   it('a resume does not skip a message that committed after a newer id (replay follows the channel sequence)', async () => {
     const ch = (await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'late-commit' }))
       .createChannel.id;
