@@ -46,7 +46,7 @@ import { createNotifier, notifyPresenceOf } from './domain/notifications/notifie
 import { createPushSender } from './infra/push/push.factory.js';
 import { createDigests, type Digests } from './domain/notifications/digests.js';
 import { createSmtpMailer } from './infra/mail/smtp.mailer.js';
-import { createHttpLifecycle } from './gateway/lifecycle.js';
+import { createHttpLifecycle, createHttpSubscriptions } from './gateway/lifecycle.js';
 import { createOps } from './gateway/ops.js';
 import { createHttpRouter, type HttpRouter } from './gateway/http.js';
 import { createFileStore } from './infra/files/file-store.js';
@@ -242,13 +242,14 @@ export async function buildApp(
       dbPool: () => db.pool?.() ?? null,
     },
   });
+  const httpSubscriptions = createHttpSubscriptions();
   const handler = createGraphQLHandler({
     config,
     schema,
     contexts,
     realtime,
     log,
-    instrumentation: ops.plugins,
+    instrumentation: [...ops.plugins, httpSubscriptions.plugin],
     plugins: [
       ...admission.httpPlugins(),
       explainLimits(config.limits.maxPageSize, config.graphql.maxCost),
@@ -433,6 +434,9 @@ export async function buildApp(
       // Readiness 503 and no new connections at once; requests in progress go on being answered.
       const requests = lifecycle.drain(deadline);
       await websocket.close({ code: 1012, reason: 'Service restart', spreadMs: drainMs });
+      // Event streams over HTTP complete (yoga sends `complete`); what has not ended soon is cut.
+      httpSubscriptions.completeAll();
+      await lifecycle.streamsEnded(1_000);
       lifecycle.cutStreams();
       const { unfinished } = await requests;
       if (unfinished) log.warn({ unfinished }, 'shutdown: requests still running at the deadline are cut');

@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Plugin } from 'graphql-yoga';
 
 /**
  * The HTTP server's life: in-flight requests are counted, and `drain()` turns readiness off,
@@ -52,6 +53,11 @@ export function createHttpLifecycle(server: Server) {
       }
       return { unfinished: inFlight.size };
     },
+    /** Waits until the event streams have ended, or `ms` have passed. */
+    async streamsEnded(ms: number) {
+      const until = Date.now() + ms;
+      while (streams.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    },
     /** Ends the Server-Sent Event streams still open (their clients reconnect elsewhere). */
     cutStreams() {
       for (const res of streams) res.socket?.destroy();
@@ -64,3 +70,30 @@ export function createHttpLifecycle(server: Server) {
 }
 
 export type HttpLifecycle = ReturnType<typeof createHttpLifecycle>;
+
+/**
+ * Subscriptions served over HTTP (Server-Sent Events), kept by their source streams so that the
+ * drain can end them: yoga then sends the stream's `complete` event and ends the response, and the
+ * client knows the stream finished rather than broke. (Socket subscriptions are not served by yoga.)
+ */
+export function createHttpSubscriptions() {
+  const open = new Set<AsyncIterator<unknown>>();
+  const plugin: Plugin = {
+    onSubscribe: () => ({
+      onSubscribeResult: ({ result }) => {
+        if (!(typeof result === 'object' && result !== null && Symbol.asyncIterator in result)) return;
+        const it = (result as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+        open.add(it);
+        return { onEnd: () => void open.delete(it) };
+      },
+    }),
+  };
+  return {
+    plugin,
+    /** Ends every HTTP subscription's stream: their responses complete. */
+    completeAll() {
+      for (const it of open) void it.return?.();
+      open.clear();
+    },
+  };
+}

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { print } from 'graphql';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Client, describeApi, startTestApp, basicWorkspace } from '../helpers/app.js';
+import { Client, describeApi, startTestApp, basicWorkspace, listenMark } from '../helpers/app.js';
 import { createTestDatabase, testDbKind, type TestDatabase } from '../helpers/db.js';
 import { connect, Subscription } from '../helpers/ws.js';
 import {
@@ -151,6 +151,41 @@ describeApi('shutdown: SIGTERM drains and exits', () => {
 });
 
 describeApi('shutdown: drain in process', () => {
+  it('completes a subscription served over Server-Sent Events (its `complete` event, then the end)', async () => {
+    const t = await startTestApp({ SHUTDOWN_DRAIN_MS: '0' });
+    const { ann, bob, general } = await basicWorkspace(t);
+    const live = listenMark(t);
+    const res = await fetch(t.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'text/event-stream',
+        authorization: `Bearer ${ann.token}`,
+      },
+      body: JSON.stringify({
+        query: 'subscription($c: ID!) { channel(channelId: $c) { __typename } }',
+        variables: { c: general.id },
+      }),
+    });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    const until = async (what: string) => {
+      while (!text.includes(what)) {
+        const { value, done } = await reader.read();
+        if (done) return false;
+        text += value;
+      }
+      return true;
+    };
+    await live(1);
+    await bob.client.ok(SendMessageDocument, { input: { channelId: general.id, text: 'over SSE' } });
+    expect(await until('MessagePosted')).toBe(true);
+    await t.stop();
+    expect(await until('event: complete')).toBe(true);
+    expect((await reader.read()).done).toBe(true); // and the response ended
+  }, 120_000);
+
   it('readiness turns 503 and new connections are refused at once, while a request in progress is answered', async () => {
     let arrived!: () => void;
     const held = new Promise<void>((r) => (arrived = r));
