@@ -76,7 +76,15 @@ describe.skipIf(!(await postgresAvailable()))('a reconnect storm', () => {
   }
 
   it(`${SOCKETS} sockets dropped at once reconnect with after and converge to the database; statements bounded`, async () => {
+    const listens = t.app.realtime.hub.stats().listens;
     sockets = await openAll(null);
+    // Every subscription listening before the first message (a subscription from now does not
+    // get what was published before it listened), waited for by count, not by time.
+    const deadline = Date.now() + 120_000;
+    while (t.app.realtime.hub.stats().listens < listens + SOCKETS) {
+      if (Date.now() > deadline) throw new Error('the subscriptions never all listened');
+      await new Promise((r) => setTimeout(r, 20));
+    }
     // Live: a first message reaches everyone (each subscription is running).
     const first = await send('before the storm');
     await allSee(first);
