@@ -12,6 +12,7 @@ export function createHttpLifecycle(server: Server) {
   const inFlight = new Set<ServerResponse>();
   const streams = new Set<ServerResponse>();
   let idle: (() => void) | null = null;
+  let streamsGone: (() => void) | null = null;
 
   server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
     // A keep-alive connection that sends a request while we drain is told not to come back.
@@ -22,6 +23,7 @@ export function createHttpLifecycle(server: Server) {
     res.once('close', () => {
       set.delete(res);
       if (inFlight.size === 0 && idle) idle();
+      if (streams.size === 0 && streamsGone) streamsGone();
     });
   });
 
@@ -55,8 +57,15 @@ export function createHttpLifecycle(server: Server) {
     },
     /** Waits until the event streams have ended, or `ms` have passed. */
     async streamsEnded(ms: number) {
-      const until = Date.now() + ms;
-      while (streams.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      if (streams.size === 0) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        streamsGone = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      streamsGone = null;
     },
     /** Ends the Server-Sent Event streams still open (their clients reconnect elsewhere). */
     cutStreams() {

@@ -175,6 +175,8 @@ export function createRenderer(opts: {
     private stopped = false;
     private failure: unknown = null;
     private drained: (() => void) | null = null;
+    /** The source's return(), called once when the subscription stops. */
+    private ended: Promise<unknown> | undefined;
 
     constructor(
       private readonly iterator: AsyncIterator<unknown>,
@@ -192,7 +194,7 @@ export function createRenderer(opts: {
 
     async return(): Promise<IteratorResult<never>> {
       this.stop();
-      await this.iterator.return?.(); // ends the source, so a pump waiting on it finishes
+      await this.ended; // the source has ended, so a pump waiting on it finishes
       await this.running?.catch(() => {});
       return { value: undefined, done: true };
     }
@@ -210,19 +212,30 @@ export function createRenderer(opts: {
     private offer(event: unknown) {
       if (this.stopped) return;
       opts.onDirect?.();
+      this.accept(event);
+    }
+
+    /**
+     * One event in order, from either path: projected and written, or its execution queued
+     * behind what waits (written at once when nothing waits and it has finished). False for a
+     * payload that is not an object (never shared: the loop executes it alone).
+     */
+    private accept(event: unknown): boolean {
       if (this.project) {
         opts.onRender?.(false);
         this.emit(payloadBytes(this.project(event), false));
-      } else if (typeof event === 'object' && event !== null) {
-        const slot = slotFor(event, this.args, this.key);
-        const r = this.fifo === null && slot.done && !slot.error ? resultFor(slot, event, this.args, this.key) : slot;
-        if (r instanceof Slot) {
-          (this.fifo ??= []).push(r);
-          this.drain();
-        } else {
-          this.write(this.bytes(r));
-        }
+        return true;
       }
+      if (typeof event !== 'object' || event === null) return false;
+      const slot = slotFor(event, this.args, this.key);
+      const r = this.fifo === null && slot.done && !slot.error ? resultFor(slot, event, this.args, this.key) : slot;
+      if (r instanceof Slot) {
+        (this.fifo ??= []).push(r);
+        this.drain();
+      } else {
+        this.write(this.bytes(r));
+      }
+      return true;
     }
 
     /** Writes what is ready at the head of the fifo; stops at an unfinished execution. */
@@ -276,7 +289,8 @@ export function createRenderer(opts: {
       const d = this.drained;
       this.drained = null;
       d?.();
-      void this.iterator.return?.();
+      // Ended once; a source that fails to end has nothing left to tell this subscription.
+      this.ended = Promise.resolve(this.iterator.return?.()).catch(() => {});
     }
 
     private whenDrained(): Promise<void> {
@@ -290,29 +304,20 @@ export function createRenderer(opts: {
     }
 
     private async pump(): Promise<IteratorResult<never>> {
-      const { iterator, project } = this;
+      const { iterator } = this;
       try {
         while (!this.stopped) {
           const next = await iterator.next();
           if (next.done || this.stopped) break;
-          const event = next.value;
-          if (project) {
-            opts.onRender?.(false);
-            this.emit(payloadBytes(project(event), false));
-          } else if (typeof event === 'object' && event !== null) {
-            (this.fifo ??= []).push(slotFor(event, this.args, this.key));
-            this.drain();
-            // Replays come as fast as they are read: keep a bounded number of executions in flight.
-            if (this.fifo !== null && this.fifo.length >= MAX_IN_FLIGHT) await this.whenDrained();
-          } else {
-            this.emit(this.bytes(await renderAlone(event, this.args)));
-          }
+          if (!this.accept(next.value)) this.emit(this.bytes(await renderAlone(next.value, this.args)));
+          // Replays come as fast as they are read: keep a bounded number of executions in flight.
+          if (this.fifo !== null && this.fifo.length >= MAX_IN_FLIGHT) await this.whenDrained();
         }
         // The stream ended: its last frames go out before graphql-ws sends `complete`.
         await this.whenDrained();
       } finally {
         this.stop();
-        await iterator.return?.();
+        await this.ended;
       }
       if (this.failure !== null) throw this.failure instanceof Error ? this.failure : new Error('render failed');
       return { value: undefined, done: true };
