@@ -119,33 +119,44 @@ describeApi('races forced at test seams', () => {
     expect(stored.replyCount).toBe(1); // the losing transaction rolled back whole
   });
 
+  /**
+   * Subscribes to `ch` (after `after`) with the stream held just after it listens, sends a message
+   * while it is held, and waits until that message's live event has reached the hub (so the held
+   * stream's queue has it too: the hub hands each event to every local listener in one pass).
+   * Returns the subscription, the message's id and the release of the hold.
+   */
+  async function sendWhileListenHeld(ch: string, after: string | null, text: string) {
+    const seenLive = new Set<string>();
+    const unlisten = await t.app.realtime.hub.listen(topics.channel(ch), (e: ChatEvent) => {
+      if (e.type === 'MessagePosted') seenLive.add(e.messageId);
+    });
+    const h = hold();
+    listenHold = h;
+    const socket = connect(t.url, w.ann.token);
+    sockets.push(socket);
+    const sub = subscribe(
+      socket.client,
+      ChannelEventsDocument,
+      after === null ? { channelId: ch } : { channelId: ch, after },
+    );
+    await h.reached;
+    const id = (await w.ann.client.ok(SendMessageDocument, { input: { channelId: ch, text } })).sendMessage.id;
+    const deadline = Date.now() + 5_000;
+    while (!seenLive.has(id)) {
+      if (Date.now() > deadline) throw new Error('the live event never reached the hub');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    unlisten();
+    return { sub, id, release: () => h.release() };
+  }
+
   it('a message committed between listen and replay is delivered once, not once from each', async () => {
     const ch = (await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'seam' }))
       .createChannel.id;
     const before = (await w.ann.client.ok(SendMessageDocument, { input: { channelId: ch, text: 'before' } }))
       .sendMessage.id;
-    // A listener of our own on the same topic: the hub hands each event to every local listener
-    // in one pass, so once ours has it, the held stream's queue has it too.
-    const seenLive = new Set<string>();
-    const unlisten = await t.app.realtime.hub.listen(topics.channel(ch), (e: ChatEvent) => {
-      if (e.type === 'MessagePosted') seenLive.add(e.messageId);
-    });
-
-    const h = hold();
-    listenHold = h;
-    const socket = connect(t.url, w.ann.token);
-    sockets.push(socket);
-    const sub = subscribe(socket.client, ChannelEventsDocument, { channelId: ch, after: before });
-    await h.reached; // listening, replay not started
-
-    const during = (await w.ann.client.ok(SendMessageDocument, { input: { channelId: ch, text: 'during' } }))
-      .sendMessage.id;
-    const deadline = Date.now() + 5_000;
-    while (!seenLive.has(during)) {
-      if (Date.now() > deadline) throw new Error('the live event never reached the hub');
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    h.release(); // the replay now reads `during` from the database, and the queue holds it live
+    const { sub, id: during, release } = await sendWhileListenHeld(ch, before, 'during');
+    release(); // the replay now reads `during` from the database, and the queue holds it live
     await sub.count(1);
 
     const next = (await w.ann.client.ok(SendMessageDocument, { input: { channelId: ch, text: 'next' } })).sendMessage
@@ -160,36 +171,19 @@ describeApi('races forced at test seams', () => {
     expect(ids).toEqual([during, next]);
     expect(sub.errors).toEqual([]);
     sub.unsubscribe();
-    unlisten();
   });
 
   it('a subscription from now delivers a message whose event arrived after its listen, though it committed before the start read', async () => {
     const ch = (await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'from-now' }))
       .createChannel.id;
-    const seenLive = new Set<string>();
-    const unlisten = await t.app.realtime.hub.listen(topics.channel(ch), (e: ChatEvent) => {
-      if (e.type === 'MessagePosted') seenLive.add(e.messageId);
-    });
-    const h = hold();
-    listenHold = h;
-    const socket = connect(t.url, w.ann.token);
-    sockets.push(socket);
-    const sub = subscribe(socket.client, ChannelEventsDocument, { channelId: ch });
-    await h.reached; // listening; the channel's sequence not read yet
-    const during = (await w.ann.client.ok(SendMessageDocument, { input: { channelId: ch, text: 'during' } }))
-      .sendMessage.id;
-    const deadline = Date.now() + 5_000;
-    while (!seenLive.has(during)) {
-      if (Date.now() > deadline) throw new Error('the live event never reached the hub');
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    h.release(); // the start read now includes `during`; its event waits in the queue
+    // Listening; the channel's sequence not read yet while `during` commits and is published.
+    const { sub, id: during, release } = await sendWhileListenHeld(ch, null, 'during');
+    release(); // the start read now includes `during`; its event waits in the queue
     await sub.count(1);
     const ids = sub.events.map((e) => (e.channel.__typename === 'MessagePosted' ? e.channel.message.id : null));
     expect(ids).toEqual([during]);
     expect(sub.errors).toEqual([]);
     sub.unsubscribe();
-    unlisten();
   });
 
   it('a resume does not skip a message that committed after a newer id (replay follows the channel sequence)', async () => {
