@@ -595,7 +595,7 @@ async function main(): Promise<void> {
     );
     const kinds = {
       page: (q: string) => /FROM messages/.test(q),
-      access: (q: string) => /JOIN channels c ON c\.id = x\.c/.test(q),
+      access: (q: string) => /JOIN channels c ON c\.id = x\.c|FROM channels c WHERE c\.id = ANY/.test(q),
       profiles: (q: string) => /FROM ("public"\.)?"?users\b/.test(q),
       tokens: (q: string) => /FROM "public"\."(tokens|bots)"/.test(q),
     };

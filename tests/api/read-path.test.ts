@@ -101,6 +101,44 @@ describeApi('read path: coalescing across requests and the channel cache', () =>
     expect(again.sql.filter((s) => isPageRead(s) || isAccessRead(s))).toEqual([]);
   });
 
+  it("a herd of different people opening one channel costs one access statement: the channel's member set", async () => {
+    const ch = (await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'crowd' }))
+      .createChannel.id;
+    await w.ann.client.ok(SendMessageDocument, { input: { channelId: ch, text: 'welcome' } });
+    const people = [];
+    for (let i = 0; i < 12; i++) {
+      const u = await t.user(`P${i}`);
+      await u.client.ok(JoinWorkspaceDocument, { inviteCode: w.workspace.inviteCode });
+      await u.client.ok(JoinChannelDocument, { channelId: ch });
+      await inProcess(u.token, '{ __typename }', {});
+      people.push(u);
+    }
+    // One after another, so no two checks could share a batch: only the member set can answer them all.
+    const { result, sql } = await t.app.db.statements.during(async () => {
+      const pages = [];
+      for (const u of people) pages.push(await inProcess(u.token, PAGE_QUERY, { channelId: ch }));
+      return pages;
+    });
+    expect(result.every((r) => r.data?.messages.edges[0]?.node.text === 'welcome')).toBe(true);
+    expect(sql.filter(isAccessRead)).toHaveLength(1);
+
+    // Someone who joins later is known from the join event; someone who leaves is refused at once,
+    // warm cache or not; a workspace member who never joined reads the public channel (asked of the
+    // database); a stranger never does.
+    const late = await t.user('Late');
+    await late.client.ok(JoinWorkspaceDocument, { inviteCode: w.workspace.inviteCode });
+    await late.client.ok(JoinChannelDocument, { channelId: ch });
+    const joined = await t.app.db.statements.during(() => inProcess(late.token, PAGE_QUERY, { channelId: ch }));
+    expect(joined.result.data?.messages.edges).toHaveLength(1);
+    expect(joined.sql.filter(isAccessRead)).toEqual([]);
+    const outsider = await t.user('Outsider');
+    await outsider.client.ok(JoinWorkspaceDocument, { inviteCode: w.workspace.inviteCode });
+    expect((await inProcess(outsider.token, PAGE_QUERY, { channelId: ch })).data?.messages.edges).toHaveLength(1);
+    expect((await inProcess(w.eve.token, PAGE_QUERY, { channelId: ch })).errors?.[0]?.extensions?.code).toBe(
+      'NOT_FOUND',
+    );
+  });
+
   it("200 distinct channels' newest pages cost one batched profile read", async () => {
     const authors = [w.ann, w.bob, await t.user('Cy'), await t.user('Di')];
     // 200 public channels of one message each, written straight to the tables (600 mutations

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createChannelCache } from '../../src/domain/channels/channel-cache.js';
+import { createChannelCache, type MemberList } from '../../src/domain/channels/channel-cache.js';
+import type { ChatEvent } from '../../src/domain/events/events.js';
 import { createChannelFeed } from '../../src/realtime/channel-feed.js';
 import { createHub } from '../../src/realtime/hub.js';
 import { createBrokerPublisher } from '../../src/realtime/publisher.js';
@@ -12,7 +13,7 @@ import { createLogger } from '../../src/logger.js';
  * many channels are read, evicted channels stop listening, and a missed-events signal (the engine
  * may have lost events: a shard failover) drops what the channel had cached.
  */
-function setup(opts: { maxBytes: number; maxChannels: number }) {
+function setup(opts: { maxBytes: number; maxChannels: number; maxMembers?: number }) {
   const log = createLogger({ logLevel: 'silent' });
   const memory = createMemoryBroker();
   const gaps = new Map<string, () => void>();
@@ -26,7 +27,7 @@ function setup(opts: { maxBytes: number; maxChannels: number }) {
   };
   const hub = createHub(broker, log);
   const { feed } = createChannelFeed(hub, createBrokerPublisher(broker, log));
-  const cache = createChannelCache(feed, { ...opts, readerTtlMs: 60_000 });
+  const cache = createChannelCache(feed, { maxMembers: 100_000, ...opts, readerTtlMs: 60_000 });
   return { cache, hub, gaps };
 }
 
@@ -95,5 +96,64 @@ describe('channel cache', () => {
     expect(reads).toBe(3); // read again from the database
     await cache.page(8n, 50, read, () => 100);
     expect(reads).toBe(3); // the other channel heard nothing missing: still cached
+  });
+
+  describe('member set', () => {
+    const list = (members: bigint[] | null): MemberList => ({ kind: 'PRIVATE', workspaceId: 1n, members });
+    const changed = (channelId: bigint, userId: bigint, joined: boolean): ChatEvent => ({
+      type: 'MembershipChanged',
+      channelId: channelId.toString(),
+      userId: userId.toString(),
+      joined,
+    });
+
+    it('is loaded once for everyone and follows joins and leaves', async () => {
+      const { cache } = setup({ maxBytes: 1024 * 1024, maxChannels: 100 });
+      let loads = 0;
+      const load = () => (loads++, Promise.resolve(list([5n, 3n, 9n])));
+      const found = await Promise.all([3n, 5n, 9n, 4n].map((u) => cache.member(7n, u, load)));
+      expect(found.map((f) => f !== null)).toEqual([true, true, true, false]);
+      expect(found[0]).toEqual({ kind: 'PRIVATE', workspaceId: 1n });
+      expect(loads).toBe(1);
+
+      cache.published(changed(7n, 5n, false));
+      cache.published(changed(7n, 4n, true));
+      expect(await cache.member(7n, 5n, load)).toBeNull();
+      expect(await cache.member(7n, 4n, load)).not.toBeNull();
+      cache.published(changed(7n, 5n, true));
+      expect(await cache.member(7n, 5n, load)).not.toBeNull();
+      expect(loads).toBe(1);
+    });
+
+    it('is not kept when a membership changed while it loaded, and is dropped on a gap', async () => {
+      const { cache, gaps } = setup({ maxBytes: 1024 * 1024, maxChannels: 100 });
+      let loads = 0;
+      // The load saw Ann (1) as a member; her leave arrives before its answer.
+      const racing = () => {
+        loads++;
+        cache.published(changed(7n, 1n, false));
+        return Promise.resolve(list([1n, 2n]));
+      };
+      expect(await cache.member(7n, 1n, racing)).toBeNull();
+      const load = () => (loads++, Promise.resolve(list([2n])));
+      expect(await cache.member(7n, 1n, load)).toBeNull();
+      expect(await cache.member(7n, 2n, load)).not.toBeNull();
+      expect(loads).toBe(2);
+
+      gaps.get('ch:7')!();
+      expect(await cache.member(7n, 2n, load)).not.toBeNull();
+      expect(loads).toBe(3); // loaded again after the gap
+    });
+
+    it('knows nobody in a channel bigger than the limit, and a failed load knows nobody', async () => {
+      const { cache } = setup({ maxBytes: 1024 * 1024, maxChannels: 100, maxMembers: 2 });
+      let loads = 0;
+      const load = () => (loads++, Promise.resolve(list(null)));
+      expect(cache.maxMembers).toBe(2);
+      expect(await cache.member(7n, 1n, load)).toBeNull();
+      expect(await cache.member(7n, 2n, load)).toBeNull();
+      expect(loads).toBe(1); // the answer "too big" is kept too
+      expect(await cache.member(8n, 1n, () => Promise.reject(new Error('database down')))).toBeNull();
+    });
   });
 });

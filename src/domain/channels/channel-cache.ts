@@ -9,6 +9,12 @@
  * Races: a read notes the channel's epoch before it asks the database and stores its answer only
  * if no event arrived meanwhile and the channel's topic was already live; so a cached answer is
  * never older than the last event this process received for that channel.
+ *
+ * Who may read: besides each reader's pass, a channel keeps its member set (loaded in one statement
+ * the first time anyone's access is checked, then kept by MembershipChanged events), so a herd of
+ * different people opening one channel costs one access statement, not one per batch of them. The
+ * set only ever says "member"; anyone else (a workspace member reading a public channel, a stranger)
+ * is asked of the database, which also knows workspace membership.
  */
 import { LRUCache } from 'lru-cache';
 import type { ChatEvent } from '../events/events.js';
@@ -29,6 +35,46 @@ export interface ChannelCacheOptions {
   maxChannels: number;
   /** A positive access decision is trusted this long at most (events revoke it earlier). */
   readerTtlMs: number;
+  /** Channels with more members than this keep no member set (each reader is checked on its own). */
+  maxMembers: number;
+}
+
+/** A channel's members as the database listed them (sorted or not), or null when it has more than the limit. */
+export interface MemberList {
+  kind: string;
+  workspaceId: bigint;
+  members: bigint[] | null;
+}
+
+/** The member set of a channel: the list loaded once, plus the joins and leaves heard since. */
+interface Members {
+  kind: string;
+  workspaceId: bigint;
+  /** Sorted user ids at load time; null when the channel was too big to keep them (nobody is known). */
+  base: BigInt64Array | null;
+  added: Set<bigint>;
+  removed: Set<bigint>;
+  /** Trusted until then, like a reader's pass. */
+  until: number;
+}
+
+function sortedHas(ids: BigInt64Array, id: bigint): boolean {
+  let lo = 0;
+  let hi = ids.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = ids[mid]!;
+    if (v === id) return true;
+    if (v < id) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
+}
+
+function isMember(m: Members, userId: bigint): boolean {
+  if (m.removed.has(userId)) return false;
+  if (m.added.has(userId)) return true;
+  return m.base !== null && sortedHas(m.base, userId);
 }
 
 interface Entry {
@@ -43,6 +89,11 @@ interface Entry {
   pages: Map<number, { value: unknown; bytes: number }>;
   /** userId → until when its read access is trusted. */
   readers: Map<bigint, number>;
+  members: Members | null;
+  /** The member set's load in flight (shared by concurrent checks). */
+  membersLoad: Promise<Members | null> | null;
+  /** Counts membership changes and gaps: a load that saw one change meanwhile is not kept. */
+  memberEpoch: number;
 }
 
 const ENTRY_BYTES = 512;
@@ -51,6 +102,7 @@ const READER_BYTES = 64;
 export function createChannelCache(feed: ChannelFeed | null, opts: ChannelCacheOptions, now = () => Date.now()) {
   const sizeOf = (e: Entry) => {
     let bytes = ENTRY_BYTES + e.readers.size * READER_BYTES;
+    if (e.members) bytes += (e.members.base?.length ?? 0) * 8 + (e.members.added.size + e.members.removed.size) * READER_BYTES;
     for (const p of e.pages.values()) bytes += p.bytes;
     return bytes;
   };
@@ -77,10 +129,22 @@ export function createChannelCache(feed: ChannelFeed | null, opts: ChannelCacheO
         e.epoch++;
         e.pages.clear();
         break;
-      case 'MembershipChanged':
+      case 'MembershipChanged': {
         e.epoch++;
-        if (!event.joined) e.readers.delete(BigInt(event.userId));
+        e.memberEpoch++;
+        const userId = BigInt(event.userId);
+        if (!event.joined) e.readers.delete(userId);
+        if (e.members) {
+          if (event.joined) {
+            e.members.removed.delete(userId);
+            e.members.added.add(userId);
+          } else {
+            e.members.added.delete(userId);
+            e.members.removed.add(userId);
+          }
+        }
         break;
+      }
       default:
         return; // typing, reactions and the like change nothing cached
     }
@@ -106,6 +170,9 @@ export function createChannelCache(feed: ChannelFeed | null, opts: ChannelCacheO
       stop: null,
       pages: new Map(),
       readers: new Map(),
+      members: null,
+      membersLoad: null,
+      memberEpoch: 0,
     };
     lru.set(key, entry);
     entry.ready = feed
@@ -116,6 +183,8 @@ export function createChannelCache(feed: ChannelFeed | null, opts: ChannelCacheO
           entry.epoch++;
           entry.pages.clear();
           entry.readers.clear();
+          entry.members = null;
+          entry.memberEpoch++;
           resize(entry);
         },
       )
@@ -156,6 +225,54 @@ export function createChannelCache(feed: ChannelFeed | null, opts: ChannelCacheO
       return false;
     },
 
+    /**
+     * Whether the channel's member set lists this user: the channel's kind and workspace if so, null
+     * if not or if there is no set (the caller then asks the database). The set is loaded by `load`
+     * the first time (one load shared by concurrent callers) and kept only if no membership change
+     * arrived while it loaded.
+     */
+    async member(
+      channelId: bigint,
+      userId: bigint,
+      load: () => Promise<MemberList | null>,
+    ): Promise<{ kind: string; workspaceId: bigint } | null> {
+      const e = entryOf(channelId);
+      if (!e) return null;
+      if (!e.live) await e.ready;
+      if (!e.live || e.dead) return null;
+      let m = e.members && e.members.until > now() ? e.members : null;
+      if (!m) {
+        if (!e.membersLoad) {
+          const epoch = e.memberEpoch;
+          const loading = load().then(
+            (list): Members | null => {
+              if (!list || e.dead || e.memberEpoch !== epoch) return null;
+              const base = list.members ? BigInt64Array.from(list.members).sort() : null;
+              const members = {
+                kind: list.kind,
+                workspaceId: list.workspaceId,
+                base,
+                added: new Set<bigint>(),
+                removed: new Set<bigint>(),
+                until: now() + opts.readerTtlMs,
+              };
+              e.members = members;
+              resize(e);
+              return members;
+            },
+            () => null, // the caller's own check reports what is wrong with the database
+          );
+          e.membersLoad = loading;
+          void loading.then(() => {
+            if (e.membersLoad === loading) e.membersLoad = null;
+          });
+        }
+        m = await e.membersLoad;
+        if (!m) return null;
+      }
+      return isMember(m, userId) ? { kind: m.kind, workspaceId: m.workspaceId } : null;
+    },
+
     /** Runs an access check and remembers a pass (a refusal is never cached). */
     async checkReader(channelId: bigint, userId: bigint, check: () => Promise<void>): Promise<void> {
       const t = await ticket(channelId);
@@ -190,6 +307,9 @@ export function createChannelCache(feed: ChannelFeed | null, opts: ChannelCacheO
       const e = lru.get(event.channelId);
       if (e) onEvent(e, event);
     },
+
+    /** Channels with more members than this keep no member set (what `member`'s load should know). */
+    maxMembers: opts.maxMembers,
 
     stats() {
       return { channels: lru.size, bytes: lru.calculatedSize, hits, misses };

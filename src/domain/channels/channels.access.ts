@@ -5,7 +5,7 @@ import type { RawQuery, Tx } from '../../infra/db/database.js';
 import { requireScope, type BotScope, type Viewer } from '../viewer.js';
 import { Prisma, type Channel, type ChannelMember, type NotificationLevel } from '../../generated/prisma/client.js';
 import { createBatcher } from '../coalesce.js';
-import type { ChannelCache } from './channel-cache.js';
+import type { ChannelCache, MemberList } from './channel-cache.js';
 
 interface AccessRow extends Channel {
   mUserId: bigint | null;
@@ -79,6 +79,19 @@ export function readFactsSql(pairs: readonly (readonly [bigint, bigint])[]): Pri
 }
 
 /**
+ * The kind, workspace and member list of many channels in one statement (user ids as
+ * comma-separated text, so both database adapters return the same thing); no list for a channel
+ * with more than `maxMembers`. One fixed text whatever the number of channels.
+ */
+export function memberSetsSql(channelIds: readonly bigint[], maxMembers: number): Prisma.Sql {
+  return Prisma.sql`
+      SELECT c.id, c.kind::text AS kind, c.workspace_id AS "workspaceId", c.member_count <= ${maxMembers} AS complete,
+             CASE WHEN c.member_count <= ${maxMembers}
+                  THEN (SELECT string_agg(cm.user_id::text, ',') FROM channel_members cm WHERE cm.channel_id = c.id) END AS members
+      FROM channels c WHERE c.id = ANY(${channelIds}::bigint[])`;
+}
+
+/**
  * `rawQuery` carries the two hot reads of this module (the read facts, and accessChannel outside a
  * transaction) past Prisma's query path: prepared statements on PostgreSQL (see Database.rawQuery;
  * bench/send-path.bench.ts measured what it saves). Rows come back in the same shapes.
@@ -94,16 +107,42 @@ export function createChannelAccess(prisma: ServiceDeps['prisma'], rawQuery: Raw
     ([u, c]) => `${u}:${c}`,
   );
 
+  /** Channels' member lists for the cache's member sets (channel-cache.ts): concurrent loads share one statement. */
+  const memberLists = createBatcher<bigint, MemberList | null>(
+    async (channelIds) => {
+      const rows = await rawQuery<{
+        id: bigint;
+        kind: string;
+        workspaceId: bigint;
+        complete: boolean;
+        members: string | null;
+      }>(memberSetsSql(channelIds, cache.maxMembers));
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return channelIds.map((id) => {
+        const row = byId.get(id);
+        if (!row) return null;
+        const members = !row.complete ? null : row.members ? row.members.split(',').map(BigInt) : [];
+        return { kind: row.kind, workspaceId: row.workspaceId, members };
+      });
+    },
+    (id) => id.toString(),
+  );
+
   /**
    * Passes when the viewer may read the channel (NOT_FOUND otherwise, like accessChannel), for
    * reads that need no channel data (history). A pass is remembered per process until a
-   * membership event revokes it; concurrent checks share one statement.
+   * membership event revokes it. A member is found in the channel's cached member set (one
+   * statement for everyone who opens the channel); anyone else is asked of the database, and
+   * concurrent such checks share one statement.
    */
   async function requireReadable(viewer: Viewer, channelId: bigint): Promise<void> {
     requireScope(viewer, 'CHANNELS_READ');
     if (cache.isReader(channelId, viewer.userId)) return;
     await cache.checkReader(channelId, viewer.userId, async () => {
-      const facts = await readFacts([viewer.userId, channelId]);
+      const listed = await cache.member(channelId, viewer.userId, () => memberLists(channelId));
+      const facts: ReadFacts | null = listed
+        ? { ...listed, member: true, inWorkspace: true }
+        : await readFacts([viewer.userId, channelId]);
       if (!facts || !mayRead(viewer, facts)) throw notFound('channel', channelId);
     });
   }

@@ -23,6 +23,7 @@ export function createChannelsService(deps: ServiceDeps, workspaces: WorkspacesS
     maxBytes: 64 * 1024 * 1024,
     maxChannels: 5_000,
     readerTtlMs: 60_000,
+    maxMembers: 100_000,
     ...deps.readCache,
   });
   const access = createChannelAccess(prisma, deps.rawQuery, cache);
