@@ -105,7 +105,7 @@ describeApi('read path: coalescing across requests and the channel cache', () =>
     const ch = (await w.ann.client.ok(CreateChannelDocument, { workspaceId: w.workspace.id, name: 'crowd' }))
       .createChannel.id;
     await w.ann.client.ok(SendMessageDocument, { input: { channelId: ch, text: 'welcome' } });
-    const people = [];
+    const people: Awaited<ReturnType<TestApp['user']>>[] = [];
     for (let i = 0; i < 12; i++) {
       const u = await t.user(`P${i}`);
       await u.client.ok(JoinWorkspaceDocument, { inviteCode: w.workspace.inviteCode });

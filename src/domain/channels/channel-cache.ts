@@ -102,7 +102,8 @@ const READER_BYTES = 64;
 export function createChannelCache(feed: ChannelFeed | null, opts: ChannelCacheOptions, now = () => Date.now()) {
   const sizeOf = (e: Entry) => {
     let bytes = ENTRY_BYTES + e.readers.size * READER_BYTES;
-    if (e.members) bytes += (e.members.base?.length ?? 0) * 8 + (e.members.added.size + e.members.removed.size) * READER_BYTES;
+    if (e.members)
+      bytes += (e.members.base?.length ?? 0) * 8 + (e.members.added.size + e.members.removed.size) * READER_BYTES;
     for (const p of e.pages.values()) bytes += p.bytes;
     return bytes;
   };
