@@ -22,10 +22,13 @@
  *   naive         every online connection drops `badges` and subscribes to `channel` (the full
  *                 message to every online member); BENCH_NAIVE_MESSAGES at BENCH_NAIVE_RATE/s,
  *                 then BENCH_NAIVE_BLAST and BENCH_NAIVE_INJECT as above
+ *   design paced  BENCH_PACED messages injected like that, but one every 1000 / BENCH_RATE ms
+ *                 (0 = skipped): the fan-out's latency at the send phase's offered rate
  *   floor         a bare `ws` process (bench/lib/ws-floor.ts) holding the same 10,000 sockets (a
  *                 second load generator, the same tokens and viewers) writes BENCH_INJECT
  *                 pre-encoded frames to the same viewers: no GraphQL, database or pub/sub. The
- *                 design's inject phase is reported as a share of it (BENCH_FLOOR=0 skips it)
+ *                 design's inject phase is reported as a share of it (BENCH_FLOOR=0 skips it);
+ *                 with BENCH_PACED, also that many frames at BENCH_RATE/s, the latency floor
  * A send phase starts no send after messages / rate + BENCH_SEND_SLACK_S and reports how many it
  * sent; then it waits at most BENCH_DRAIN_S for the pushes still due. The gateway saturating is a
  * result to report, not a reason to run forever.
@@ -77,6 +80,12 @@ const WARMUP = envInt('BENCH_WARMUP', 10, 0);
 const BLAST = envInt('BENCH_BLAST', 500, 0);
 const BLAST_CONCURRENCY = envInt('BENCH_BLAST_CONCURRENCY', 8);
 const INJECT = envInt('BENCH_INJECT', 300, 0);
+/**
+ * BENCH_PACED (0 = skip): that many messages injected at BENCH_RATE/s (one every 1000 / rate ms)
+ * instead of at once, into the gateway and into the floor: the latency the fan-out alone gives at
+ * the send phase's offered rate, against what a bare ws process gives on the same machine.
+ */
+const PACED = envInt('BENCH_PACED', 0, 0);
 const NAIVE_MESSAGES = envInt('BENCH_NAIVE_MESSAGES', 100, 0);
 const NAIVE_RATE = envInt('BENCH_NAIVE_RATE', 100);
 const NAIVE_BLAST = envInt('BENCH_NAIVE_BLAST', 50, 0);
@@ -448,7 +457,7 @@ async function main(): Promise<void> {
      */
     const injectIds = createSnowflake(1021);
     const senderUserId = fx.tokens[ONLINE]?.userId as string;
-    const prepareInject = async (n: number, tag: string): Promise<() => Promise<void>> => {
+    const prepareInject = async (n: number, tag: string, paceMs = 0): Promise<() => Promise<void>> => {
       const c = await pool!.connect();
       const ids = Array.from({ length: n }, () => injectIds.next().toString());
       let base = 0n;
@@ -498,13 +507,27 @@ async function main(): Promise<void> {
         newFollowerIds: [],
       }));
       return async () => {
-        await Promise.all(events.map((e) => app_.realtime.broker.publish(topics.channel(channelId), e)));
+        if (paceMs <= 0) {
+          await Promise.all(events.map((e) => app_.realtime.broker.publish(topics.channel(channelId), e)));
+          return;
+        }
+        const start = performance.now();
+        const published: Promise<void>[] = [];
+        for (let i = 0; i < events.length; i++) {
+          const wait = start + i * paceMs - performance.now();
+          if (wait > 0) await sleep(wait);
+          published.push(app_.realtime.broker.publish(topics.channel(channelId), events[i]));
+        }
+        await Promise.all(published);
       };
     };
-    const injectJob = (name: string, tag: string, messages: number, viewers: number): PhaseJob => ({
+    const injectJob = (name: string, tag: string, messages: number, viewers: number, paceMs = 0): PhaseJob => ({
       ...sendJob(name, tag, messages, 0, 1, viewers),
       mode: 'inject',
+      paceMs,
+      sendBudgetMs: paceMs * messages + SEND_SLACK_S * 1000,
     });
+    const PACE_MS = RATE > 0 ? 1000 / RATE : 0;
 
     if (WARMUP > 0)
       await run('design', 'warm-up', sendJob('warm-up', 'w', WARMUP, RATE, SENDERS, VIEWERS), undefined, false);
@@ -528,6 +551,15 @@ async function main(): Promise<void> {
             `inject ${INJECT} (no send path)`,
             injectJob('inject', 'i', INJECT, VIEWERS),
             await prepareInject(INJECT, 'i'),
+          )
+        : null;
+    const paced =
+      PACED > 0 && PACE_MS > 0
+        ? await run(
+            'design',
+            `inject ${PACED} at ${RATE}/s (no send path)`,
+            injectJob('paced', 'q', PACED, VIEWERS, PACE_MS),
+            await prepareInject(PACED, 'q', PACE_MS),
           )
         : null;
 
@@ -582,7 +614,8 @@ async function main(): Promise<void> {
     // generator, the same tokens and viewers) and writing the same pre-encoded frames to the same
     // viewers, with no GraphQL, database or pub/sub. The gateway's sockets stay open and idle.
     let floorPhase: PhaseResult | null = null;
-    if (FLOOR && INJECT > 0) {
+    let floorPaced: PhaseResult | null = null;
+    if (FLOOR && (INJECT > 0 || paced)) {
       const floor = await startFloor();
       const floorClient = await startFanoutClient();
       try {
@@ -598,25 +631,32 @@ async function main(): Promise<void> {
         for (let i = 0; i < 600 && (await floor.stats()).viewers < VIEWERS; i++) await sleep(100);
         const floorMem = await floor.stats();
         log(`floor: ${fc.opened} sockets, ${floorMem.viewers} viewing, floor process RSS ${mb(floorMem.rssBytes)}`);
-        let floorCpuMs = 0;
-        const r = await floorClient.phase({ ...injectJob('floor', 'f', INJECT, VIEWERS), url: floor.url }, async () => {
-          floorCpuMs = (
-            await floor.inject({ tag: 'f', n: INJECT, filler: FILLER, authorId: senderUserId, authorName: 'Floor' })
-          ).cpuMs;
-        });
-        failures.add(...phaseFailures('floor', r));
-        log(
-          `floor inject ${INJECT}: full ${r.fullPushes}/${r.expectedFullPushes}, window ${fmt(r.windowMs / 1000)} s, ` +
-            `${int(perSecond(deliveries(r), r.windowMs))} deliveries/s, p50 ${fmt(r.latency.p50)} p99 ${fmt(r.latency.p99)} ms`,
-        );
-        rows.push({
-          design: 'floor',
-          what: `raw ws, inject ${INJECT} pre-encoded`,
-          result: r,
-          server: { shared: 0, own: 0, cpuMs: floorCpuMs, loopP99: Number.NaN, loopMax: Number.NaN },
-          badges: null,
-        });
-        floorPhase = r;
+        const floorRun = async (tag: string, n: number, paceMs: number, what: string) => {
+          let floorCpuMs = 0;
+          const r = await floorClient.phase(
+            { ...injectJob(`floor ${what}`, tag, n, VIEWERS, paceMs), url: floor.url },
+            async () => {
+              floorCpuMs = (
+                await floor.inject({ tag, n, filler: FILLER, authorId: senderUserId, authorName: 'Floor', paceMs })
+              ).cpuMs;
+            },
+          );
+          failures.add(...phaseFailures(`floor ${what}`, r));
+          log(
+            `floor ${what}: full ${r.fullPushes}/${r.expectedFullPushes}, window ${fmt(r.windowMs / 1000)} s, ` +
+              `${int(perSecond(deliveries(r), r.windowMs))} deliveries/s, p50 ${fmt(r.latency.p50)} p99 ${fmt(r.latency.p99)} ms`,
+          );
+          rows.push({
+            design: 'floor',
+            what: `raw ws, ${what}`,
+            result: r,
+            server: { shared: 0, own: 0, cpuMs: floorCpuMs, loopP99: Number.NaN, loopMax: Number.NaN },
+            badges: null,
+          });
+          return r;
+        };
+        if (INJECT > 0) floorPhase = await floorRun('f', INJECT, 0, `inject ${INJECT} pre-encoded`);
+        if (paced) floorPaced = await floorRun('g', PACED, PACE_MS, `${PACED} pre-encoded at ${RATE}/s`);
       } finally {
         await floorClient.close().catch(() => {});
         floor.close();
@@ -728,6 +768,19 @@ async function main(): Promise<void> {
           `${int(capInject)} / ${int(capFloor)} = ${fmt(r, 2)}x ` +
           `(viewer p99 ${fmt(inject.latency.p99)} vs ${fmt(floorPhase.latency.p99)} ms) (goal >= ${GOAL_FLOOR_RATIO}x: ${pass(r >= GOAL_FLOOR_RATIO)})`,
       );
+    }
+    if (paced) {
+      const parts = [
+        `at ${RATE}/s offered, viewer latency p50 / p99: the design's send phase ${fmt(design.latency.p50)} / ${fmt(design.latency.p99)} ms, ` +
+          `the design's fan-out alone (paced inject) ${fmt(paced.latency.p50)} / ${fmt(paced.latency.p99)} ms`,
+      ];
+      if (floorPaced)
+        parts.push(
+          `the raw ws floor paced the same ${fmt(floorPaced.latency.p50)} / ${fmt(floorPaced.latency.p99)} ms ` +
+            `(fan-out p99 ${fmtRatio(ratio(paced.latency.p99, floorPaced.latency.p99), 2)} the floor's; send phase p99 ` +
+            `${fmtRatio(ratio(design.latency.p99, floorPaced.latency.p99), 2)} the floor's)`,
+        );
+      goals.push(parts.join('; '));
     }
     if (naiveBlast || naiveInject) {
       goals.push(

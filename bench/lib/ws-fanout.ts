@@ -74,6 +74,11 @@ export interface PhaseJob {
   messages: number;
   /** Messages per second; 0 = as fast as `concurrency` senders go. */
   rate: number;
+  /**
+   * Inject only: the parent publishes message i at (its start + i × paceMs) instead of all at
+   * once, and latency counts from that due time (0: a burst, latency from its start).
+   */
+  paceMs?: number;
   concurrency: number;
   url: string;
   senderTokens: string[];
@@ -633,10 +638,13 @@ function childMain() {
       );
       totalSentOk += sent;
     } else {
-      // The parent publishes every message at once: latency counts from the burst's start.
+      // The parent publishes every message at once (latency counts from the burst's start), or
+      // paced: message i is due paceMs × i after the start, and its latency counts from then.
       firstSend = performance.now();
-      lastSend = firstSend;
-      p.sendStart.fill(firstSend);
+      const pace = job.paceMs ?? 0;
+      lastSend = firstSend + pace * Math.max(0, job.messages - 1);
+      if (pace > 0) for (let i = 0; i < job.messages; i++) p.sendStart[i] = firstSend + i * pace;
+      else p.sendStart.fill(firstSend);
       p.sentOk.fill(1);
       await arm(); // the parent injects now; its reply comes back after the last publish
       sent = job.messages;

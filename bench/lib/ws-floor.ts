@@ -5,14 +5,15 @@
  * which connections subscribed to the channel as id "c"); an `inject` command writes `n`
  * MessagePosted frames shaped like the gateway's (same query, same field order, same sizes) to
  * every viewer: each payload encoded once, then one raw write per viewer, each message in its
- * own event-loop turn (as messages arriving one by one from pub/sub would be).
+ * own event-loop turn (as messages arriving one by one from pub/sub would be), or paced (`paceMs`:
+ * message i at the start + i × paceMs, the offered rate of a send phase).
  *
  * Runs as a forked child (startFloor) so that it has an event loop and a core of its own, as the
  * gateway does.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 
@@ -22,6 +23,8 @@ export interface FloorInject {
   filler: string;
   authorId: string;
   authorName: string;
+  /** Message i is written at (start + i × paceMs); 0 or absent: one per event-loop turn, at once. */
+  paceMs?: number;
 }
 
 type ToFloor = { type: 'inject'; id: number; job: FloorInject } | { type: 'stats'; id: number };
@@ -56,10 +59,13 @@ function floorMain() {
     }
     void (async () => {
       const cpu0 = process.cpuUsage();
-      const { tag, n, filler, authorId, authorName } = msg.job;
+      const { tag, n, filler, authorId, authorName, paceMs = 0 } = msg.job;
       const targets = [...viewers];
       let frames = 0;
+      const start = performance.now();
       for (let i = 0; i < n; i++) {
+        const wait = start + i * paceMs - performance.now();
+        if (paceMs > 0 && wait > 0) await sleep(wait);
         const payload = Buffer.from(
           JSON.stringify({
             data: {
@@ -81,7 +87,7 @@ function floorMain() {
           ws.send(frame, { binary: false });
           frames++;
         }
-        await nextTurn();
+        if (paceMs <= 0) await nextTurn();
       }
       const cpu = process.cpuUsage(cpu0);
       send({
