@@ -22,6 +22,9 @@
  *   profiles  profilesSql (src/domain/users/users.service.ts): a page's 10 authors. Variants A and
  *           C run the Prisma model query the service ran before (`user.findMany`, password hash
  *           omitted), B the raw statement that replaced it
+ *   reactions, mentions  reactionsSql / mentionsSql (src/domain/messages/page-joins.ts): the
+ *           reactions (3 each) and mentions (1 each, and those the seed wrote) of a page of 50 messages. Variants A and C
+ *           run the Prisma model queries the loaders ran before, B the raw statements
  *
  * BENCH_STATEMENTS (comma-separated, default all) picks which of these run.
  *
@@ -66,6 +69,7 @@ import { sendTopLevelSql } from '../src/domain/messages/send.writes.js';
 import { accessChannelSql, readFactsSql } from '../src/domain/channels/channels.access.js';
 import { historyPageSql, newestPagesSql } from '../src/domain/messages/history.service.js';
 import { profilesSql } from '../src/domain/users/users.service.js';
+import { mentionsSql, reactionsSql } from '../src/domain/messages/page-joins.js';
 import { dropScratch, prepareDatabase } from './lib/scratch-db.js';
 import { envInt } from './lib/env.js';
 import { Failures } from './lib/failures.js';
@@ -92,7 +96,9 @@ const log = (msg: string) => process.stderr.write(`[bench:send-path] ${msg}\n`);
 
 type VariantName = 'prisma' | 'pg' | 'prisma+named';
 const VARIANTS: VariantName[] = ['prisma', 'pg', 'prisma+named'];
-const STATEMENTS = ['send', 'access', 'facts', 'newest', 'page', 'profiles'] as const;
+/** How many of the newest messages carry reactions and a mention (the page-join statements read them). */
+const JOINED = 2_000;
+const STATEMENTS = ['send', 'access', 'facts', 'newest', 'page', 'profiles', 'reactions', 'mentions'] as const;
 type StatementName = (typeof STATEMENTS)[number];
 const SELECTED: StatementName[] = (process.env.BENCH_STATEMENTS ?? STATEMENTS.join(','))
   .split(',')
@@ -259,6 +265,16 @@ async function main(): Promise<void> {
     await migrate(db);
     const t0 = performance.now();
     const fx = await seed(db, { users: MEMBERS, channels: 1, messages: MESSAGES, tokenUsers: 1 });
+    // The newest JOINED messages get 3 reactions (by 3 members) and a mention each, for the page-join statements.
+    await db.withSession(async (s) => {
+      await s.exec(`
+        WITH newest AS (SELECT id, row_number() OVER (ORDER BY id DESC) AS n FROM messages WHERE listed ORDER BY id DESC LIMIT ${JOINED}),
+             people AS (SELECT user_id, row_number() OVER (ORDER BY user_id) AS k FROM channel_members LIMIT 3)
+        INSERT INTO reactions (message_id, user_id, emoji, created_at)
+        SELECT newest.id, people.user_id, 'thumbsup', now() + (people.k || ' ms')::interval FROM newest CROSS JOIN people;
+        INSERT INTO message_mentions (message_id, kind, user_id)
+        SELECT id, 'USER', (SELECT min(user_id) FROM channel_members) FROM messages WHERE listed ORDER BY id DESC LIMIT ${JOINED};`);
+    });
     await db.withSession((s) => s.exec('VACUUM ANALYZE'));
     log(`seeded ${MEMBERS} members and ${MESSAGES} messages in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const channelId = BigInt(fx.channelIds[0] as string);
@@ -380,7 +396,55 @@ async function main(): Promise<void> {
         },
       };
     };
-    const makers: Record<StatementName, () => Call> = { send, access, facts: readFacts, newest, page, profiles };
+    // A page's joins: the reactions and mentions of 50 consecutive messages (the fixture gave the
+    // newest 2,000 messages 3 reactions and 1 mention each). Variants A and C run the Prisma model
+    // query the loaders ran before (src/graphql/loaders.ts), B the raw statement.
+    const decorated = seeded.slice(0, JOINED);
+    let joined = 0;
+    const pageIds = () => {
+      const start = (joined++ * 50) % (decorated.length - 50);
+      return decorated.slice(start, start + 50);
+    };
+    const reactions = () => {
+      const ids = pageIds();
+      return {
+        sql: reactionsSql(ids),
+        viaModel: (client: PrismaClient) =>
+          client.reaction.findMany({
+            where: { messageId: { in: ids } },
+            orderBy: [{ messageId: 'asc' }, { createdAt: 'asc' }],
+          }) as Promise<Rows>,
+        check(rows: Rows) {
+          if (rows.length !== 150 || !(rows[0]?.createdAt instanceof Date))
+            throw new Error(`reactions: ${rows.length} rows`);
+        },
+      };
+    };
+    const mentions = () => {
+      const ids = pageIds();
+      return {
+        sql: mentionsSql(ids),
+        viaModel: (client: PrismaClient) =>
+          client.messageMention.findMany({
+            where: { messageId: { in: ids } },
+            orderBy: { id: 'asc' },
+          }) as Promise<Rows>,
+        check(rows: Rows) {
+          if (rows.length < 50 || typeof rows[0]?.messageId !== 'bigint')
+            throw new Error(`mentions: ${rows.length} rows`);
+        },
+      };
+    };
+    const makers: Record<StatementName, () => Call> = {
+      send,
+      access,
+      facts: readFacts,
+      newest,
+      page,
+      profiles,
+      reactions,
+      mentions,
+    };
 
     // Every variant sends the very same text for a plain send (one prepared statement).
     const texts = new Set([send().sql.text, send().sql.text]);

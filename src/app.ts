@@ -10,7 +10,8 @@ import { schema } from './graphql/schema.js';
 import { createGraphQLHandler, CSRF_HEADERS } from './gateway/yoga.js';
 import { createMultipartHandler, isMultipart } from './gateway/uploads.js';
 import { bearerToken, createContextFactory } from './gateway/context.js';
-import { createLoaders } from './graphql/loaders.js';
+import { createLoaders, type LoaderShared } from './graphql/loaders.js';
+import { createPageJoins } from './domain/messages/page-joins.js';
 import { attachWebSocket } from './gateway/ws.js';
 import { createAdmission } from './gateway/admission.js';
 import { createClientIp } from './gateway/client-ip.js';
@@ -199,10 +200,14 @@ export async function buildApp(
       testHooks: opts.testHooks,
     }),
   };
+  const loaderShared: LoaderShared = {
+    profiles: (ids) => services.users.profiles(ids),
+    joins: createPageJoins(db.rawQuery),
+  };
   const contexts = createContextFactory({
     services,
     realtime,
-    loadersFor: (viewer) => createLoaders(db.prisma, viewer, { profiles: (ids) => services.users.profiles(ids) }),
+    loadersFor: (viewer) => createLoaders(db.prisma, viewer, loaderShared),
   });
   const admission = createAdmission({
     contexts,

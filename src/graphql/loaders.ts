@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { Viewer } from '../domain/viewer.js';
+import type { PageJoins } from '../domain/messages/page-joins.js';
 import type {
   Channel,
   ChannelMember,
@@ -119,10 +120,12 @@ export class Loaders {
 
   get reactions() {
     return (this._reactions ??= new DataLoader(async (messageIds) => {
-      const rows = await this.prisma.reaction.findMany({
-        where: { messageId: { in: [...messageIds] } },
-        orderBy: [{ messageId: 'asc' }, { createdAt: 'asc' }],
-      });
+      const rows = this.shared.joins
+        ? await this.shared.joins.reactions(messageIds)
+        : await this.prisma.reaction.findMany({
+            where: { messageId: { in: [...messageIds] } },
+            orderBy: [{ messageId: 'asc' }, { createdAt: 'asc' }],
+          });
       return groupBy(messageIds, rows, (r) => r.messageId).map((list) => {
         const byEmoji = new Map<string, ReactionSummary>();
         for (const r of list) {
@@ -138,10 +141,12 @@ export class Loaders {
 
   get mentions() {
     return (this._mentions ??= new DataLoader(async (messageIds) => {
-      const rows = await this.prisma.messageMention.findMany({
-        where: { messageId: { in: [...messageIds] } },
-        orderBy: { id: 'asc' },
-      });
+      const rows = this.shared.joins
+        ? await this.shared.joins.mentions(messageIds)
+        : await this.prisma.messageMention.findMany({
+            where: { messageId: { in: [...messageIds] } },
+            orderBy: { id: 'asc' },
+          });
       return groupBy(messageIds, rows, (r) => r.messageId);
     }, OPTS));
   }
@@ -167,9 +172,12 @@ export class Loaders {
   }
 }
 
-interface LoaderShared {
+/** What every request's loaders share (made once per process: each live subscription holds loaders). */
+export interface LoaderShared {
   /** Process-wide profile reads (cached briefly, batched across requests): users.profiles. */
   profiles?(ids: readonly bigint[]): Promise<(Omit<User, 'passwordHash'> | null)[]>;
+  /** A page's reactions and mentions through the hot statements' way (without: Prisma's model queries). */
+  joins?: PageJoins;
 }
 
 const OPTS = { cacheKeyFn: key };

@@ -25,6 +25,7 @@ import type { Prisma } from '../../src/generated/prisma/client.js';
 import { accessChannelSql, readFactsSql } from '../../src/domain/channels/channels.access.js';
 import { historyPageSql, newestPagesSql } from '../../src/domain/messages/history.service.js';
 import { profilesSql } from '../../src/domain/users/users.service.js';
+import { mentionsSql, reactionsSql, readMentions, readReactions } from '../../src/domain/messages/page-joins.js';
 
 const MAX_ID = 9223372036854775807n;
 type Node = HistoryQuery['messages']['edges'][number]['node'];
@@ -73,6 +74,7 @@ describeApi('raw read statements return what Prisma returned', () => {
     await w.bob.client.ok(DeleteMessageDocument, { id: pub[10]! });
     for (let i = 0; i < 5; i++) await send(people[i % 3]!, channels.priv, `s${i}`);
     await cy.client.ok(LeaveChannelDocument, { channelId: channels.priv });
+    await send(w.ann, channels.pub, `everyone: <!channel> <!here>, and <@${cy.id}>`);
     await send(w.ann, channels.dm, 'dm 1');
     await send(w.bob, channels.dm, 'dm 2');
   });
@@ -149,6 +151,33 @@ describeApi('raw read statements return what Prisma returned', () => {
     expect(byId(raw)).toEqual(byId(viaModel));
     expect(raw).toHaveLength(4);
     expect(raw.every((r) => !('passwordHash' in r))).toBe(true);
+  });
+
+  it("a page's reactions and mentions: the rows Prisma's model queries read", async () => {
+    const ids = (await t.app.db.prisma.message.findMany({ select: { id: true } })).map((m) => m.id);
+    // @here counts for who was online then (nobody in this test): give it two recipients to read back.
+    await t.app.db.prisma.messageMention.updateMany({
+      where: { kind: 'HERE' },
+      data: { recipients: [BigInt(w.bob.id), BigInt(cy.id)] },
+    });
+    // Reactions made in the same millisecond have no order between them: compare as sets there.
+    await same(reactionsSql(ids), false);
+    await same(mentionsSql(ids));
+    const key = (r: object) => JSON.stringify(r, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+    const reactions = await readReactions(t.app.db.rawQuery, ids);
+    const viaModel = await t.app.db.prisma.reaction.findMany({
+      where: { messageId: { in: ids } },
+      orderBy: [{ messageId: 'asc' }, { createdAt: 'asc' }],
+    });
+    expect(reactions.map(key).sort()).toEqual(viaModel.map(key).sort());
+    expect(reactions.map((r) => r.messageId)).toEqual(viaModel.map((r) => r.messageId));
+    expect(reactions.length).toBeGreaterThanOrEqual(3);
+    const mentions = await readMentions(t.app.db.rawQuery, ids);
+    expect(mentions).toEqual(
+      await t.app.db.prisma.messageMention.findMany({ where: { messageId: { in: ids } }, orderBy: { id: 'asc' } }),
+    );
+    expect(new Set(mentions.map((m) => m.kind))).toEqual(new Set(['USER', 'CHANNEL', 'HERE']));
+    expect(mentions.find((m) => m.kind === 'HERE')?.recipients).toEqual([BigInt(w.bob.id), BigInt(cy.id)]);
   });
 
   it("the API's pages, walked both ways, are the channel as Prisma's model queries read it", async () => {
