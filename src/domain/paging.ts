@@ -10,7 +10,7 @@
  * message ids (ids are time-ordered and are the whole sort key), so `after: <any message id>`
  * is the documented "older than this message" path.
  */
-import { badInput } from './errors.js';
+import { badInput, type DomainError } from './errors.js';
 import { pageSize } from './validate.js';
 import { parseId } from '../infra/ids/snowflake.js';
 
@@ -56,8 +56,15 @@ const badCursor = (field: string) => badInput('input/bad_cursor', `${field} is n
 type KeyPart = 'text' | 'id';
 type KeyOf<S extends readonly KeyPart[]> = { -readonly [I in keyof S]: S[I] extends 'id' ? bigint : string };
 
-/** An opaque cursor for the list named `list`, whose sort key has the given shape (e.g. ['text', 'id']). */
-export function cursorCodec<const S extends readonly KeyPart[]>(list: string, shape: S): CursorCodec<KeyOf<S>> {
+/**
+ * An opaque cursor for the list named `list`, whose sort key has the given shape (e.g. ['text', 'id']).
+ * `refuse` makes the error for a cursor that is not one (default: BAD_USER_INPUT input/bad_cursor).
+ */
+export function cursorCodec<const S extends readonly KeyPart[]>(
+  list: string,
+  shape: S,
+  refuse: (field: string) => DomainError = badCursor,
+): CursorCodec<KeyOf<S>> {
   return {
     encode(key) {
       const parts = (key as (string | bigint)[]).map((k) => (typeof k === 'bigint' ? k.toString() : k));
@@ -65,21 +72,21 @@ export function cursorCodec<const S extends readonly KeyPart[]>(list: string, sh
     },
     decode(cursor, field) {
       if (cursor.length === 0 || cursor.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor))
-        throw badCursor(field);
+        throw refuse(field);
       let v: unknown;
       try {
         v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
       } catch {
-        throw badCursor(field);
+        throw refuse(field);
       }
       if (!Array.isArray(v) || v.length !== shape.length + 2 || v[0] !== CURSOR_VERSION || v[1] !== list)
-        throw badCursor(field);
+        throw refuse(field);
       return shape.map((kind, i) => {
         const part: unknown = v[i + 2];
-        if (typeof part !== 'string') throw badCursor(field);
+        if (typeof part !== 'string') throw refuse(field);
         if (kind === 'text') return part;
         const id = parseId(part);
-        if (id === null) throw badCursor(field);
+        if (id === null) throw refuse(field);
         return id;
       }) as KeyOf<S>;
     },
@@ -116,8 +123,18 @@ export function pageWindow<K>(args: ConnectionArgs, max: number, codec: CursorCo
  * paging backward, the other way round.
  */
 export function pageFrom<T>(rows: T[], w: Window<unknown>): Page<T> {
-  const more = rows.length > w.take;
   const nodes = rows.slice(0, w.take);
-  if (w.forward) return { nodes, hasNextPage: more, hasPreviousPage: w.after !== null };
-  return { nodes: nodes.reverse(), hasNextPage: w.before !== null, hasPreviousPage: more };
+  return { nodes: w.forward ? nodes : nodes.reverse(), ...pageFlags(rows.length > w.take, w) };
+}
+
+/**
+ * The Relay flags of a page taken from one end of the window, given whether more items follow it
+ * in the direction it was taken (`more`): for lists whose reader pages by itself (search).
+ */
+export function pageFlags(
+  more: boolean,
+  w: Pick<Window<unknown>, 'forward' | 'after' | 'before'>,
+): Pick<Page<unknown>, 'hasNextPage' | 'hasPreviousPage'> {
+  if (w.forward) return { hasNextPage: more, hasPreviousPage: w.after !== null };
+  return { hasNextPage: w.before !== null, hasPreviousPage: more };
 }

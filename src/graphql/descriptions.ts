@@ -240,9 +240,12 @@ const DESCRIPTIONS: Record<string, string> = {
   'Query.search(query:)': 'Words, "phrases", -excluded words and in:/from:/has:/is:/before:/after: filters',
   'Query.search(filter:)': 'The same filters as typed fields',
   'Query.search(sort:)': 'Order of the results (default RELEVANCE)',
-  'Query.search(first:)': 'Page size, 1 to 100; default 20',
+  'Query.search(first:)': 'How many results from the start of the list (after `after`); 1 to 100, default 20',
   'Query.search(after:)':
-    'Only results after this cursor (pageInfo.endCursor of the previous page, same query and sort)',
+    'Only results after this cursor (pageInfo.endCursor of the previous page, same query, filter and sort)',
+  'Query.search(last:)': 'How many results from the end of the list (before `before`); 1 to 100; not with first',
+  'Query.search(before:)':
+    'Only results before this cursor (pageInfo.startCursor of the next page, same query, filter and sort)',
   SearchSort: 'Order of search results',
   'SearchResult.channel': 'The channel it was sent in',
   'SearchResult.message': 'The matching message',
@@ -250,7 +253,7 @@ const DESCRIPTIONS: Record<string, string> = {
   'SearchResultConnection.edges': 'The results of this page, in order',
   'SearchResultConnection.pageInfo': 'Cursors to the neighbouring pages',
   SearchResultEdge: 'A search result and its cursor',
-  'SearchResultEdge.cursor': 'Opaque cursor: pass it as after',
+  'SearchResultEdge.cursor': 'Opaque cursor: pass it as after or before (with the same query, filter and sort)',
   'SearchResultEdge.node': 'The result',
   'SnippetPart.text': 'A piece of the snippet',
   'SnippetPart.highlighted': 'This piece matched the query',

@@ -49,7 +49,7 @@ interface ConnectionSpec {
   expected: () => string[];
   /** Compare as sets (the order is a ranking the test cannot predict); still no duplicates. */
   unordered?: boolean;
-  /** Supports last/before (every list but search, whose ranking has no backward walk). */
+  /** Supports last/before (every list does). */
   backward: boolean;
   /** A cursor of another list: must be refused like garbage. */
   foreignCursor: () => string;
@@ -104,6 +104,7 @@ describeApi('Relay connections: every list follows the spec', () => {
   const specs: ConnectionSpec[] = [];
   let channelsCursor = '';
   let directoryCursor = '';
+  let newestSearchCursor = '';
 
   beforeAll(async () => {
     t = await startTestApp({ OUTBOX_POLL_MS: '50' });
@@ -158,9 +159,7 @@ describeApi('Relay connections: every list follows the spec', () => {
       );
     const lonely = sent[1]!;
     const searchPage = (client: Client, query: string, sort: 'NEWEST' | 'RELEVANCE', v: PageVars) =>
-      client
-        .request(SearchPageDocument, { query, sort, first: v.first, after: v.after })
-        .then((r) => conn(r, (d) => d.search));
+      client.request(SearchPageDocument, { query, sort, ...v }).then((r) => conn(r, (d) => d.search));
     await eventually(
       () => ok(searchPage(ann, 'quokka', 'NEWEST', { first: 100 })),
       (p) => p.edges.length === sent.length,
@@ -176,6 +175,7 @@ describeApi('Relay connections: every list follows the spec', () => {
         .then((r) => conn(r, (d) => d.workspaceMembers)),
     );
     directoryCursor = dirFirst.edges[0]!.cursor;
+    newestSearchCursor = (await ok(searchPage(ann, 'quokka', 'NEWEST', { first: 1 }))).edges[0]!.cursor;
 
     const bob = w.bob.client;
     specs.push(
@@ -243,7 +243,7 @@ describeApi('Relay connections: every list follows the spec', () => {
         page: (v) => searchPage(bob, 'quokka', 'NEWEST', v),
         emptyPage: (v) => searchPage(bob, 'wombat', 'NEWEST', v),
         expected: () => [...sent].reverse(),
-        backward: false,
+        backward: true,
         foreignCursor: () => channelsCursor,
       },
       {
@@ -252,8 +252,9 @@ describeApi('Relay connections: every list follows the spec', () => {
         emptyPage: (v) => searchPage(bob, 'wombat', 'RELEVANCE', v),
         expected: () => [...sent].reverse(),
         unordered: true,
-        backward: false,
-        foreignCursor: () => channelsCursor,
+        backward: true,
+        // The NEWEST cursors of the same search: another sort is another list.
+        foreignCursor: () => newestSearchCursor,
       },
     );
   }, 120_000);
@@ -270,45 +271,59 @@ describeApi('Relay connections: every list follows the spec', () => {
     for (const s of specs) expect(s.expected().length).toBeGreaterThan(PAGE);
   });
 
-  it('first/after walks forward to the end: the whole list in order, flags per spec', async () => {
-    for (const spec of specs) {
-      const ids: string[] = [];
-      let after: string | undefined;
-      for (let n = 0; ; n++) {
-        expect(n, `${spec.name}: too many pages`).toBeLessThan(20);
-        const p = await ok(spec.page({ first: PAGE, after }));
-        checkPage(p, PAGE);
-        if (n === 0) expect(p.pageInfo.hasPreviousPage, `${spec.name}: first page`).toBe(false);
-        ids.push(...p.edges.map((e) => e.id));
-        if (!p.pageInfo.hasNextPage) break;
-        expect(p.edges.length, `${spec.name}: a page before the end is full`).toBe(PAGE);
-        after = p.pageInfo.endCursor!;
-      }
-      expectList(spec, ids);
+  /** Walks the whole list forward with first/after, checking every page; returns the ids in order. */
+  const walkForward = async (spec: ConnectionSpec) => {
+    const ids: string[] = [];
+    let after: string | undefined;
+    for (let n = 0; ; n++) {
+      expect(n, `${spec.name}: too many pages`).toBeLessThan(20);
+      const p = await ok(spec.page({ first: PAGE, after }));
+      checkPage(p, PAGE);
+      if (n === 0) expect(p.pageInfo.hasPreviousPage, `${spec.name}: first page`).toBe(false);
+      else expect(p.pageInfo.hasPreviousPage, `${spec.name}: a page after a cursor`).toBe(true);
+      ids.push(...p.edges.map((e) => e.id));
+      if (!p.pageInfo.hasNextPage) break;
+      expect(p.edges.length, `${spec.name}: a page before the end is full`).toBe(PAGE);
+      after = p.pageInfo.endCursor!;
     }
+    return ids;
+  };
+
+  /** Walks the whole list backward with last/before, checking every page; returns the ids in order. */
+  const walkBackward = async (spec: ConnectionSpec) => {
+    const ids: string[] = [];
+    let before: string | undefined;
+    for (let n = 0; ; n++) {
+      expect(n, `${spec.name}: too many pages`).toBeLessThan(20);
+      const p = await ok(spec.page({ last: PAGE, before }));
+      checkPage(p, PAGE);
+      if (n === 0) expect(p.pageInfo.hasNextPage, `${spec.name}: last page`).toBe(false);
+      else expect(p.pageInfo.hasNextPage, `${spec.name}: a page before a cursor`).toBe(true);
+      ids.unshift(...p.edges.map((e) => e.id));
+      if (!p.pageInfo.hasPreviousPage) break;
+      expect(p.edges.length, `${spec.name}: a page after the start is full`).toBe(PAGE);
+      before = p.pageInfo.startCursor!;
+    }
+    return ids;
+  };
+
+  it('first/after walks forward to the end: the whole list in order, flags per spec', async () => {
+    for (const spec of specs) expectList(spec, await walkForward(spec));
   });
 
   it('last/before walks backward to the start: the whole list in order, flags per spec', async () => {
     for (const spec of specs.filter((s) => s.backward)) {
-      const ids: string[] = [];
-      let before: string | undefined;
-      for (let n = 0; ; n++) {
-        expect(n, `${spec.name}: too many pages`).toBeLessThan(20);
-        const p = await ok(spec.page({ last: PAGE, before }));
-        checkPage(p, PAGE);
-        if (n === 0) expect(p.pageInfo.hasNextPage, `${spec.name}: last page`).toBe(false);
-        ids.unshift(...p.edges.map((e) => e.id));
-        if (!p.pageInfo.hasPreviousPage) break;
-        expect(p.edges.length, `${spec.name}: a page after the start is full`).toBe(PAGE);
-        before = p.pageInfo.startCursor!;
-      }
-      expectList(spec, ids);
+      const backward = await walkBackward(spec);
+      expectList(spec, backward);
+      // One order both ways, also where the test cannot predict it (a ranking).
+      expect(backward, `${spec.name}: the backward walk is the forward walk`).toEqual(await walkForward(spec));
     }
   });
 
   it('a cursor resumes exactly after (or before) its own edge, from any edge of a page', async () => {
-    for (const spec of specs.filter((s) => !s.unordered)) {
-      const list = spec.expected();
+    for (const spec of specs) {
+      // A ranking's order is the one its forward walk shows (checked as a set above).
+      const list = spec.unordered ? await walkForward(spec) : spec.expected();
       const whole = await ok(spec.page({ first: 100 }));
       expect(whole.edges.map((e) => e.id)).toEqual(list);
       expect(whole.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: false });

@@ -105,6 +105,51 @@ describe.skipIf(!databaseReady)(`search index [${testDbKind}]`, () => {
           .reverse(),
       );
       expect(seen.slice(5).every((s) => s.score === null)).toBe(true);
+
+      // Backward (last/before) over the same order: from the older matches up into the window.
+      const query = {
+        terms: [{ kind: 'word' as const, text: 'heron', negated: false }],
+        channelIds: [channelId],
+        sort: 'relevance' as const,
+        after: null,
+      };
+      const list = seen.map((s) => s.id);
+      const back: bigint[] = [];
+      let before: string | null = null;
+      for (let i = 0; i < 10; i++) {
+        const page = await index.search({ ...query, limit: 4, before, backward: true });
+        back.unshift(...page.hits.map((h) => h.messageId));
+        if (!page.hasMore) break;
+        expect(page.hits).toHaveLength(4);
+        before = page.hits[0]!.cursor;
+      }
+      expect(back).toEqual(list);
+      // Every cursor, on either side of the window's edge, resumes exactly both ways.
+      const whole = (await index.search({ ...query, limit: 50 })).hits;
+      expect(whole.map((h) => h.messageId)).toEqual(list);
+      for (let i = 0; i < list.length; i++) {
+        const prev = await index.search({ ...query, limit: 3, before: whole[i]!.cursor, backward: true });
+        expect(
+          prev.hits.map((h) => h.messageId),
+          `before ${i}`,
+        ).toEqual(list.slice(Math.max(0, i - 3), i));
+        expect(prev.hasMore).toBe(i > 3);
+        const next = await index.search({ ...query, limit: 3, after: whole[i]!.cursor });
+        expect(
+          next.hits.map((h) => h.messageId),
+          `after ${i}`,
+        ).toEqual(list.slice(i + 1, i + 4));
+      }
+      // A window from inside the ranking to among the older matches, read from its end.
+      const tail = await index.search({
+        ...query,
+        limit: 3,
+        after: whole[2]!.cursor,
+        before: whole[8]!.cursor,
+        backward: true,
+      });
+      expect(tail.hits.map((h) => h.messageId)).toEqual(list.slice(5, 8));
+      expect(tail.hasMore).toBe(true);
     } finally {
       await db.close();
       await testDb.drop();

@@ -17,8 +17,10 @@ import {
   OpenDirectMessageDocument,
   SearchCountDocument,
   SearchDocument,
+  SearchPageDocument,
   SendMessageDocument,
   type SearchFilter,
+  type SearchPageQuery,
   type SearchQueryVariables,
 } from '../generated/gql/graphql.js';
 
@@ -218,6 +220,11 @@ describeApi('search', () => {
       });
       expect(hidden).toEqual(missing);
       expect(await count(outsider.client, 'obsidian', { channelIds: [secret.id, dm.id] })).toBe(0);
+      // Paging backward (from the end of the list) reads the same readable list, in both sorts.
+      for (const sort of ['NEWEST', 'RELEVANCE'] as const) {
+        const back = (await outsider.client.ok(SearchPageDocument, { query: 'obsidian', sort, last: 100 })).search;
+        expect(back.edges.map((e) => e.node.message.id)).toEqual(visible);
+      }
       // Nothing of the private text anywhere in any response body (snippets included).
       for (const q of ['obsidian', 'obsidian codes', 'plan', 'private', 'from:@ann']) {
         const body = await (
@@ -280,6 +287,19 @@ describeApi('search', () => {
       expect(new Set(seen).size).toBe(25);
       expect([...seen].sort()).toEqual([...sent].sort());
       if (sort === 'NEWEST') expect(seen).toEqual([...sent].reverse());
+      // Backward from the end (last/before): the same list, pages still in the sort's order.
+      const back: string[] = [];
+      let before: string | null | undefined = undefined;
+      for (let page = 0; page < 5; page++) {
+        const r: SearchPageQuery['search'] = (
+          await w.bob.client.ok(SearchPageDocument, { query: 'quokka', sort, last: 10, before })
+        ).search;
+        back.unshift(...r.edges.map((e) => e.node.message.id));
+        expect(r.pageInfo.hasNextPage).toBe(before !== undefined);
+        if (!r.pageInfo.hasPreviousPage) break;
+        before = r.pageInfo.startCursor;
+      }
+      expect(back).toEqual(seen);
     }
     const c = (await w.bob.client.ok(SearchCountDocument, { query: 'quokka' })).search;
     expect(c).toEqual({ totalCount: 25, totalCountIsExact: true });
@@ -321,6 +341,25 @@ describeApi('search', () => {
       },
       'search/bad_cursor',
     );
+
+    // A cursor belongs to its search: not another query's, filter's or sort's, either way.
+    const newest = first.pageInfo.endCursor;
+    await bad({ query: 'ocelot one', sort: 'NEWEST', after: newest }, 'search/bad_cursor');
+    await bad({ query: 'ocelot', sort: 'NEWEST', filter: { hasLink: false }, after: newest }, 'search/bad_cursor');
+    const backward = async (vars: Record<string, unknown>, reason: string) => {
+      const r = await c.request(SearchPageDocument, { query: 'ocelot', ...vars });
+      expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason });
+    };
+    await backward({ sort: 'RELEVANCE', last: 1, before: newest }, 'search/bad_cursor');
+    await backward({ sort: 'NEWEST', last: 1, before: 'garbage' }, 'search/bad_cursor');
+    await backward({ sort: 'NEWEST', first: 1, last: 1 }, 'input/first_and_last');
+    await backward({ sort: 'NEWEST', last: 0 }, 'input/bad_page_size');
+    await backward({ sort: 'NEWEST', last: 101 }, 'input/bad_page_size');
+    const older = await c.ok(SearchPageDocument, { query: 'ocelot', sort: 'NEWEST', last: 1, before: newest });
+    expect(older.search.edges).toEqual([]);
+    expect(older.search.pageInfo).toMatchObject({ hasPreviousPage: false, hasNextPage: true });
+    const newer = await c.ok(SearchPageDocument, { query: 'ocelot', sort: 'NEWEST', first: 1, after: newest });
+    expect(newer.search.pageInfo).toMatchObject({ hasPreviousPage: true, hasNextPage: false });
 
     // Literal searches: no error, and only literal matches.
     const before = await t.app.db.prisma.message.count();

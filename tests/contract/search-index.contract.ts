@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSnowflake } from '../../src/infra/ids/snowflake.js';
 import {
   InvalidCursorError,
+  type IndexHit,
   type IndexQuery,
   type SearchDocument,
   type SearchIndex,
@@ -230,6 +231,113 @@ export function describeSearchIndexContract(name: string, make: () => Promise<Co
       expect([...seen].sort()).toEqual([strong, ...weak].map((d) => d.messageId).sort());
     });
 
+    /** Walks every page of a query forward (after) or backward (before); returns the hits in the sort's order. */
+    async function walk(query: IndexQuery, backward = false) {
+      const hits: IndexHit[] = [];
+      let cursor: string | null = null;
+      for (let pageNo = 0; pageNo < 20; pageNo++) {
+        const page = await index.search({
+          ...query,
+          backward,
+          after: backward ? null : cursor,
+          before: backward ? cursor : null,
+        });
+        if (backward) hits.unshift(...page.hits);
+        else hits.push(...page.hits);
+        if (!page.hasMore) return hits;
+        expect(page.hits).toHaveLength(query.limit);
+        cursor = backward ? page.hits[0]!.cursor : page.hits.at(-1)!.cursor;
+      }
+      throw new Error('too many pages');
+    }
+
+    /**
+     * Relay paging both ways over one order: the backward walk (last/before) is the forward walk;
+     * every hit's cursor resumes right after it and right before it; two cursors bound a window
+     * that either end reads.
+     */
+    async function checkBothWays(query: IndexQuery, expected?: bigint[]) {
+      const forward = await walk(query);
+      const list = forward.map((h) => h.messageId);
+      if (expected) expect(list).toEqual(expected);
+      expect(new Set(list).size).toBe(list.length);
+      const backward = await walk(query, true);
+      expect(backward.map((h) => h.messageId)).toEqual(list);
+      const ids = (hits: IndexHit[]) => hits.map((h) => h.messageId);
+      const n = list.length;
+      for (const i of [0, 1, Math.floor(n / 2), n - 2, n - 1]) {
+        const cursor = forward[i]!.cursor;
+        const next = await index.search({ ...query, limit: 3, after: cursor });
+        expect(ids(next.hits), `after hit ${i}`).toEqual(list.slice(i + 1, i + 4));
+        expect(next.hasMore).toBe(i + 4 < n);
+        const prev = await index.search({ ...query, limit: 3, after: null, before: cursor, backward: true });
+        expect(ids(prev.hits), `before hit ${i}`).toEqual(list.slice(Math.max(0, i - 3), i));
+        expect(prev.hasMore).toBe(i - 3 > 0);
+        // A backward page's cursors are the forward walk's: its start resumes backward, its end forward.
+        if (prev.hits.length) {
+          const again = await index.search({ ...query, limit: 3, after: prev.hits.at(-1)!.cursor });
+          expect(ids(again.hits)[0]).toBe(list[i]);
+        }
+      }
+      // A window between two cursors, read from its start and from its end.
+      const [a, b] = [1, n - 2];
+      const inside = list.slice(a + 1, b);
+      const bounds = { after: forward[a]!.cursor, before: forward[b]!.cursor };
+      const head = await index.search({ ...query, ...bounds, limit: 4 });
+      expect(ids(head.hits)).toEqual(inside.slice(0, 4));
+      expect(head.hasMore).toBe(inside.length > 4);
+      const tail = await index.search({ ...query, ...bounds, limit: 4, backward: true });
+      expect(ids(tail.hits)).toEqual(inside.slice(-4));
+      expect(tail.hasMore).toBe(inside.length > 4);
+      const all = await index.search({ ...query, ...bounds, limit: 50, backward: true });
+      expect(ids(all.hits)).toEqual(inside);
+      expect(all.hasMore).toBe(false);
+      // Bounds the wrong way round: an empty window, not an error.
+      const crossed = { after: forward[b]!.cursor, before: forward[a]!.cursor };
+      expect((await index.search({ ...query, ...crossed, limit: 4 })).hits).toEqual([]);
+      expect((await index.search({ ...query, ...crossed, limit: 4, backward: true })).hits).toEqual([]);
+      return list;
+    }
+
+    it('pages NEWEST both ways (last/before): one order, exact cursors, windows between cursors', async () => {
+      const { doc, q } = fixture();
+      const docs = Array.from({ length: 13 }, (_, i) => doc(`grebe number ${i}`));
+      await index.upsert(docs);
+      await checkBothWays(q([word('grebe')], { limit: 4 }), docs.map((d) => d.messageId).reverse());
+      // Filters only (no words): the same.
+      await checkBothWays(q([], { limit: 4 }), docs.map((d) => d.messageId).reverse());
+      // Empty: nothing either way.
+      expect(await index.search(q([word('submarine')], { limit: 4, backward: true }))).toEqual({
+        hits: [],
+        hasMore: false,
+      });
+    });
+
+    it('pages RELEVANCE both ways (last/before): the ranking read from its end is the same ranking', async () => {
+      const { doc, q } = fixture();
+      const strong = doc('plover nest, plover nest');
+      const middle = doc('plover nest');
+      const weak = Array.from({ length: 11 }, (_, i) =>
+        doc(`a plover was seen over the valley this morning, number ${i}, far from any nest`),
+      );
+      await index.upsert([strong, middle, ...weak]);
+      const list = await checkBothWays(q([word('plover'), word('nest')], { sort: 'relevance', limit: 4 }));
+      expect(list[0]).toBe(strong.messageId);
+      expect(list).toHaveLength(13);
+      // The last page first: the weakest matches, scored, in ranking order.
+      const last = await index.search(
+        q([word('plover'), word('nest')], { sort: 'relevance', limit: 4, backward: true }),
+      );
+      expect(last.hits.map((h) => h.messageId)).toEqual(list.slice(-4));
+      expect(last.hits.every((h) => typeof h.score === 'number')).toBe(true);
+      expect(last.hasMore).toBe(true);
+      // Without words relevance is newest first, both ways.
+      await checkBothWays(
+        q([], { sort: 'relevance', limit: 4 }),
+        [strong, middle, ...weak].map((d) => d.messageId).reverse(),
+      );
+    });
+
     it('upserts by message id (last write wins) and removes idempotently', async () => {
       const { doc, found } = fixture();
       const a = doc('original wording about lemurs');
@@ -291,6 +399,12 @@ export function describeSearchIndexContract(name: string, make: () => Promise<Co
       await expect(index.search(q([word('ibis')], { sort: 'relevance', after: cursor }))).rejects.toBeInstanceOf(
         InvalidCursorError,
       );
+      await expect(index.search(q([word('ibis')], { before: 'not-a-cursor!', backward: true }))).rejects.toBeInstanceOf(
+        InvalidCursorError,
+      );
+      await expect(
+        index.search(q([word('ibis')], { sort: 'relevance', before: cursor, backward: true })),
+      ).rejects.toBeInstanceOf(InvalidCursorError);
       const next = await index.search(q([word('ibis')], { limit: 1, after: cursor }));
       expect(next.hits).toHaveLength(1);
     });

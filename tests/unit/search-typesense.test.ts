@@ -172,3 +172,91 @@ describe('typesense ping (what /ready reports)', () => {
     }
   });
 });
+
+/**
+ * The adapter's paging arithmetic (keyset for NEWEST, positions for RELEVANCE, both ways) against
+ * a loopback stand-in that answers multi_search like Typesense over a fixed ranking: sort_by,
+ * offset/limit, page/per_page, found and the message_id bounds of filter_by. What Typesense itself
+ * returns is the contract suite's job (tests/contract/search-index.contract.ts).
+ */
+describe('typesense paging (stand-in server)', () => {
+  it('pages both ways over one order: the backward walk is the forward walk, windows between cursors', async () => {
+    // 11 documents; scores repeat so ties fall back to the id.
+    const docs = Array.from({ length: 11 }, (_, i) => ({ id: 1000n + BigInt(i), score: [5, 9, 5, 7, 9, 1][i % 6]! }));
+    const fake = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        res.setHeader('content-type', 'application/json');
+        if (req.url?.startsWith('/aliases/')) return res.end(JSON.stringify({ name: 'm', collection_name: 'm_v1' }));
+        const s = (JSON.parse(body) as { searches: Record<string, string | number>[] }).searches[0]!;
+        let list = [...docs];
+        for (const [, op, v] of String(s.filter_by).matchAll(/message_id:([<>])([0-9]+)/g))
+          list = list.filter((d) => (op === '<' ? d.id < BigInt(v!) : d.id > BigInt(v!)));
+        const byId = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
+        if (s.sort_by === 'message_id:asc') list.sort((a, b) => byId(a.id, b.id));
+        else if (s.sort_by === 'message_id:desc') list.sort((a, b) => byId(b.id, a.id));
+        else list.sort((a, b) => b.score - a.score || byId(b.id, a.id));
+        const start = s.offset !== undefined ? Number(s.offset) : (Number(s.page ?? 1) - 1) * Number(s.per_page);
+        const size = Number(s.limit ?? s.per_page);
+        const hits = list.slice(start, start + size).map((d) => ({
+          document: { id: d.id.toString(), channel: '1', text: `doc ${d.id}` },
+          text_match: d.score,
+        }));
+        res.end(JSON.stringify({ results: [{ found: list.length, hits }] }));
+      });
+    });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+    try {
+      const index = createTypesenseSearchIndex({
+        url: `http://127.0.0.1:${(fake.address() as AddressInfo).port}`,
+        apiKey: 'k',
+        collection: 'm',
+        language: 'english',
+      });
+      for (const sort of ['newest', 'relevance'] as const) {
+        const q = { terms: [w('doc')], channelIds: [1n], sort, limit: 3, after: null };
+        const walk = async (backward: boolean) => {
+          const hits: { messageId: bigint; cursor: string }[] = [];
+          let cursor: string | null = null;
+          for (let n = 0; n < 10; n++) {
+            const page = await index.search({
+              ...q,
+              backward,
+              after: backward ? null : cursor,
+              before: backward ? cursor : null,
+            });
+            if (backward) hits.unshift(...page.hits);
+            else hits.push(...page.hits);
+            if (!page.hasMore) return hits;
+            expect(page.hits).toHaveLength(3);
+            cursor = backward ? page.hits[0]!.cursor : page.hits.at(-1)!.cursor;
+          }
+          throw new Error('too many pages');
+        };
+        const forward = await walk(false);
+        const list = forward.map((h) => h.messageId);
+        expect(new Set(list).size).toBe(11);
+        if (sort === 'newest') expect(list).toEqual(docs.map((d) => d.id).reverse());
+        else expect(list.slice(0, 4)).toEqual([1010n, 1007n, 1004n, 1001n]); // score 9 first, ties by id
+        expect((await walk(true)).map((h) => h.messageId)).toEqual(list);
+        const ids = (p: { hits: { messageId: bigint }[] }) => p.hits.map((h) => h.messageId);
+        for (const i of [0, 1, 5, 9, 10]) {
+          const prev = await index.search({ ...q, before: forward[i]!.cursor, backward: true });
+          expect(ids(prev), `${sort} before ${i}`).toEqual(list.slice(Math.max(0, i - 3), i));
+          expect(prev.hasMore).toBe(i > 3);
+          const next = await index.search({ ...q, after: forward[i]!.cursor });
+          expect(ids(next), `${sort} after ${i}`).toEqual(list.slice(i + 1, i + 4));
+          expect(next.hasMore).toBe(i + 4 < 11);
+        }
+        const bounds = { after: forward[1]!.cursor, before: forward[9]!.cursor };
+        expect(ids(await index.search({ ...q, ...bounds }))).toEqual(list.slice(2, 5));
+        const tail = await index.search({ ...q, ...bounds, backward: true });
+        expect(ids(tail)).toEqual(list.slice(6, 9));
+        expect(tail.hasMore).toBe(true);
+      }
+    } finally {
+      await new Promise<void>((r) => fake.close(() => r()));
+    }
+  });
+});

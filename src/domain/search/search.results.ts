@@ -3,12 +3,13 @@ import type { ServiceDeps } from '../deps.js';
 import type { IndexHit } from '../../infra/search/search-index.port.js';
 import { key } from './search.access.js';
 import type { SearchPage, SearchResultItem } from './search.types.js';
+import { pageFlags, type Window } from '../paging.js';
 
-export function emptyPage(after: string | null | undefined): SearchPage {
+/** No results: the flags say only whether the window was bounded (as for any page). */
+export function emptyPage(w: Pick<Window<unknown>, 'forward' | 'after' | 'before'>): SearchPage {
   return {
     results: [],
-    hasNextPage: false,
-    hasPreviousPage: Boolean(after),
+    ...pageFlags(false, w),
     total: () => Promise.resolve({ count: 0, exact: true }),
   };
 }

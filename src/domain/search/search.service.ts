@@ -5,10 +5,11 @@
  * with that channel list to the SearchIndex, which enforces it in its own query. It also builds
  * the index documents from PostgreSQL, for the outbox handlers and for reindexing.
  */
+import { createHash } from 'node:crypto';
 import type { ServiceDeps } from '../deps.js';
 import { badInput, unavailable } from '../errors.js';
 import { requireScope, type Viewer } from '../viewer.js';
-import { pageSize } from '../validate.js';
+import { cursorCodec, pageFlags, pageWindow } from '../paging.js';
 import { snowflakeAt } from '../../infra/ids/snowflake.js';
 import {
   InvalidCursorError,
@@ -35,6 +36,22 @@ export type {
 /** totalCount counts at most this many matches (and says when it stopped). */
 export const SEARCH_COUNT_CAP = 1_000;
 const DEFAULT_PAGE = 20;
+
+const badCursor = (field: string) =>
+  badInput('search/bad_cursor', `${field} is not a cursor from this search (same query, filter and sort)`, { field });
+
+/**
+ * Search cursors: the search's fingerprint (query, filter and sort) and the index's own cursor.
+ * A cursor from another search, another sort or another list is refused as search/bad_cursor.
+ */
+const searchCursor = cursorCodec('search', ['text', 'text'], badCursor);
+
+function fingerprint(input: SearchInput, sort: SearchSortKind): string {
+  const json = JSON.stringify([input.query, input.filter ?? null, sort], (_k, v: unknown) =>
+    typeof v === 'bigint' ? v.toString() : v,
+  );
+  return createHash('sha256').update(json).digest('base64url').slice(0, 16);
+}
 
 /** Combines a flag from the query with one from the filter; 'conflict' when they disagree. */
 function combineFlag(a: boolean | null, b: boolean | null | undefined): boolean | null | 'conflict' {
@@ -71,11 +88,12 @@ export function createSearchService(deps: ServiceDeps) {
         field: 'query',
       });
     }
-    const limit = pageSize(input.first, limits.maxPageSize, DEFAULT_PAGE);
-    if (input.after != null && (input.after.length === 0 || input.after.length > 512)) {
-      throw badInput('search/bad_cursor', 'after is not a cursor from this search', { field: 'after' });
-    }
+    // Relay paging over the sort's order: first/after from its start, last/before from its end.
     const sort: SearchSortKind = input.sort ?? 'relevance';
+    const w = pageWindow(input, limits.maxPageSize, searchCursor, DEFAULT_PAGE);
+    const fp = fingerprint(input, sort);
+    if (w.after && w.after[0] !== fp) throw badCursor('after');
+    if (w.before && w.before[0] !== fp) throw badCursor('before');
 
     // Where the viewer may look, narrowed by the query and the filter.
     const readable = await readableChannelIds(viewer, f.workspaceId ?? null);
@@ -83,7 +101,7 @@ export function createSearchService(deps: ServiceDeps) {
     if (f.channelIds) channelIds = intersect(channelIds, f.channelIds);
     if (parsed.in.length) channelIds = intersect(channelIds, await resolveChannels(viewer, parsed.in, readable));
     if (parsed.notIn.length) channelIds = minus(channelIds, await resolveChannels(viewer, parsed.notIn, readable));
-    if (channelIds.length === 0) return emptyPage(input.after);
+    if (channelIds.length === 0) return emptyPage(w);
 
     let authorIds: bigint[] | null = parsed.from.length ? await resolveUsers(viewer, parsed.from) : null;
     if (f.fromUserIds) authorIds = authorIds ? intersect(authorIds, f.fromUserIds) : unique(f.fromUserIds);
@@ -95,7 +113,7 @@ export function createSearchService(deps: ServiceDeps) {
     const hasFile = combineFlag(parsed.hasFile, f.hasFile);
     const hasLink = combineFlag(parsed.hasLink, f.hasLink);
     const isThread = combineFlag(parsed.isThread, f.isThread);
-    if (hasFile === 'conflict' || hasLink === 'conflict' || isThread === 'conflict') return emptyPage(input.after);
+    if (hasFile === 'conflict' || hasLink === 'conflict' || isThread === 'conflict') return emptyPage(w);
     const after = [parsed.after, f.after]
       .filter((d): d is Date => Boolean(d))
       .sort((a, b) => b.getTime() - a.getTime())[0];
@@ -118,19 +136,25 @@ export function createSearchService(deps: ServiceDeps) {
 
     let page;
     try {
-      page = await index.search({ ...filter, sort, limit, after: input.after ?? null });
+      page = await index.search({
+        ...filter,
+        sort,
+        limit: w.take,
+        after: w.after?.[1] ?? null,
+        before: w.before?.[1] ?? null,
+        backward: !w.forward,
+      });
     } catch (err) {
-      if (err instanceof InvalidCursorError)
-        throw badInput('search/bad_cursor', 'after is not a cursor from this search', { field: 'after' });
+      if (err instanceof InvalidCursorError) throw badCursor(w.after ? 'after' : 'before');
       throw unavailable('search/unavailable', 'search is unavailable right now; try again shortly');
     }
 
-    const results = await loadResults(prisma, page.hits, channelIds);
+    const hits = page.hits.map((h) => ({ ...h, cursor: searchCursor.encode([fp, h.cursor]) }));
+    const results = await loadResults(prisma, hits, channelIds);
     let total: Promise<IndexCount> | null = null;
     return {
       results,
-      hasNextPage: page.hasMore,
-      hasPreviousPage: Boolean(input.after),
+      ...pageFlags(page.hasMore, w),
       total: () =>
         (total ??= index.count(filter, SEARCH_COUNT_CAP).catch(() => {
           throw unavailable('search/unavailable', 'search is unavailable right now; try again shortly');

@@ -23,6 +23,8 @@ export interface SearchInput {
   sort?: SearchSortKind | null;
   first?: number | null;
   after?: string | null;
+  last?: number | null;
+  before?: string | null;
 }
 
 export interface SearchResultItem {

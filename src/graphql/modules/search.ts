@@ -109,14 +109,17 @@ builder.queryFields((t) => ({
     description:
       'Full-text search over every message you may read (channels, DMs and thread replies). Query syntax: words, ' +
       '"exact phrase", -excluded, in:#channel, in:@user (DMs), from:@user, from:me, mentions:@user, has:file, has:link, ' +
-      'is:thread, before:YYYY-MM-DD, after:YYYY-MM-DD, on:YYYY-MM-DD (UTC days). A Relay connection paged forward only: ' +
-      'first and after: pageInfo.endCursor (a ranking has no backward walk); cursors are opaque and belong to one query and sort',
+      "is:thread, before:YYYY-MM-DD, after:YYYY-MM-DD, on:YYYY-MM-DD (UTC days). A Relay connection over the sort's order: " +
+      'first and after: pageInfo.endCursor page forward, last and before: pageInfo.startCursor backward. Cursors are opaque and ' +
+      'belong to one query, filter and sort',
     args: {
       query: t.arg.string({ required: true }),
       filter: t.arg({ type: SearchFilter }),
       sort: t.arg({ type: SearchSortEnum, defaultValue: 'RELEVANCE' }),
       first: t.arg.int(),
       after: t.arg.string(),
+      last: t.arg.int(),
+      before: t.arg.string(),
     },
     resolve: (_r, args, ctx) => {
       const f = args.filter;
@@ -125,6 +128,8 @@ builder.queryFields((t) => ({
         sort: args.sort === 'NEWEST' ? 'newest' : 'relevance',
         first: args.first,
         after: args.after,
+        last: args.last,
+        before: args.before,
         filter: f
           ? {
               workspaceId: f.workspaceId ? idArg(f.workspaceId, 'filter.workspaceId') : null,

@@ -1,7 +1,6 @@
 /** PostgreSQL search: the WHERE clause, the walk-or-bitmap collection of matches, and the ranked window. */
 import { Prisma } from '../../generated/prisma/client.js';
 import type { PrismaClient } from '../db/database.js';
-import { withSnippets, type Row } from './postgres.snippet.js';
 import type { Compiled } from './postgres.tsquery.js';
 import type { IndexFilter } from './search-index.port.js';
 
@@ -49,41 +48,52 @@ export function conditions(f: IndexFilter, c: Compiled): { scope: Prisma.Sql[]; 
 }
 export type Where = NonNullable<ReturnType<typeof conditions>>;
 export const and = (parts: Prisma.Sql[]) => Prisma.join(parts, ' AND ');
-const below = (parts: Prisma.Sql[], id: bigint | null) =>
-  id === null ? parts : [...parts, Prisma.sql`d.message_id < ${id}`];
+
+/** Which way a walk over message ids goes: 'desc' newest first (the default), 'asc' oldest first. */
+export type Direction = 'desc' | 'asc';
+const ORDER = { desc: Prisma.raw('DESC'), asc: Prisma.raw('ASC') } as const;
+/** Only ids past `id` in the walk's direction (below it walking desc, above it walking asc). */
+const past = (parts: Prisma.Sql[], id: bigint | null, dir: Direction) =>
+  id === null
+    ? parts
+    : [...parts, dir === 'desc' ? Prisma.sql`d.message_id < ${id}` : Prisma.sql`d.message_id > ${id}`];
 
 /** The read side of one index: RELEVANCE ranks at most the newest `rankWindow` matches. */
 export function createPostgresReader(prisma: PrismaClient, rankWindow: number) {
   /**
-   * The newest `need` matches with id < `before`, newest first (with their rank when `withRank`).
+   * The first `need` matches past `from` in direction `dir` (default: the newest below `from`,
+   * newest first; 'asc': the oldest above it, oldest first), with their rank when `withRank`.
    * Walks or takes the bitmap, whichever bitmapCheaper says.
    */
   async function collect(
     w: Where,
     c: Compiled,
     need: number,
-    before: bigint | null,
+    from: bigint | null,
     withRank = false,
+    dir: Direction = 'desc',
   ): Promise<Found[]> {
+    const order = ORDER[dir];
     if (w.text.length === 0) {
       // Filters only: the planner's estimates are good, let it pick the ordered index.
       return prisma.$queryRaw<Found[]>`
         SELECT d.message_id::text AS id, d.channel_id::text AS channel_id FROM search_documents d
-        WHERE ${and(below(w.scope, before))} ORDER BY d.message_id DESC LIMIT ${need}`;
+        WHERE ${and(past(w.scope, from, dir))} ORDER BY d.message_id ${order} LIMIT ${need}`;
     }
     const rank = withRank && c.pos ? Prisma.sql`ts_rank_cd(d.tsv, ${c.pos}::tsquery)::text` : Prisma.sql`NULL::text`;
     if (bitmapCheaper(c, need)) {
       // (message_id + 0) keeps ordered index walks out of the plan: the GIN bitmap it is.
       const rows = await prisma.$queryRaw<Found[]>`
         SELECT d.message_id::text AS id, d.channel_id::text AS channel_id, ${rank} AS rank FROM search_documents d
-        WHERE ${and(below([...w.scope, ...w.text], before))}
-        ORDER BY (d.message_id + 0) DESC LIMIT ${need}`;
+        WHERE ${and(past([...w.scope, ...w.text], from, dir))}
+        ORDER BY (d.message_id + 0) ${order} LIMIT ${need}`;
       return rows;
     }
-    // Galloping walk: chunks of the scope, newest first, each a bounded ordered-index scan (an
-    // index-only scan of (channel_id, message_id) INCLUDE (tsv) when the scope is a few channels).
+    // Galloping walk: chunks of the scope in the walk's direction, each a bounded ordered-index
+    // scan (an index-only scan of (channel_id, message_id) INCLUDE (tsv) when the scope is a few
+    // channels).
     const found: Found[] = [];
-    let bound = before;
+    let bound = from;
     // Start small and gallop: an extra round trip is cheap, a chunk far too large is not (every hit
     // in it is tested and ranked).
     let chunk = Math.round(Math.min(Math.max((1.2 * need) / Math.max(c.share, 1e-9), 128), 8_000));
@@ -91,15 +101,16 @@ export function createPostgresReader(prisma: PrismaClient, rankWindow: number) {
     // Past a few times the expected walk, the estimate was wrong (a word absent from the newest rows,
     // a phrase of common but rarely adjacent words): the bitmap finishes the job.
     const budget = Math.min(200_000, Math.max(2_000, (4 * need) / Math.max(c.share, 1e-9)));
+    const edge = dir === 'desc' ? Prisma.sql`min(x.message_id)` : Prisma.sql`max(x.message_id)`;
     for (;;) {
       // One pass over the chunk: the match test (and rank) run in the scan, nothing is materialized.
       const [row] = await prisma.$queryRaw<{ n: number; boundary: string | null; hits: string[] | null }[]>`
-        SELECT count(*)::int AS n, min(x.message_id)::text AS boundary,
-          array_agg(x.message_id::text || ':' || x.channel_id::text || ':' || coalesce(x.rank, '') ORDER BY x.message_id DESC) FILTER (WHERE x.hit) AS hits
+        SELECT count(*)::int AS n, ${edge}::text AS boundary,
+          array_agg(x.message_id::text || ':' || x.channel_id::text || ':' || coalesce(x.rank, '') ORDER BY x.message_id ${order}) FILTER (WHERE x.hit) AS hits
         FROM (
           SELECT d.message_id, d.channel_id, y.hit, CASE WHEN y.hit THEN ${rank} END AS rank
           FROM search_documents d CROSS JOIN LATERAL (SELECT (${and(w.text)}) AS hit) y
-          WHERE ${and(below(w.scope, bound))} ORDER BY d.message_id DESC LIMIT ${chunk}
+          WHERE ${and(past(w.scope, bound, dir))} ORDER BY d.message_id ${order} LIMIT ${chunk}
         ) x`;
       for (const h of (row?.hits ?? []).slice(0, need - found.length)) {
         const [id, channel_id, r] = h.split(':') as [string, string, string];
@@ -112,30 +123,25 @@ export function createPostgresReader(prisma: PrismaClient, rankWindow: number) {
       if (walked >= budget) {
         const rest = await prisma.$queryRaw<Found[]>`
           SELECT d.message_id::text AS id, d.channel_id::text AS channel_id, ${rank} AS rank FROM search_documents d
-          WHERE ${and(below([...w.scope, ...w.text], bound))}
-          ORDER BY (d.message_id + 0) DESC LIMIT ${need - found.length}`;
+          WHERE ${and(past([...w.scope, ...w.text], bound, dir))}
+          ORDER BY (d.message_id + 0) ${order} LIMIT ${need - found.length}`;
         return [...found, ...rest];
       }
       chunk = Math.min(chunk * 4, 100_000);
     }
   }
 
-  async function newest(w: Where, c: Compiled, limit: number, before: bigint | null): Promise<Row[]> {
-    return withSnippets(prisma, c, await collect(w, c, limit, before));
-  }
-
   /**
-   * Ranked matches of the window: on the first page the newest rankWindow matches (floor = the
-   * oldest of them, or 0 when there are fewer), on later pages every match with id >= floor. Ranks
-   * are computed where the rows are read (the walk or the bitmap), ordering and the keyset in here.
+   * The ranked window, best first (rank, then id, descending), with its floor: on the first page
+   * the newest rankWindow matches (floor = the oldest of them, or 0 when there are fewer), on
+   * later pages every match with id >= floor. Ranks are computed where the rows are read (the
+   * walk or the bitmap); the order is made here, and the caller takes its page from either end.
    */
-  async function ranked(
+  async function rankedWindow(
     w: Where,
     c: Compiled,
-    limit: number,
     window: { floor: bigint } | 'first',
-    after: { rank: string; id: bigint } | null,
-  ): Promise<{ rows: Row[]; floor: bigint }> {
+  ): Promise<{ list: (Found & { rank: string })[]; floor: bigint }> {
     let hits: Found[];
     let floor: bigint;
     if (window === 'first') {
@@ -151,19 +157,18 @@ export function createPostgresReader(prisma: PrismaClient, rankWindow: number) {
         true,
       );
     }
-    const score = (h: Found) => Number(h.rank ?? 0);
-    const key = (h: Found): [number, bigint] => [score(h), BigInt(h.id)];
-    let list = hits.map((h) => ({ h, k: key(h) }));
-    if (after) {
-      const r = Number(after.rank);
-      list = list.filter(({ k }) => k[0] < r || (k[0] === r && k[1] < after.id));
-    }
-    list.sort((a, b) => b.k[0] - a.k[0] || (b.k[1] > a.k[1] ? 1 : b.k[1] < a.k[1] ? -1 : 0));
-    const top = list.slice(0, limit).map(({ h }) => h);
-    const rows = await withSnippets(prisma, c, top);
-    const rankOf = new Map(top.map((h) => [h.id, h.rank ?? '0']));
-    return { rows: rows.map((r) => ({ ...r, rank: rankOf.get(r.id) ?? '0' })), floor };
+    const list = hits.map((h) => ({ ...h, rank: h.rank ?? '0' }));
+    list.sort((a, b) => compareRanked(a.rank, BigInt(a.id), b.rank, BigInt(b.id)));
+    return { list, floor };
   }
 
-  return { collect, newest, ranked };
+  return { collect, rankedWindow };
+}
+
+/** The ranked order: negative when (rank a, id a) comes first (higher rank, then higher id). */
+export function compareRanked(rankA: string, idA: bigint, rankB: string, idB: bigint): number {
+  const ra = Number(rankA);
+  const rb = Number(rankB);
+  if (ra !== rb) return rb - ra;
+  return idA > idB ? -1 : idA < idB ? 1 : 0;
 }

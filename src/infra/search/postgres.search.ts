@@ -14,7 +14,9 @@
  *  - NEWEST pages by message id (keyset). RELEVANCE ranks with ts_rank_cd (cover density: nearby
  *    matches rank higher); to keep the cost bounded for very common words it ranks the newest
  *    `rankWindow` matches, then continues with the older matches newest first. The window is
- *    fixed by the first page (it travels in the cursor), so paging is stable.
+ *    fixed by the page that starts a walk (it travels in every cursor), so paging is stable. Both
+ *    ways: backward pages walk the older matches oldest first (ids ascending) and the window from
+ *    its tail, then are reversed into the sort's order.
  *  - "The newest N matches" is found by a walk over the scope or by the GIN bitmap, chosen by our
  *    own estimate from pg_stats (see bitmapCheaper and collect): the planner guesses a constant
  *    selectivity for prefix queries and would pick badly for rare and for common words.
@@ -32,8 +34,8 @@ import {
   sweepDocumentsBefore,
   upsertDocuments,
 } from './postgres.documents.js';
-import { and, conditions, createPostgresReader } from './postgres.query.js';
-import { toHit } from './postgres.snippet.js';
+import { and, compareRanked, conditions, createPostgresReader, type Found } from './postgres.query.js';
+import { toHit, withSnippets } from './postgres.snippet.js';
 import { createQueryCompiler } from './postgres.tsquery.js';
 import {
   InvalidCursorError,
@@ -42,7 +44,6 @@ import {
   encodeCursor,
   type IndexCount,
   type IndexFilter,
-  type IndexHit,
   type IndexPage,
   type IndexQuery,
   type IndexRebuild,
@@ -61,10 +62,19 @@ export interface PostgresSearchOptions {
 const LANGUAGE = /^[a-z_]{1,63}$/;
 const CURSOR_TAG = 'pg';
 
-function parseCursor(after: string, sort: IndexQuery['sort']) {
-  const v = decodeCursor(after, CURSOR_TAG);
-  if (v.s === 'n' && sort === 'newest') return { phase: 'newest' as const, id: cursorId(v.id) };
-  if (v.s === 'rt' && sort === 'relevance') return { phase: 'older' as const, id: cursorId(v.id) };
+/**
+ * A position in a search's order. RELEVANCE with words is the ranked window (seg 0: rank, then
+ * id, descending; `floor` = the window's oldest id, 0 when it holds every match) followed by the
+ * older matches (seg 1: ids below `floor`, newest first). NEWEST, and RELEVANCE without words, is
+ * seg 1 alone, unbounded (`floor` null).
+ */
+type Pos = { seg: 0; rank: string; id: bigint; floor: bigint } | { seg: 1; id: bigint; floor: bigint | null };
+
+function parseCursor(cursor: string, sort: IndexQuery['sort']): Pos {
+  const v = decodeCursor(cursor, CURSOR_TAG);
+  if (v.s === 'n' && sort === 'newest') return { seg: 1, id: cursorId(v.id), floor: null };
+  if (v.s === 'rt' && sort === 'relevance')
+    return { seg: 1, id: cursorId(v.id), floor: v.f === undefined ? null : cursorId(v.f) };
   if (
     v.s === 'r' &&
     sort === 'relevance' &&
@@ -72,9 +82,26 @@ function parseCursor(after: string, sort: IndexQuery['sort']) {
     /^[0-9.eE+-]{1,32}$/.test(v.r) &&
     Number.isFinite(Number(v.r))
   ) {
-    return { phase: 'ranked' as const, rank: v.r, id: cursorId(v.id), floor: cursorId(v.f) };
+    return { seg: 0, rank: v.r, id: cursorId(v.id), floor: cursorId(v.f) };
   }
   throw new InvalidCursorError('cursor belongs to another query');
+}
+
+function makeCursor(p: Pos, sort: IndexQuery['sort']): string {
+  if (p.seg === 0) return encodeCursor(CURSOR_TAG, { s: 'r', r: p.rank, id: p.id.toString(), f: p.floor.toString() });
+  if (sort === 'newest') return encodeCursor(CURSOR_TAG, { s: 'n', id: p.id.toString() });
+  return encodeCursor(CURSOR_TAG, {
+    s: 'rt',
+    id: p.id.toString(),
+    ...(p.floor === null ? {} : { f: p.floor.toString() }),
+  });
+}
+
+/** Negative when `a` comes before `b` in the search's order. */
+function comparePos(a: Pos, b: Pos): number {
+  if (a.seg !== b.seg) return a.seg - b.seg;
+  if (a.seg === 0 && b.seg === 0) return compareRanked(a.rank, a.id, b.rank, b.id);
+  return a.id > b.id ? -1 : a.id < b.id ? 1 : 0;
 }
 
 export function createPostgresSearchIndex(opts: PostgresSearchOptions): SearchIndex {
@@ -85,7 +112,7 @@ export function createPostgresSearchIndex(opts: PostgresSearchOptions): SearchIn
   const rankWindow = opts.rankWindow ?? 500;
   const compiler = createQueryCompiler(prisma, cfg);
   const { compile } = compiler;
-  const { collect, newest, ranked } = createPostgresReader(prisma, rankWindow);
+  const { collect, rankedWindow } = createPostgresReader(prisma, rankWindow);
 
   const index: SearchIndex = {
     kind: 'postgres',
@@ -100,40 +127,81 @@ export function createPostgresSearchIndex(opts: PostgresSearchOptions): SearchIn
     remove: (messageIds: bigint[]) => removeDocuments(prisma, messageIds),
 
     async search(q: IndexQuery): Promise<IndexPage> {
-      const cursor = q.after ? parseCursor(q.after, q.sort) : null;
+      const after = q.after ? parseCursor(q.after, q.sort) : null;
+      const before = q.before ? parseCursor(q.before, q.sort) : null;
       const c = await compile(q.terms);
+      const ranking = q.sort === 'relevance' && c.pos !== null;
+      // A ranking's cursors carry its window (seg 1 ones too: a backward walk climbs into it);
+      // without words there is no window. Two cursors of one search share their window.
+      for (const p of [after, before]) {
+        if (p && ranking !== (p.floor !== null)) throw new InvalidCursorError('cursor belongs to another query');
+      }
+      if (after && before && after.floor !== before.floor)
+        throw new InvalidCursorError('after and before belong to different searches');
       const where = conditions(q, c);
       if (!where) return { hits: [], hasMore: false };
       const want = q.limit + 1;
+      type Item = { found: Found; pos: Pos };
 
-      // NEWEST, and relevance without words (everything ranks the same) or past the ranked window.
-      const byTime = async (below: bigint | null, tag: 'n' | 'rt', limit: number) =>
-        (await newest(where, c, limit, below)).map((r) =>
-          toHit(r, c, encodeCursor(CURSOR_TAG, { s: tag, id: r.id }), null),
-        );
+      /** Matches of seg 1 (ids below `top`, when set) past `from`, newest first or, backward, oldest first. */
+      const byTime = async (from: bigint | null, top: bigint | null, need: number): Promise<Item[]> => {
+        const scope = top === null ? where.scope : [...where.scope, Prisma.sql`d.message_id < ${top}`];
+        const found = await collect({ ...where, scope }, c, need, from, false, q.backward ? 'asc' : 'desc');
+        return found.map((f) => ({ found: f, pos: { seg: 1, id: BigInt(f.id), floor: top } }));
+      };
+      /** The ranked window as items, in the direction of travel. */
+      const windowItems = async (window: { floor: bigint } | 'first') => {
+        const { list, floor } = await rankedWindow(where, c, window);
+        const items: Item[] = list.map((f) => ({ found: f, pos: { seg: 0, rank: f.rank, id: BigInt(f.id), floor } }));
+        return { items: q.backward ? items.reverse() : items, floor };
+      };
 
-      let hits: IndexHit[];
-      if (q.sort === 'newest' || !c.pos) {
-        const below = cursor && cursor.phase !== 'ranked' ? cursor.id : null;
-        hits = await byTime(below, q.sort === 'newest' ? 'n' : 'rt', want);
-      } else if (cursor?.phase === 'older') {
-        hits = await byTime(cursor.id, 'rt', want);
+      // Up to `want` items from the window's starting end (in the direction of travel).
+      let items: Item[];
+      const from = q.backward ? before : after;
+      if (!ranking) {
+        items = await byTime(from?.id ?? null, null, want);
+      } else if (!q.backward) {
+        if (from?.seg === 1) items = await byTime(from.id, from.floor, want);
+        else {
+          const w = await windowItems(from ? { floor: from.floor } : 'first');
+          items = (from ? w.items.filter((i) => comparePos(i.pos, from) > 0) : w.items).slice(0, want);
+          if (items.length < want && w.floor > 0n) items.push(...(await byTime(w.floor, w.floor, want - items.length)));
+        }
+      } else if (from?.seg === 0) {
+        const w = await windowItems({ floor: from.floor });
+        items = w.items.filter((i) => comparePos(i.pos, from) < 0).slice(0, want);
       } else {
-        const rc = cursor?.phase === 'ranked' ? cursor : null;
-        const { rows, floor } = await ranked(
-          where,
-          c,
-          want,
-          rc ? { floor: rc.floor } : 'first',
-          rc ? { rank: rc.rank, id: rc.id } : null,
-        );
-        const f = floor.toString();
-        hits = rows.map((r) =>
-          toHit(r, c, encodeCursor(CURSOR_TAG, { s: 'r', r: r.rank!, id: r.id, f }), Number(r.rank)),
-        );
-        if (hits.length < want && floor > 0n) hits.push(...(await byTime(floor, 'rt', want - hits.length)));
+        // From the end of the list, or from an older match: the older matches oldest first, then
+        // the ranked window from its tail.
+        const first = from ? null : await windowItems('first');
+        const floor = from ? from.floor! : first!.floor;
+        items = floor > 0n ? await byTime(from?.id ?? null, floor, want) : [];
+        if (items.length < want)
+          items.push(...(first ?? (await windowItems({ floor }))).items.slice(0, want - items.length));
       }
-      return { hits: hits.slice(0, q.limit), hasMore: hits.length > q.limit };
+
+      // The other cursor ends the window: keep what comes before it in the direction of travel.
+      const end = q.backward ? after : before;
+      if (end) {
+        const outside = items.findIndex((i) =>
+          q.backward ? comparePos(i.pos, end) <= 0 : comparePos(i.pos, end) >= 0,
+        );
+        if (outside >= 0) items = items.slice(0, outside);
+      }
+      const page = items.slice(0, q.limit);
+      if (q.backward) page.reverse();
+      const rows = await withSnippets(
+        prisma,
+        c,
+        page.map((i) => i.found),
+      );
+      const posOf = new Map(page.map((i) => [i.found.id, i.pos]));
+      const hits = rows.map((r) => {
+        const pos = posOf.get(r.id)!;
+        return toHit(r, c, makeCursor(pos, q.sort), pos.seg === 0 ? Number(pos.rank) : null);
+      });
+      return { hits, hasMore: items.length > q.limit };
     },
 
     async count(f: IndexFilter, cap: number): Promise<IndexCount> {

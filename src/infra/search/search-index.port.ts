@@ -12,8 +12,12 @@
  *    parameters or sanitized tokens, filters are built from ids, booleans and numbers only.
  *  - `upsert` is idempotent by `messageId` (the last write wins); `remove` of an absent id is a
  *    no-op. A write is visible to searches once its promise resolves.
- *  - Cursors are opaque strings made by the adapter; a malformed or foreign cursor raises
- *    InvalidCursorError, never a backend error.
+ *  - Cursors are opaque strings made by the adapter; a malformed or foreign cursor (another
+ *    adapter's, another sort's) raises InvalidCursorError, never a backend error.
+ *  - Paging follows the Relay Cursor Connections spec over the sort's one order: `after` and
+ *    `before` bound the window (both exclusive, either or both); a page is taken from the window's
+ *    start (forward) or its end (`backward`), and its hits are always in the sort's order. A hit's
+ *    cursor works as `after` and as `before`.
  *  - Backend failures (down, timeouts) reject with an ordinary Error; the outbox worker retries
  *    writes, and the search service turns read failures into SERVICE_UNAVAILABLE.
  */
@@ -69,8 +73,12 @@ export interface IndexFilter {
 export interface IndexQuery extends IndexFilter {
   sort: SearchSortKind;
   limit: number;
-  /** A cursor from a previous hit of the same query, or null for the first page. */
+  /** A cursor from a hit of the same query: only hits after it (in the sort's order); null for none. */
   after: string | null;
+  /** A cursor from a hit of the same query: only hits before it; null or absent for none. */
+  before?: string | null;
+  /** Take the page from the end of the window (Relay `last`) instead of its start (`first`). */
+  backward?: boolean;
 }
 
 export interface SnippetPart {
@@ -85,12 +93,14 @@ export interface IndexHit {
   snippet: SnippetPart[];
   /** Relevance score when sorted by relevance (backend-specific scale), otherwise null. */
   score: number | null;
-  /** Pass as `after` to continue after this hit. */
+  /** Pass as `after` to continue after this hit, or as `before` to page back from it. */
   cursor: string;
 }
 
 export interface IndexPage {
+  /** In the sort's order, whichever end of the window they were taken from. */
   hits: IndexHit[];
+  /** More hits in the window beyond this page, in the direction it was taken (forward: after it; backward: before it). */
   hasMore: boolean;
 }
 

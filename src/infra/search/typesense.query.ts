@@ -7,7 +7,10 @@ export const ids = (list: readonly bigint[]) => `[${list.map((v) => v.toString()
  * filter_by for the access list and filters. Only bigint, boolean and number values are ever
  * written into it. Returns null when nothing can match (an empty list).
  */
-export function typesenseFilter(f: IndexFilter, extra: { belowMessageId?: bigint | null } = {}): string | null {
+export function typesenseFilter(
+  f: IndexFilter,
+  extra: { belowMessageId?: bigint | null; aboveMessageId?: bigint | null } = {},
+): string | null {
   if (f.channelIds.length === 0) return null;
   if (f.authorIds && f.authorIds.length === 0) return null;
   if (f.mentionedUserIds?.some((g) => g.length === 0)) return null;
@@ -21,6 +24,7 @@ export function typesenseFilter(f: IndexFilter, extra: { belowMessageId?: bigint
   if (f.minMessageId != null) parts.push(`message_id:>=${f.minMessageId.toString()}`);
   if (f.maxMessageId != null) parts.push(`message_id:<${f.maxMessageId.toString()}`);
   if (extra.belowMessageId != null) parts.push(`message_id:<${extra.belowMessageId.toString()}`);
+  if (extra.aboveMessageId != null) parts.push(`message_id:>${extra.aboveMessageId.toString()}`);
   return parts.join(' && ');
 }
 

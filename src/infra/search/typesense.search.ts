@@ -47,6 +47,21 @@ export interface TypesenseSearchOptions {
 const CURSOR_TAG = 'ts';
 const MAX_OFFSET = 10_000;
 
+/** A NEWEST cursor: a message id (keyset). */
+function newestCursor(cursor: string): bigint {
+  const v = decodeCursor(cursor, CURSOR_TAG);
+  if (v.s === 'n') return cursorId(v.id);
+  throw new InvalidCursorError('cursor belongs to another query');
+}
+
+/** A RELEVANCE cursor: the hit's position in the ranking (1 to MAX_OFFSET). */
+function relevanceCursor(cursor: string): number {
+  const v = decodeCursor(cursor, CURSOR_TAG);
+  if (v.s === 'r' && Number.isInteger(v.o) && (v.o as number) > 0 && (v.o as number) <= MAX_OFFSET)
+    return v.o as number;
+  throw new InvalidCursorError('cursor belongs to another query');
+}
+
 export function createTypesenseSearchIndex(opts: TypesenseSearchOptions): SearchIndex {
   const client = new Client({
     nodes: [{ url: opts.url.replace(/\/$/, '') }],
@@ -135,39 +150,64 @@ export function createTypesenseSearchIndex(opts: TypesenseSearchOptions): Search
     },
 
     async search(q: IndexQuery): Promise<IndexPage> {
-      let below: bigint | null = null;
-      let offset = 0;
-      if (q.after) {
-        const v = decodeCursor(q.after, CURSOR_TAG);
-        if (q.sort === 'newest' && v.s === 'n') below = cursorId(v.id);
-        else if (
-          q.sort === 'relevance' &&
-          v.s === 'r' &&
-          Number.isInteger(v.o) &&
-          (v.o as number) > 0 &&
-          (v.o as number) <= MAX_OFFSET
-        )
-          offset = v.o as number;
-        else throw new InvalidCursorError('cursor belongs to another query');
-      }
-      const filter = typesenseFilter(q, { belowMessageId: below });
+      const want = q.limit + 1;
       const text = typesenseQueryText(q.terms);
+
+      if (q.sort === 'newest') {
+        // Keyset on message_id, both bounds in filter_by; backward sorts ascending and reverses.
+        const after = q.after ? newestCursor(q.after) : null;
+        const before = q.before ? newestCursor(q.before) : null;
+        const filter = typesenseFilter(q, { belowMessageId: after, aboveMessageId: before });
+        if (!filter || text === null) return { hits: [], hasMore: false };
+        const { hits } = await runSearch({
+          ...baseParams(text),
+          filter_by: filter,
+          sort_by: q.backward ? 'message_id:asc' : 'message_id:desc',
+          page: 1,
+          per_page: want,
+        });
+        const page = hits.slice(0, q.limit);
+        if (q.backward) page.reverse();
+        return {
+          hits: page.map((h) => toHit(h, encodeCursor(CURSOR_TAG, { s: 'n', id: h.document.id }), null)),
+          hasMore: hits.length > q.limit,
+        };
+      }
+
+      // RELEVANCE: a cursor is a hit's position (1-based) in the ranking, which offset paging reads
+      // from either end: the window is the positions between the cursors (the list stops at
+      // MAX_OFFSET). Backward from the end of the list needs its length: one count first.
+      const lo = q.after ? relevanceCursor(q.after) : 0; // positions > lo
+      let hi = q.before ? relevanceCursor(q.before) : MAX_OFFSET + 1; // positions < hi
+      const filter = typesenseFilter(q);
       if (!filter || text === null) return { hits: [], hasMore: false };
-      const params = {
+      if (!q.before && q.backward) {
+        const { found } = await runSearch({
+          ...baseParams(text),
+          filter_by: filter,
+          per_page: 1,
+          include_fields: 'id',
+        });
+        hi = Math.min(found, MAX_OFFSET) + 1;
+      }
+      const size = Math.max(0, hi - lo - 1); // positions in the window
+      const take = Math.min(q.limit, size);
+      const start = q.backward ? hi - 1 - take : lo; // offset (0-based) of the page's first hit
+      if (take === 0) return { hits: [], hasMore: false };
+      const { hits } = await runSearch({
         ...baseParams(text),
         filter_by: filter,
-        sort_by: q.sort === 'newest' ? 'message_id:desc' : '_text_match:desc,message_id:desc',
-        ...(q.sort === 'newest' ? { page: 1, per_page: q.limit + 1 } : { offset, limit: q.limit + 1 }),
+        sort_by: '_text_match:desc,message_id:desc',
+        offset: start,
+        limit: q.backward ? take : Math.min(want, size),
+      });
+      const page = hits.slice(0, take);
+      return {
+        hits: page.map((h, i) =>
+          toHit(h, encodeCursor(CURSOR_TAG, { s: 'r', o: start + i + 1 }), h.text_match ?? null),
+        ),
+        hasMore: q.backward ? start > lo : hits.length > take,
       };
-      const { hits } = await runSearch(params);
-      const page = hits
-        .slice(0, q.limit)
-        .map((h, i) =>
-          q.sort === 'newest'
-            ? toHit(h, encodeCursor(CURSOR_TAG, { s: 'n', id: h.document.id }), null)
-            : toHit(h, encodeCursor(CURSOR_TAG, { s: 'r', o: offset + i + 1 }), h.text_match ?? null),
-        );
-      return { hits: page, hasMore: hits.length > q.limit && (q.sort === 'newest' || offset + q.limit < MAX_OFFSET) };
     },
 
     async count(f: IndexFilter, cap: number): Promise<IndexCount> {
