@@ -77,6 +77,26 @@ describeApi('request limits and hardening', () => {
     expect(json.errors[0]!.extensions.code).toBe('PAYLOAD_TOO_LARGE');
   });
 
+  it('counts bodies that declare no length (chunked) against the same 1 MiB limit', async () => {
+    // A stream body is sent chunked, without Content-Length: the limit cannot be read off a header.
+    const chunked = (text: string) =>
+      fetch(dev.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: new Blob([text]).stream(),
+        duplex: 'half',
+      } as RequestInit);
+    const small = await chunked(JSON.stringify({ query: '{ __typename }' }));
+    expect(small.status).toBe(200);
+    expect(await small.json()).toEqual({ data: { __typename: 'Query' } });
+    const big = await chunked(
+      JSON.stringify({ query: '{ __typename }', variables: { pad: 'x'.repeat(2 * 1024 * 1024) } }),
+    );
+    expect(big.status).toBe(413);
+    const json = (await big.json()) as { errors: { extensions: { code: string } }[] };
+    expect(json.errors[0]!.extensions.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
   it('turns off introspection and field suggestions in production, keeps them in development', async () => {
     const introspect = { query: '{ __schema { queryType { name } } }' };
     expect((await send(introspect)).status).toBe(200);
