@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { Realtime } from '../realtime/realtime.js';
 import { ConnectionState } from '../realtime/connection.js';
 import { bearerToken, type ContextFactory } from './context.js';
+import type { Viewer } from '../domain/viewer.js';
 import { nestingLimit } from './nesting-limit.js';
 import { graphiqlOptions, renderChatGraphiQL } from './graphiql.js';
 import { corsOptions } from './cors.js';
@@ -169,6 +170,11 @@ export interface YogaDeps {
   instrumentation?: Plugin[];
   /** Plugins that run first (admission: persisted documents, rate limits). */
   plugins?: Plugin[];
+  /**
+   * Who sent a request, resolved once per request and shared with the admission plugins
+   * (admission.callerOf); without it the context looks the bearer token up itself.
+   */
+  callerOf?: (request: Request) => Promise<Viewer | null>;
 }
 
 /** The GraphQL HTTP handler: auth → context → schema, with parser/validation limits and CSRF prevention. */
@@ -180,6 +186,7 @@ export function createGraphQLHandler({
   log,
   plugins = [],
   instrumentation = [],
+  callerOf = (request) => contexts.viewerFor(bearerToken(request.headers.get('authorization'))),
 }: YogaDeps) {
   const g = config.graphql;
   return createYoga<Record<string, unknown>, GraphQLContext>({
@@ -198,7 +205,6 @@ export function createGraphQLHandler({
       ...plugins,
       bodyLimit(config.files.maxBytes),
       badRequestForInvalidDocuments,
-      nestingLimit(Math.max(g.maxDepth * 2 + 8, 32), g.maxTokens),
       // Browsers cannot send this header cross-site without a preflight, so form posts and
       // multipart requests from other sites are refused (yoga's CSRF prevention).
       useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),
@@ -210,6 +216,8 @@ export function createGraphQLHandler({
         costLimit: { maxCost: g.maxCost },
         blockFieldSuggestion: { enabled: !g.fieldSuggestions },
       }),
+      // After armor: it wraps the parse function armor's token limit installs (see nesting-limit.ts).
+      nestingLimit(Math.max(g.maxDepth * 2 + 8, 32), g.maxTokens),
       ...(g.introspection ? [] : [useDisableIntrospection()]),
       // NUL and lone surrogates refused as BAD_USER_INPUT before any resolver or service runs.
       inputGuard(),
@@ -221,7 +229,7 @@ export function createGraphQLHandler({
     multipart: false,
     context: async (initial): Promise<GraphQLContext> => {
       const token = bearerToken(initial.request.headers.get('authorization'));
-      const viewer = await contexts.viewerFor(token);
+      const viewer = await callerOf(initial.request);
       if (viewer) realtime.presence.activity(viewer.userId.toString());
       const context = contexts.build(viewer, token, new ConnectionState(randomUUID()));
       const uploads = (initial as { uploads?: StagedUploads }).uploads;

@@ -54,6 +54,14 @@ describeApi('request limits and hardening', () => {
       expect(r.json.errors?.[0]?.extensions?.code, name).toMatch(/GRAPHQL_(PARSE|VALIDATION)_FAILED/);
       expect(r.json, name).not.toHaveProperty('data'); // rejected before execution
     }
+    // Deep but few tokens: the nesting scan refuses it before graphql-js's recursive parser runs;
+    // the same text again is refused from the parse cache, not parsed.
+    const deepFewTokens = { query: `{ users(ids: ${'['.repeat(100)}${']'.repeat(100)}) { id } }` };
+    for (let i = 0; i < 2; i++) {
+      const r = await send(deepFewTokens);
+      expect(r.status).toBe(400);
+      expect(r.json.errors?.[0]?.message).toMatch(/nesting deeper than \d+ levels/);
+    }
   });
 
   it('refuses simple (CSRF-able) requests without the preflight header', async () => {
