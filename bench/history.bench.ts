@@ -29,7 +29,13 @@
  *
  * Knobs (env): BENCH_REQUESTS (5000), BENCH_WARMUP (500), BENCH_CONCURRENCY (32),
  * BENCH_LOW_CONCURRENCY (1), BENCH_LOW_REQUESTS (1000), BENCH_NAIVE_REQUESTS (1000),
- * BENCH_KEEP_DB, BENCH_TIMEOUT_S (900, then the run aborts).
+ * BENCH_KEEP_DB, BENCH_TIMEOUT_S (900, then the run aborts);
+ * BENCH_ONLY (comma-separated scenarios to run, of baseline, latest, deep, tombstone, herd, sql;
+ * default all: `BENCH_ONLY=baseline` measures the floor alone); BENCH_CPU_PROFILE (a directory:
+ * each HTTP scenario at BENCH_CONCURRENCY clients is CPU-profiled in this process, the server's,
+ * into <dir>/history-<scenario>-<clients>.cpuprofile, and its time by bucket printed; see
+ * bench/lib/cpu-profile.ts). Every HTTP row reports the server's CPU time per request (this
+ * process, warm-up included), which moves less with other load on the machine than req/s does.
  *
  * Wrong results fail the run (exit code 1, listed after the report): a sanity check that does not
  * hold, any request error or wrong page size, a plan not on the index it is meant to measure.
@@ -47,6 +53,7 @@ import { insertRows, seed } from './seed.js';
 import { dropScratch, prepareDatabase, withMigratedDatabase } from './lib/scratch-db.js';
 import { envInt, gatewayEnv } from './lib/env.js';
 import { Failures } from './lib/failures.js';
+import { bucketize, formatBuckets, profileCpu } from './lib/cpu-profile.js';
 
 const SCRATCH_DB = 'chat_bench_history';
 const MAIN_MESSAGES = 100_000;
@@ -65,6 +72,17 @@ const NAIVE_REQUESTS = envInt('BENCH_NAIVE_REQUESTS', 1_000);
 const LOW_CONCURRENCY = envInt('BENCH_LOW_CONCURRENCY', 1);
 const LOW_REQUESTS = envInt('BENCH_LOW_REQUESTS', 1_000);
 const TIMEOUT_S = envInt('BENCH_TIMEOUT_S', 900);
+const SCENARIOS = ['baseline', 'latest', 'deep', 'tombstone', 'herd', 'sql'] as const;
+const ONLY = new Set(
+  (process.env.BENCH_ONLY ?? SCENARIOS.join(','))
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+for (const s of ONLY)
+  if (!(SCENARIOS as readonly string[]).includes(s))
+    throw new RangeError(`BENCH_ONLY: unknown scenario ${s} (known: ${SCENARIOS.join(', ')})`);
+const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROFILE || null;
 /** The herd: this many clients open #general at once, each with one request, caches cold. */
 const HERD = envInt('BENCH_HERD', 2_000);
 // Goals of issue 10 (same run, 32 clients): the read path against the `{ __typename }` floor.
@@ -123,6 +141,8 @@ interface Row {
   clients: number;
   result: Pick<LoadResult, 'requests' | 'errors' | 'errorSamples' | 'durationMs' | 'throughput' | 'truncated'>;
   summary: Summary;
+  /** Server CPU (user + system of this process) per request, warm-up included; HTTP rows only. */
+  cpuUsPerRequest?: number;
 }
 
 class BenchAbort extends Error {
@@ -390,6 +410,7 @@ function report(rows: Row[]): string {
       { title: 'max ms', align: 'right' },
       { title: 'p50 / baseline', align: 'right' },
       { title: 'p99 / baseline', align: 'right' },
+      { title: 'server CPU µs/req', align: 'right' },
     ],
     rows.map((r) => {
       const baseline =
@@ -407,6 +428,7 @@ function report(rows: Row[]): string {
         fmt(r.summary.max),
         baseline ? fmtRatio(ratio(r.summary.p50, baseline.p50)) : '',
         baseline ? fmtRatio(ratio(r.summary.p99, baseline.p99)) : '',
+        r.cpuUsPerRequest === undefined ? '' : fmt(r.cpuUsPerRequest, 0),
       ];
     }),
   );
@@ -535,9 +557,9 @@ async function main(): Promise<void> {
       },
     ];
     const clientHeaders = fx.tokens.map((t) => ({ authorization: `Bearer ${t}` }));
-    const record = (scenario: string, what: string, clients: number, r: LoadResult) => {
+    const record = (scenario: string, what: string, clients: number, r: LoadResult, cpuUsPerRequest?: number) => {
       const summary = summarize(r.latenciesMs);
-      rows.push({ scenario, what, clients, result: r, summary });
+      rows.push({ scenario, what, clients, result: r, summary, cpuUsPerRequest });
       log(
         `${scenario} x${clients}: ${r.requests} requests, ${r.errors} errors, ${r.throughput.toFixed(0)} req/s, ` +
           `p50 ${fmt(summary.p50)} ms, p99 ${fmt(summary.p99)} ms`,
@@ -556,7 +578,8 @@ async function main(): Promise<void> {
     ];
     for (const p of passes) {
       for (const s of scenarios) {
-        const r = await worker.run({
+        if (!ONLY.has(s.scenario)) continue;
+        const job: LoadJob = {
           name: s.scenario,
           url: gqlUrl,
           method: 'POST',
@@ -568,105 +591,123 @@ async function main(): Promise<void> {
           timeoutMs: 10_000,
           maxDurationMs: 300_000,
           ...s.job,
-        });
-        record(s.scenario, s.what, p.clients, r);
+        };
+        const cpu0 = process.cpuUsage();
+        const profiled = CPU_PROFILE_DIR !== null && p.clients === CONCURRENCY;
+        const { result: r, profile } = profiled
+          ? await profileCpu(() => worker!.run(job))
+          : { result: await worker.run(job), profile: null };
+        const cpu = process.cpuUsage(cpu0);
+        const served = r.requests + p.warmup;
+        record(s.scenario, s.what, p.clients, r, (cpu.user + cpu.system) / served);
+        if (profile && CPU_PROFILE_DIR) {
+          mkdirSync(CPU_PROFILE_DIR, { recursive: true });
+          const file = `${CPU_PROFILE_DIR}/history-${s.scenario}-${p.clients}.cpuprofile`;
+          writeFileSync(file, JSON.stringify(profile));
+          log(`CPU profile written to ${file}\n${formatBuckets(bucketize(profile), served)}`);
+        }
       }
     }
     // 3b. The herd: HERD clients, one request each, all at once, on #general with the channel
     // cache emptied and the profile cache expired (5 s): what a viral channel costs. The load
     // generator is another process; statements are counted on the app's database adapter.
-    app.services.channels.cache.clear();
-    await new Promise((r) => setTimeout(r, 5_500));
-    const herd = await app.db.statements.during(() =>
-      worker!.run({
-        name: 'herd',
-        url: gqlUrl,
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        clientHeaders,
-        concurrency: HERD,
-        requests: HERD,
-        warmup: 0,
-        timeoutMs: 60_000,
-        maxDurationMs: 300_000,
-        body: bodies.latest,
-        check: { graphql: true, path: edges, length: PAGE },
-      }),
-    );
-    const kinds = {
-      page: (q: string) => /FROM messages/.test(q),
-      access: (q: string) => /JOIN channels c ON c\.id = x\.c|FROM channels c WHERE c\.id = ANY/.test(q),
-      profiles: (q: string) => /FROM ("public"\.)?"?users\b/.test(q),
-      tokens: (q: string) => /FROM "public"\."(tokens|bots)"/.test(q),
-    };
-    herdCost = {
-      total: herd.count,
-      page: herd.sql.filter(kinds.page).length,
-      access: herd.sql.filter(kinds.access).length,
-      profiles: herd.sql.filter(kinds.profiles).length,
-      tokens: herd.sql.filter(kinds.tokens).length,
-      other: herd.sql.filter((q) => !Object.values(kinds).some((k) => k(q))).length,
-    };
-    record('herd', `${HERD} clients open #general at once (cold caches)`, HERD, herd.result);
-    log(`herd statements: ${JSON.stringify(herdCost)}`);
+    if (ONLY.has('herd')) {
+      app.services.channels.cache.clear();
+      await new Promise((r) => setTimeout(r, 5_500));
+      const herd = await app.db.statements.during(() =>
+        worker!.run({
+          name: 'herd',
+          url: gqlUrl,
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          clientHeaders,
+          concurrency: HERD,
+          requests: HERD,
+          warmup: 0,
+          timeoutMs: 60_000,
+          maxDurationMs: 300_000,
+          body: bodies.latest,
+          check: { graphql: true, path: edges, length: PAGE },
+        }),
+      );
+      const kinds = {
+        page: (q: string) => /FROM messages/.test(q),
+        access: (q: string) => /JOIN channels c ON c\.id = x\.c|FROM channels c WHERE c\.id = ANY/.test(q),
+        profiles: (q: string) => /FROM ("public"\.)?"?users\b/.test(q),
+        tokens: (q: string) => /FROM "public"\."(tokens|bots)"/.test(q),
+      };
+      herdCost = {
+        total: herd.count,
+        page: herd.sql.filter(kinds.page).length,
+        access: herd.sql.filter(kinds.access).length,
+        profiles: herd.sql.filter(kinds.profiles).length,
+        tokens: herd.sql.filter(kinds.tokens).length,
+        other: herd.sql.filter((q) => !Object.values(kinds).some((k) => k(q))).length,
+      };
+      record('herd', `${HERD} clients open #general at once (cold caches)`, HERD, herd.result);
+      log(`herd statements: ${JSON.stringify(herdCost)}`);
+    }
     await worker.close();
     worker = null;
 
     // 4. Direct SQL: the app's partial-index statement vs the naive one, same channel, same load shape.
     pool = new pg.Pool({ connectionString: url, max: CONCURRENCY });
     pool.on('error', (err) => log(`sql pool: idle connection error: ${err.message}`));
-    // A fair naive baseline has the ordinary index a naive schema would have: (channel_id, id)
-    // over every row, deleted ones included (created after the HTTP scenarios, so they run on the
-    // app's schema alone; dropped after the SQL runs).
-    naiveIndexCreated = true;
-    await pool.query(SQL_NAIVE_INDEX);
-    await pool.query(SQL_NAIVE_STATS);
-    naivePool = new pg.Pool({ connectionString: url, max: CONCURRENCY, options: '-c enable_seqscan=off' });
-    naivePool.on('error', (err) => log(`naive sql pool: idle connection error: ${err.message}`));
-    await pool.query('ANALYZE messages');
-    const plans = {
-      partial: await explain(pool, SQL_PARTIAL, [fx.tombstoneChannelId]),
-      naive: await explain(naivePool, SQL_NAIVE, [fx.tombstoneChannelId]),
-    };
-    log(`plan, partial: ${plans.partial}`);
-    log(`plan, naive:   ${plans.naive}`);
-    // Each statement must run on the index it stands for, or the comparison measures something else.
-    failures.check(
-      plans.partial.includes(`using ${PARTIAL_INDEX}`),
-      `sql:partial does not use ${PARTIAL_INDEX}: ${plans.partial}`,
-    );
-    failures.check(
-      plans.naive.includes(`using ${NAIVE_INDEX}`),
-      `sql:naive does not use ${NAIVE_INDEX}: ${plans.naive}`,
-    );
-    const tombParams = [fx.tombstoneChannelId];
-    for (const p of passes) {
-      record(
-        'sql:partial',
-        'tombstone SQL, partial index (listed)',
-        p.clients,
-        await runSql(pool, 'sql:partial', SQL_PARTIAL, tombParams, {
-          requests: p.requests,
-          warmup: p.warmup,
-          concurrency: p.clients,
-          expectRows: 1,
-        }),
+    let plans = { partial: 'not run (BENCH_ONLY)', naive: 'not run (BENCH_ONLY)' };
+    if (ONLY.has('sql')) {
+      // A fair naive baseline has the ordinary index a naive schema would have: (channel_id, id)
+      // over every row, deleted ones included (created after the HTTP scenarios, so they run on the
+      // app's schema alone; dropped after the SQL runs).
+      naiveIndexCreated = true;
+      await pool.query(SQL_NAIVE_INDEX);
+      await pool.query(SQL_NAIVE_STATS);
+      naivePool = new pg.Pool({ connectionString: url, max: CONCURRENCY, options: '-c enable_seqscan=off' });
+      naivePool.on('error', (err) => log(`naive sql pool: idle connection error: ${err.message}`));
+      await pool.query('ANALYZE messages');
+      plans = {
+        partial: await explain(pool, SQL_PARTIAL, [fx.tombstoneChannelId]),
+        naive: await explain(naivePool, SQL_NAIVE, [fx.tombstoneChannelId]),
+      };
+      log(`plan, partial: ${plans.partial}`);
+      log(`plan, naive:   ${plans.naive}`);
+      // Each statement must run on the index it stands for, or the comparison measures something else.
+      failures.check(
+        plans.partial.includes(`using ${PARTIAL_INDEX}`),
+        `sql:partial does not use ${PARTIAL_INDEX}: ${plans.partial}`,
       );
-      const naiveRequests = p.clients === CONCURRENCY ? NAIVE_REQUESTS : Math.min(NAIVE_REQUESTS, 200);
-      record(
-        'sql:naive',
-        'tombstone SQL, deleted_at IS NULL, ordinary (channel_id, id) index',
-        p.clients,
-        await runSql(naivePool, 'sql:naive', SQL_NAIVE, tombParams, {
-          requests: naiveRequests,
-          warmup: Math.min(p.warmup, p.clients * 2),
-          concurrency: p.clients,
-          expectRows: 1,
-        }),
+      failures.check(
+        plans.naive.includes(`using ${NAIVE_INDEX}`),
+        `sql:naive does not use ${NAIVE_INDEX}: ${plans.naive}`,
       );
+      const tombParams = [fx.tombstoneChannelId];
+      for (const p of passes) {
+        record(
+          'sql:partial',
+          'tombstone SQL, partial index (listed)',
+          p.clients,
+          await runSql(pool, 'sql:partial', SQL_PARTIAL, tombParams, {
+            requests: p.requests,
+            warmup: p.warmup,
+            concurrency: p.clients,
+            expectRows: 1,
+          }),
+        );
+        const naiveRequests = p.clients === CONCURRENCY ? NAIVE_REQUESTS : Math.min(NAIVE_REQUESTS, 200);
+        record(
+          'sql:naive',
+          'tombstone SQL, deleted_at IS NULL, ordinary (channel_id, id) index',
+          p.clients,
+          await runSql(naivePool, 'sql:naive', SQL_NAIVE, tombParams, {
+            requests: naiveRequests,
+            warmup: Math.min(p.warmup, p.clients * 2),
+            concurrency: p.clients,
+            expectRows: 1,
+          }),
+        );
+      }
+      await dropNaiveIndex(pool);
+      naiveIndexCreated = false;
     }
-    await dropNaiveIndex(pool);
-    naiveIndexCreated = false;
 
     // 5. Report.
     const pgVersion =

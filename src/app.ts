@@ -255,6 +255,7 @@ export async function buildApp(
     realtime,
     log,
     instrumentation: [...ops.plugins, httpSubscriptions.plugin],
+    callerOf: admission.callerOf,
     plugins: [
       ...admission.httpPlugins(),
       explainLimits(config.limits.maxPageSize, config.graphql.maxCost),

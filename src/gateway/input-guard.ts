@@ -25,8 +25,19 @@ const refuse = (field: string, message: string, extra: Record<string, unknown> =
  * recursion and bounded in depth and size, so a 10,000-deep value is an error, not a stack overflow.
  */
 export function checkInputs(document: DocumentNode, variables: unknown): GraphQLError | null {
-  return checkDocument(document) ?? checkVariables(variables);
+  if (!cleanDocuments.has(document)) {
+    const refused = checkDocument(document);
+    if (refused) return refused;
+    cleanDocuments.add(document);
+  }
+  return checkVariables(variables);
 }
+
+/**
+ * Documents whose literals passed. Yoga's parse cache hands out the same document object each time
+ * its text comes back (HTTP and socket alike), so a document is walked once, its variables every time.
+ */
+const cleanDocuments = new WeakSet<DocumentNode>();
 
 /**
  * The guard as a yoga/envelop plugin: every operation over HTTP (query, mutation, and

@@ -46,10 +46,16 @@ export function pageSizeErrors(document: DocumentNode, maxPageSize: number): Gra
  * the limit is and how to stay under it. Both BAD_USER_INPUT.
  */
 export function explainLimits(maxPageSize: number, maxCost: number): Plugin {
+  // Documents come out of yoga's parse cache, the same object each time its text comes back: one
+  // that passed is not walked again (documents are never modified).
+  const passed = new WeakSet<DocumentNode>();
   return {
     onValidate({ params, setResult }) {
-      const errors = pageSizeErrors(params.documentAST as DocumentNode, maxPageSize);
+      const document = params.documentAST as DocumentNode;
+      if (passed.has(document)) return;
+      const errors = pageSizeErrors(document, maxPageSize);
       if (errors.length) setResult(errors);
+      else passed.add(document);
     },
     onResultProcess({ result }) {
       for (const r of Array.isArray(result) ? result : [result]) {

@@ -144,6 +144,10 @@ export function createOps(deps: {
     usePrometheus({
       registry,
       endpoint: false,
+      // Every metric named, on or off: the plugin turns on any left out. The ones off cost every
+      // request work nobody reads (docs/operations.md lists what is exported): deprecated-field
+      // counting walks each document with a TypeInfo, the time summary feeds a t-digest, and the
+      // context phase is one more histogram observation.
       metrics: {
         graphql_envelop_request: true,
         graphql_envelop_request_duration: true,
@@ -151,7 +155,13 @@ export function createOps(deps: {
         graphql_envelop_phase_parse: true,
         graphql_envelop_phase_validate: true,
         graphql_envelop_phase_execute: true,
+        graphql_envelop_phase_subscribe: true,
+        graphql_envelop_schema_change: true,
         graphql_yoga_http_duration: true,
+        graphql_envelop_deprecated_field: false,
+        graphql_envelop_request_time_summary: false,
+        graphql_envelop_phase_context: false,
+        graphql_envelop_execute_resolver: false,
       },
     }),
     {

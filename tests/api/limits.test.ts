@@ -54,6 +54,14 @@ describeApi('request limits and hardening', () => {
       expect(r.json.errors?.[0]?.extensions?.code, name).toMatch(/GRAPHQL_(PARSE|VALIDATION)_FAILED/);
       expect(r.json, name).not.toHaveProperty('data'); // rejected before execution
     }
+    // Deep but few tokens: the nesting scan refuses it before graphql-js's recursive parser runs;
+    // the same text again is refused from the parse cache, not parsed.
+    const deepFewTokens = { query: `{ users(ids: ${'['.repeat(100)}${']'.repeat(100)}) { id } }` };
+    for (let i = 0; i < 2; i++) {
+      const r = await send(deepFewTokens);
+      expect(r.status).toBe(400);
+      expect(r.json.errors?.[0]?.message).toMatch(/nesting deeper than \d+ levels/);
+    }
   });
 
   it('refuses simple (CSRF-able) requests without the preflight header', async () => {
@@ -74,6 +82,26 @@ describeApi('request limits and hardening', () => {
     const res = await dev.anon.raw({ query: '{ __typename }', variables: { pad: 'x'.repeat(2 * 1024 * 1024) } });
     expect(res.status).toBe(413);
     const json = (await res.json()) as { errors: { extensions: { code: string } }[] };
+    expect(json.errors[0]!.extensions.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('counts bodies that declare no length (chunked) against the same 1 MiB limit', async () => {
+    // A stream body is sent chunked, without Content-Length: the limit cannot be read off a header.
+    const chunked = (text: string) =>
+      fetch(dev.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: new Blob([text]).stream(),
+        duplex: 'half',
+      } as RequestInit);
+    const small = await chunked(JSON.stringify({ query: '{ __typename }' }));
+    expect(small.status).toBe(200);
+    expect(await small.json()).toEqual({ data: { __typename: 'Query' } });
+    const big = await chunked(
+      JSON.stringify({ query: '{ __typename }', variables: { pad: 'x'.repeat(2 * 1024 * 1024) } }),
+    );
+    expect(big.status).toBe(413);
+    const json = (await big.json()) as { errors: { extensions: { code: string } }[] };
     expect(json.errors[0]!.extensions.code).toBe('PAYLOAD_TOO_LARGE');
   });
 
