@@ -100,6 +100,8 @@ export interface Config {
     graphiql: boolean;
     introspection: boolean;
     fieldSuggestions: boolean;
+    /** Queries run compiled by graphql-jit (GRAPHQL_JIT, on by default); off: graphql-js executes them. */
+    jit: boolean;
     maxTokens: number;
     maxDepth: number;
     maxAliases: number;
@@ -176,6 +178,7 @@ const EnvSchema = z.object({
   GRAPHIQL: bool.optional(),
   GRAPHQL_INTROSPECTION: bool.optional(),
   GRAPHQL_FIELD_SUGGESTIONS: bool.optional(),
+  GRAPHQL_JIT: bool.default(true),
   GRAPHQL_MAX_TOKENS: int(100, 100_000).default(2_000),
   GRAPHQL_MAX_DEPTH: int(2, 100).default(12),
   GRAPHQL_MAX_ALIASES: int(1, 1000).default(30),
@@ -352,6 +355,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       // GraphiQL needs introspection: turning GraphiQL on turns it on unless it is set.
       introspection: e.GRAPHQL_INTROSPECTION ?? e.GRAPHIQL ?? !production,
       fieldSuggestions: e.GRAPHQL_FIELD_SUGGESTIONS ?? !production,
+      jit: e.GRAPHQL_JIT,
       maxTokens: e.GRAPHQL_MAX_TOKENS,
       maxDepth: e.GRAPHQL_MAX_DEPTH,
       maxAliases: e.GRAPHQL_MAX_ALIASES,

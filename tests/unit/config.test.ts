@@ -35,3 +35,9 @@ it('names every bad variable in one clear message', () => {
   const message = (error as Error).message;
   for (const name of ['PORT', 'DATABASE_URL', 'WORKER_ID', 'LOG_LEVEL']) expect(message).toContain(name);
 });
+
+it('runs queries compiled (graphql-jit) unless GRAPHQL_JIT=false', () => {
+  expect(loadConfig({}).graphql.jit).toBe(true);
+  expect(loadConfig({ GRAPHQL_JIT: 'false' }).graphql.jit).toBe(false);
+  expect(() => loadConfig({ GRAPHQL_JIT: 'sometimes' })).toThrow(/GRAPHQL_JIT/);
+});
