@@ -60,7 +60,8 @@ export class ChannelGroup {
   /** A direct message or group DM: its count is shown, so every message is due. */
   direct = false;
   readonly sessions = new Set<BadgeSession>();
-  readonly byUser = new Map<string, Set<BadgeSession>>();
+  /** Sessions by user: one session held as itself (a Set per user would cost each connection ~150 B). */
+  private readonly byUser = new Map<string, BadgeSession | Set<BadgeSession>>();
   /** Sessions that had read everything: the next message turns the channel unread for them. */
   readonly caughtUp = new Set<BadgeSession>();
   /** When the last message arrived, and when the current run of traffic was last refreshed. */
@@ -75,19 +76,32 @@ export class ChannelGroup {
 
   add(s: BadgeSession) {
     this.sessions.add(s);
-    let set = this.byUser.get(s.userId);
-    if (!set) this.byUser.set(s.userId, (set = new Set()));
-    set.add(s);
+    const v = this.byUser.get(s.userId);
+    if (v === undefined) this.byUser.set(s.userId, s);
+    else if (v instanceof Set) v.add(s);
+    else if (v !== s) this.byUser.set(s.userId, new Set([v, s]));
   }
 
   remove(s: BadgeSession) {
     this.sessions.delete(s);
     this.caughtUp.delete(s);
-    const set = this.byUser.get(s.userId);
-    set?.delete(s);
-    if (set && set.size === 0) this.byUser.delete(s.userId);
+    const v = this.byUser.get(s.userId);
+    if (v === s) this.byUser.delete(s.userId);
+    else if (v instanceof Set) {
+      v.delete(s);
+      if (v.size === 0) this.byUser.delete(s.userId);
+    }
+  }
+
+  /** This user's sessions in the group. */
+  sessionsOf(userId: string): readonly BadgeSession[] {
+    const v = this.byUser.get(userId);
+    return v === undefined ? NO_SESSIONS : v instanceof Set ? [...v] : [v];
   }
 }
+
+const NO_SESSIONS: readonly BadgeSession[] = [];
+const NO_IDS: ReadonlySet<string> = new Set();
 
 /**
  * One `badges` subscription: unread and mention counts of a user's channels and followed threads,
@@ -99,8 +113,9 @@ export class ChannelGroup {
 export class BadgeSession {
   readonly channels = new Map<string, MemberState>();
   readonly threads = new Map<string, ThreadState>();
-  readonly pendingChannels = new Set<string>();
-  readonly pendingThreads = new Set<string>();
+  /** What changed since the last frame (made on first use: most sessions are idle most of the time). */
+  pendingChannels: Set<string> | null = null;
+  pendingThreads: Set<string> | null = null;
   unlistenUser: (() => void) | null = null;
   closed = false;
 
@@ -113,21 +128,25 @@ export class BadgeSession {
 
   touchChannel(channelId: string, always: boolean) {
     if (!always && this.connection.isViewingChannel(channelId)) return;
-    this.pendingChannels.add(channelId);
+    (this.pendingChannels ??= new Set()).add(channelId);
     this.manager.markDirty(this);
   }
 
   touchThread(rootId: string) {
     if (this.connection.isViewingThread(rootId)) return;
-    this.pendingThreads.add(rootId);
+    (this.pendingThreads ??= new Set()).add(rootId);
     this.manager.markDirty(this);
   }
 
   /** What changed since the last frame, or null. */
   takeUpdate(): BadgeUpdate | null {
-    if (!this.pendingChannels.size && !this.pendingThreads.size) return null;
+    const pendingChannels = this.pendingChannels ?? NO_IDS;
+    const pendingThreads = this.pendingThreads ?? NO_IDS;
+    this.pendingChannels = null;
+    this.pendingThreads = null;
+    if (!pendingChannels.size && !pendingThreads.size) return null;
     const channels: ChannelBadge[] = [];
-    for (const id of this.pendingChannels) {
+    for (const id of pendingChannels) {
       const st = this.channels.get(id);
       const group = this.manager.group(id);
       if (!st || !group) continue;
@@ -136,7 +155,7 @@ export class BadgeSession {
       channels.push({ channelId: id, unreadCount, mentionCount: st.mentionCount });
     }
     const threads: ThreadBadge[] = [];
-    for (const id of this.pendingThreads) {
+    for (const id of pendingThreads) {
       const th = this.threads.get(id);
       threads.push({
         threadRootId: id,
@@ -145,8 +164,6 @@ export class BadgeSession {
         mentionCount: th?.mentions ?? 0,
       });
     }
-    this.pendingChannels.clear();
-    this.pendingThreads.clear();
     return channels.length || threads.length ? { channels, threads } : null;
   }
 }

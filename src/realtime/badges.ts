@@ -116,7 +116,7 @@ export function createBadgeManager(deps: { hub: Hub; badges: BadgeCounts; log: L
 
   function leave(s: BadgeSession, channelId: string) {
     s.channels.delete(channelId);
-    s.pendingChannels.delete(channelId);
+    s.pendingChannels?.delete(channelId);
     const group = groups.get(channelId);
     if (!group) return;
     group.remove(s);
@@ -140,7 +140,7 @@ export function createBadgeManager(deps: { hub: Hub; badges: BadgeCounts; log: L
     if (seq > group.seq) group.seq = seq;
     const id = group.channelId;
     // The author has read it (as the send transaction records): their other connections learn it.
-    const authors = group.byUser.get(e.authorId) ?? new Set<BadgeSession>();
+    const authors = group.sessionsOf(e.authorId);
     for (const s of authors) {
       const st = s.channels.get(id)!;
       if (seq > st.lastReadSeq) st.lastReadSeq = seq;
@@ -149,7 +149,7 @@ export function createBadgeManager(deps: { hub: Hub; badges: BadgeCounts; log: L
     }
     // Read → unread: due for those whose sidebar shows it (each member once per read cycle).
     for (const s of group.caughtUp) {
-      if (authors.has(s)) continue;
+      if (authors.includes(s)) continue;
       const st = s.channels.get(id)!;
       if (st.lastReadSeq >= seq) continue;
       group.caughtUp.delete(s);
@@ -159,13 +159,13 @@ export function createBadgeManager(deps: { hub: Hub; badges: BadgeCounts; log: L
     if (group.direct) {
       for (const s of group.sessions) {
         const st = s.channels.get(id)!;
-        if (!authors.has(s) && st.level !== 'NONE' && !st.muted) s.touchChannel(id, false);
+        if (!authors.includes(s) && st.level !== 'NONE' && !st.muted) s.touchChannel(id, false);
       }
     }
     // Mentions, by the one rule (domain/messages/mention-rule.ts). @here counts members online at
     // send time; a member with a badge session is connected, so counts as online.
     const broad = e.mentionsChannel || e.mentionsHere;
-    const candidates = broad ? group.sessions : e.mentionedUserIds.flatMap((u) => [...(group.byUser.get(u) ?? [])]);
+    const candidates = broad ? group.sessions : e.mentionedUserIds.flatMap((u) => group.sessionsOf(u));
     const facts = {
       authorId: e.authorId,
       userIds: e.mentionedUserIds,
@@ -213,7 +213,7 @@ export function createBadgeManager(deps: { hub: Hub; badges: BadgeCounts; log: L
       s.touchThread(rootId);
     }
     for (const userId of e.newFollowerIds) {
-      for (const s of group.byUser.get(userId) ?? []) {
+      for (const s of group.sessionsOf(userId)) {
         if (s.threads.has(rootId)) continue;
         const mine = userId === e.authorId;
         follow(s, rootId, {

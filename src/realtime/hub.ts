@@ -5,12 +5,63 @@ import type { Topic } from '../domain/events/topics.js';
 
 type Listener = (event: ChatEvent) => void;
 
-interface Entry {
-  /** The topic is a process-wide system topic (Topic.system): counted apart in stats(). */
-  system: boolean;
-  listeners: Set<Listener>;
-  gapListeners: Set<() => void>;
-  ready: Promise<Unsubscribe>;
+/** One listen: its listener and gap handler (a record, not closures: there is one per subscription). */
+class Listening {
+  removed = false;
+  constructor(
+    readonly listener: Listener,
+    readonly onGap: (() => void) | undefined,
+    readonly entry: TopicEntry,
+  ) {}
+}
+
+/**
+ * A topic this process listens to, and its local listens. Most topics have one listen (a user's
+ * own topic, read by that user's one connection), so one is held without a Set: at 10,000
+ * connections every per-topic object counts.
+ */
+class TopicEntry {
+  one: Listening | null = null;
+  many: Set<Listening> | null = null;
+  size = 0;
+  ready: Promise<Unsubscribe> = null as unknown as Promise<Unsubscribe>;
+  /** The engine's handlers for this topic (bound once per topic). */
+  readonly onMessage: (payload: unknown) => void;
+  readonly onGap: () => void;
+
+  constructor(
+    readonly topic: Topic,
+    dispatch: (entry: TopicEntry, payload: unknown) => void,
+  ) {
+    this.onMessage = (payload) => dispatch(this, payload);
+    this.onGap = () => {
+      for (const l of this.snapshot()) l.onGap?.();
+    };
+  }
+
+  add(l: Listening) {
+    if (this.many) this.many.add(l);
+    else if (this.one === null) this.one = l;
+    else {
+      this.many = new Set([this.one, l]);
+      this.one = null;
+    }
+    this.size++;
+  }
+
+  delete(l: Listening) {
+    if (this.many) {
+      if (this.many.delete(l)) this.size--;
+    } else if (this.one === l) {
+      this.one = null;
+      this.size--;
+    }
+  }
+
+  /** The listens as they are now (a listener may remove itself, or add another, while called). */
+  snapshot(): Listening[] {
+    return this.many ? [...this.many] : this.one ? [this.one] : [];
+  }
 }
 
 /**
@@ -21,59 +72,66 @@ interface Entry {
  * renderer execute a subscription's selection once per event and share the result.
  */
 export function createHub(broker: Broker, log: Logger) {
-  const entries = new Map<string, Entry>();
+  const entries = new Map<string, TopicEntry>();
   /** Upstream unsubscribes in flight: a new subscription to the same topic waits for them. */
   const closing = new Map<string, Promise<void>>();
   let delivered = 0;
   /** Listeners ever added (monotonic: tests wait for "n more" without racing removals). */
   let listens = 0;
 
-  function dispatch(entry: Entry, topic: Topic, payload: unknown) {
-    const event = payload as ChatEvent;
-    for (const l of [...entry.listeners]) {
-      delivered++;
-      try {
-        l(event);
-      } catch (err) {
-        log.error({ err, topic: topic.name }, 'listener failed');
-      }
+  function call(l: Listening, event: ChatEvent, topic: Topic) {
+    delivered++;
+    try {
+      l.listener(event);
+    } catch (err) {
+      log.error({ err, topic: topic.name }, 'listener failed');
     }
   }
 
-  function open(topic: Topic): Entry {
-    const gapListeners = new Set<() => void>();
-    const entry: Entry = {
-      system: topic.system,
-      listeners: new Set(),
-      gapListeners,
-      ready: null as unknown as Promise<Unsubscribe>,
-    };
-    const previous = closing.get(topic.name) ?? Promise.resolve();
-    entry.ready = previous.then(() =>
-      broker.subscribe(
-        topic,
-        (p) => dispatch(entry, topic, p),
-        () => {
-          for (const g of [...gapListeners]) g();
-        },
-      ),
-    );
+  function dispatch(entry: TopicEntry, payload: unknown) {
+    const event = payload as ChatEvent;
+    if (!entry.many) {
+      if (entry.one) call(entry.one, event, entry.topic);
+      return;
+    }
+    for (const l of [...entry.many]) call(l, event, entry.topic);
+  }
+
+  function subscribe(entry: TopicEntry): Promise<Unsubscribe> {
+    try {
+      return broker.subscribe(entry.topic, entry.onMessage, entry.onGap);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  function open(topic: Topic): TopicEntry {
+    const entry = new TopicEntry(topic, dispatch);
+    const previous = closing.get(topic.name);
+    entry.ready = previous ? previous.then(() => subscribe(entry)) : subscribe(entry);
     entries.set(topic.name, entry);
-    entry.ready.catch(() => {
-      if (entries.get(topic.name) === entry) entries.delete(topic.name);
-    });
+    // A failed subscription is dropped by its listens: each one awaits `ready` and removes itself.
     return entry;
   }
 
-  function shut(topic: Topic, entry: Entry) {
-    entries.delete(topic.name);
+  function shut(entry: TopicEntry) {
+    const name = entry.topic.name;
+    entries.delete(name);
     const done: Promise<void> = entry.ready
       .then((unsub) => unsub())
       .catch(() => {})
       .finally(() => {
-        if (closing.get(topic.name) === done) closing.delete(topic.name);
+        if (closing.get(name) === done) closing.delete(name);
       });
-    closing.set(topic.name, done);
+    closing.set(name, done);
+  }
+
+  function unlisten(l: Listening) {
+    if (l.removed) return;
+    l.removed = true;
+    const entry = l.entry;
+    entry.delete(l);
+    if (entry.size === 0 && entries.get(entry.topic.name) === entry) shut(entry);
   }
 
   return {
@@ -81,29 +139,20 @@ export function createHub(broker: Broker, log: Logger) {
      * Adds a listener to a topic; resolves when the topic is live upstream, with the function
      * that removes the listener (and the upstream subscription with the last listener).
      * `onGap` runs when the engine may have dropped events (shard failover): catch up from the database.
+     * The same function may listen twice: each listen is removed on its own.
      */
     async listen(topic: Topic, listener: Listener, onGap?: () => void): Promise<() => void> {
       const entry = entries.get(topic.name) ?? open(topic);
-      const own: Listener = (e) => listener(e); // distinct identity, so one function can listen twice
       if (!topic.system) listens++; // listens made for clients (tests wait on it)
-      const gap = onGap ? () => onGap() : null;
-      entry.listeners.add(own);
-      if (gap) entry.gapListeners.add(gap);
-      let removed = false;
-      const remove = () => {
-        if (removed) return;
-        removed = true;
-        entry.listeners.delete(own);
-        if (gap) entry.gapListeners.delete(gap);
-        if (entry.listeners.size === 0 && entries.get(topic.name) === entry) shut(topic, entry);
-      };
+      const l = new Listening(listener, onGap, entry);
+      entry.add(l);
       try {
         await entry.ready;
       } catch (err) {
-        remove();
+        unlisten(l);
         throw err;
       }
-      return remove;
+      return () => unlisten(l);
     },
 
     /**
@@ -115,8 +164,8 @@ export function createHub(broker: Broker, log: Logger) {
       let listeners = 0;
       let systemTopics = 0;
       for (const e of entries.values()) {
-        if (e.system) systemTopics++;
-        else listeners += e.listeners.size;
+        if (e.topic.system) systemTopics++;
+        else listeners += e.size;
       }
       return {
         topics: entries.size - systemTopics,
