@@ -54,6 +54,8 @@ const MESSAGES = envInt('BENCH_MESSAGES', 300);
 const RATE = envInt('BENCH_RATE', 50);
 const KILLS = envInt('BENCH_KILLS', 5, 0);
 const FLUSH_MS = 250;
+/** A channel quiet this long gets one trailing badge frame with the exact counts (passive badge sessions). */
+const SETTLE_MS = 2_000;
 const log = (m: string) => process.stderr.write(`[bench:cluster] ${new Date().toISOString().slice(11, 19)} ${m}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Wrong results, printed after the report; exit code 1. */
@@ -100,7 +102,9 @@ async function runLoad(
       filler: ' lorem ipsum dolor sit amet consectetur adipiscing elit',
       viewers: VIEWERS,
       flushMs: FLUSH_MS,
-      quietMs: 2 * FLUSH_MS + 300,
+      // Long enough for the trailing badge frame (SETTLE_MS after the last message), which the
+      // badge check compares with the database.
+      quietMs: 2 * FLUSH_MS + SETTLE_MS + 500,
       sendBudgetMs: (MESSAGES / RATE) * 1000 + 45_000,
       drainMs: 60_000,
     };
@@ -158,6 +162,7 @@ async function main() {
       LOG_LEVEL: 'warn',
       OUTBOX_WORKER: 'off',
       BADGE_FLUSH_MS: String(FLUSH_MS),
+      BADGE_SETTLE_MS: String(SETTLE_MS),
     };
 
     // 1. One gateway, in-memory engine.
