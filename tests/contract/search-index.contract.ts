@@ -16,6 +16,7 @@ import {
   type SearchIndex,
   type SearchTerm,
 } from '../../src/infra/search/search-index.port.js';
+import { walkSearch } from '../helpers/search-walk.js';
 
 export interface ContractSubject {
   index: SearchIndex;
@@ -231,25 +232,7 @@ export function describeSearchIndexContract(name: string, make: () => Promise<Co
       expect([...seen].sort()).toEqual([strong, ...weak].map((d) => d.messageId).sort());
     });
 
-    /** Walks every page of a query forward (after) or backward (before); returns the hits in the sort's order. */
-    async function walk(query: IndexQuery, backward = false) {
-      const hits: IndexHit[] = [];
-      let cursor: string | null = null;
-      for (let pageNo = 0; pageNo < 20; pageNo++) {
-        const page = await index.search({
-          ...query,
-          backward,
-          after: backward ? null : cursor,
-          before: backward ? cursor : null,
-        });
-        if (backward) hits.unshift(...page.hits);
-        else hits.push(...page.hits);
-        if (!page.hasMore) return hits;
-        expect(page.hits).toHaveLength(query.limit);
-        cursor = backward ? page.hits[0]!.cursor : page.hits.at(-1)!.cursor;
-      }
-      throw new Error('too many pages');
-    }
+    const walk = (query: IndexQuery, backward = false) => walkSearch(index, query, backward);
 
     /**
      * Relay paging both ways over one order: the backward walk (last/before) is the forward walk;

@@ -22,6 +22,7 @@ import {
   LT_MARK,
 } from '../../src/infra/search/search-index.port.js';
 import type { SearchTerm } from '../../src/infra/search/search-index.port.js';
+import { walkSearch } from '../helpers/search-walk.js';
 
 const w = (text: string, negated = false): SearchTerm => ({ kind: 'word', text, negated });
 const p = (text: string, negated = false): SearchTerm => ({ kind: 'phrase', text, negated });
@@ -216,24 +217,7 @@ describe('typesense paging (stand-in server)', () => {
       });
       for (const sort of ['newest', 'relevance'] as const) {
         const q = { terms: [w('doc')], channelIds: [1n], sort, limit: 3, after: null };
-        const walk = async (backward: boolean) => {
-          const hits: { messageId: bigint; cursor: string }[] = [];
-          let cursor: string | null = null;
-          for (let n = 0; n < 10; n++) {
-            const page = await index.search({
-              ...q,
-              backward,
-              after: backward ? null : cursor,
-              before: backward ? cursor : null,
-            });
-            if (backward) hits.unshift(...page.hits);
-            else hits.push(...page.hits);
-            if (!page.hasMore) return hits;
-            expect(page.hits).toHaveLength(3);
-            cursor = backward ? page.hits[0]!.cursor : page.hits.at(-1)!.cursor;
-          }
-          throw new Error('too many pages');
-        };
+        const walk = (backward: boolean) => walkSearch(index, q, backward, 10);
         const forward = await walk(false);
         const list = forward.map((h) => h.messageId);
         expect(new Set(list).size).toBe(11);
