@@ -25,7 +25,7 @@ import type { Prisma } from '../../src/generated/prisma/client.js';
 import { accessChannelSql, readFactsSql } from '../../src/domain/channels/channels.access.js';
 import { historyPageSql, newestPagesSql } from '../../src/domain/messages/history.service.js';
 import { profilesSql } from '../../src/domain/users/users.service.js';
-import { mentionsSql, reactionsSql, readMentions, readReactions } from '../../src/domain/messages/page-joins.js';
+import { createPageJoins, mentionsSql, reactionsSql } from '../../src/domain/messages/page-joins.js';
 
 const MAX_ID = 9223372036854775807n;
 type Node = HistoryQuery['messages']['edges'][number]['node'];
@@ -164,7 +164,7 @@ describeApi('raw read statements return what Prisma returned', () => {
     await same(reactionsSql(ids), false);
     await same(mentionsSql(ids));
     const key = (r: object) => JSON.stringify(r, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
-    const reactions = await readReactions(t.app.db.rawQuery, ids);
+    const reactions = await createPageJoins(t.app.db.rawQuery).reactions(ids);
     const viaModel = await t.app.db.prisma.reaction.findMany({
       where: { messageId: { in: ids } },
       orderBy: [{ messageId: 'asc' }, { createdAt: 'asc' }],
@@ -172,7 +172,7 @@ describeApi('raw read statements return what Prisma returned', () => {
     expect(reactions.map(key).sort()).toEqual(viaModel.map(key).sort());
     expect(reactions.map((r) => r.messageId)).toEqual(viaModel.map((r) => r.messageId));
     expect(reactions.length).toBeGreaterThanOrEqual(3);
-    const mentions = await readMentions(t.app.db.rawQuery, ids);
+    const mentions = await createPageJoins(t.app.db.rawQuery).mentions(ids);
     expect(mentions).toEqual(
       await t.app.db.prisma.messageMention.findMany({ where: { messageId: { in: ids } }, orderBy: { id: 'asc' } }),
     );

@@ -25,21 +25,17 @@ export function mentionsSql(messageIds: readonly bigint[]): Prisma.Sql {
     ORDER BY id`;
 }
 
-export async function readReactions(rawQuery: RawQuery, messageIds: readonly bigint[]): Promise<Reaction[]> {
-  return rawQuery<Reaction>(reactionsSql(messageIds));
-}
-
-export async function readMentions(rawQuery: RawQuery, messageIds: readonly bigint[]): Promise<MessageMention[]> {
-  // int8[] is text here so both adapters return the same thing; bigints as Prisma gives them.
-  const rows = await rawQuery<Omit<MessageMention, 'recipients'> & { recipients: string[] }>(mentionsSql(messageIds));
-  return rows.map((r) => ({ ...r, recipients: r.recipients.map(BigInt) }));
-}
-
 /** The reads above on one database (the composition root hands them to the request loaders). */
 export function createPageJoins(rawQuery: RawQuery) {
   return {
-    reactions: (messageIds: readonly bigint[]) => readReactions(rawQuery, messageIds),
-    mentions: (messageIds: readonly bigint[]) => readMentions(rawQuery, messageIds),
+    reactions: (messageIds: readonly bigint[]): Promise<Reaction[]> => rawQuery<Reaction>(reactionsSql(messageIds)),
+    async mentions(messageIds: readonly bigint[]): Promise<MessageMention[]> {
+      // int8[] is text here so both adapters return the same thing; bigints as Prisma gives them.
+      const rows = await rawQuery<Omit<MessageMention, 'recipients'> & { recipients: string[] }>(
+        mentionsSql(messageIds),
+      );
+      return rows.map((r) => ({ ...r, recipients: r.recipients.map(BigInt) }));
+    },
   };
 }
 
